@@ -1,0 +1,93 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Db } from "../core/db.js";
+import type { DeploymentReporter } from "../core/deployment-reporter.js";
+import { UserError } from "../core/errors.js";
+import type { GitHubReporter } from "../core/github-reporter.js";
+import { LogWriter } from "../core/log-writer.js";
+import type { Logger } from "../core/logger.js";
+import { getDeployment, liveRelease, setDeploymentGitHubIds, setDeploymentState } from "../core/store.js";
+import { planDockerBuild } from "./build-plan.js";
+import type { DockerBuilder } from "./docker-builder.js";
+import type { SourceFetcher } from "./source-fetcher.js";
+
+export interface BuildDeps {
+  db: Db;
+  github: GitHubReporter;
+  reporter: DeploymentReporter;
+  fetcher: SourceFetcher;
+  builder: DockerBuilder;
+  /** Where sources are checked out for the length of a build. */
+  workDir: string;
+  log: Logger;
+}
+
+export type BuildOutcome = "built" | "failed" | "skipped";
+
+/**
+ * Builds one deployment: fetch the exact sha, build its Dockerfile into `berth/<app>:<sha>`, stream the
+ * log into Postgres. A user error (no Dockerfile, a failing step) fails the check run with the log tail
+ * and returns "failed"; anything else is thrown for the queue to retry.
+ */
+export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: AbortSignal): Promise<BuildOutcome> {
+  const found = await getDeployment(deps.db, deploymentId);
+  if (!found) return "skipped";
+  const { app } = found;
+  let { deployment: d } = found;
+  if (d.state !== "queued" && d.state !== "building") return "skipped";
+
+  await setDeploymentState(deps.db, d.id, "building");
+  const ids = await deps.reporter.started(app, d);
+  await setDeploymentGitHubIds(deps.db, d.id, ids);
+  d = { ...d, check_run_id: ids.checkRunId ?? d.check_run_id, github_deployment_id: ids.githubDeploymentId ?? d.github_deployment_id };
+
+  const logs = new LogWriter(deps.db, d.id);
+  const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
+  try {
+    logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);
+    const token = await deps.github.installationToken(app.installation_id);
+    await deps.fetcher.fetch({ cloneUrl: d.clone_url, sha: d.sha, token }, dir, signal);
+    const entries = await readdir(dir);
+    const dockerfile = "Dockerfile";
+    if (!entries.includes(dockerfile)) {
+      throw new UserError(`No ${dockerfile} at the root of ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
+    }
+    const plan = planDockerBuild({
+      app: app.name,
+      environment: d.environment,
+      sha: d.sha,
+      deploymentId: d.id,
+      contextDir: dir,
+      entries,
+      dockerfile,
+      buildArgs: {},
+    });
+    logs.note(`building ${plan.image}`);
+    const started = Date.now();
+    await deps.builder.build(plan, logs.write, signal);
+    logs.note(`built ${plan.image} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    await setDeploymentState(deps.db, d.id, "releasing", { image: plan.image });
+    return "built";
+  } catch (e) {
+    if (!(e instanceof UserError)) {
+      logs.note(`berth error: ${(e as Error).message}`);
+      throw e;
+    }
+    logs.note(e.message);
+    await logs.flush();
+    await setDeploymentState(deps.db, d.id, "failed", { error: e.message });
+    const live = await liveRelease(deps.db, app.id, d.environment);
+    await deps.reporter.failed(app, d, {
+      title: "Build failed",
+      message: e.message,
+      detail: e.detail ?? logs.tail(),
+      detailTitle: "Build log (last lines)",
+      previousLive: Boolean(live),
+      url: live ? `the previous release (${live.image})` : undefined,
+    });
+    return "failed";
+  } finally {
+    await logs.flush();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

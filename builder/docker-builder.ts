@@ -1,0 +1,48 @@
+import type Docker from "dockerode";
+import { UserError, lastLines } from "../core/errors.js";
+import type { DockerBuildPlan } from "./build-plan.js";
+
+/** Receives build output as it arrives. */
+export type LogSink = (text: string) => void;
+
+interface BuildEvent {
+  stream?: string;
+  status?: string;
+  progress?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
+/** Runs a DockerBuildPlan on a Docker engine and streams its output; a failing build is the user's error. */
+export class DockerBuilder {
+  constructor(private readonly docker: Docker) {}
+
+  async build(plan: DockerBuildPlan, log: LogSink, signal?: AbortSignal): Promise<string> {
+    const stream = await this.docker.buildImage(plan.context, { ...plan.options, abortSignal: signal } as Docker.ImageBuildOptions);
+    let tail = "";
+    let imageId = "";
+    const record = (text: string): void => {
+      tail = (tail + text).slice(-8000);
+      log(text);
+    };
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: BuildEvent) => {
+          if (event.stream) record(event.stream);
+          else if (event.status) record(`${event.status}${event.progress ? " " + event.progress : ""}\n`);
+          if (event.aux?.ID) imageId = event.aux.ID;
+          if (event.error) {
+            record(`${event.errorDetail?.message ?? event.error}\n`);
+            reject(new UserError(`docker build failed: ${event.error.trim()}`, lastLines(tail, 40)));
+          }
+        },
+      );
+    });
+    if (signal?.aborted) throw signal.reason ?? new Error("build cancelled");
+    if (!imageId) imageId = (await this.docker.getImage(plan.image).inspect()).Id;
+    return imageId;
+  }
+}

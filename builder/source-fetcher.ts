@@ -1,0 +1,51 @@
+import { mkdir } from "node:fs/promises";
+import { execa } from "execa";
+import { ExecError, UserError } from "../core/errors.js";
+import type { Sensitive } from "../core/sensitive.js";
+
+export interface SourceRequest {
+  cloneUrl: string;
+  sha: string;
+  token: Sensitive;
+}
+
+/** The port that puts a repository's tree at one commit into a directory. */
+export interface SourceFetcher {
+  fetch(request: SourceRequest, dir: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** Plans the git commands of a shallow fetch of one sha; the token travels in the environment, never argv. */
+export function planGitFetch(request: Omit<SourceRequest, "token">, dir: string): { file: string; args: string[] }[] {
+  return [
+    { file: "git", args: ["init", "--quiet", dir] },
+    { file: "git", args: ["-C", dir, "fetch", "--quiet", "--depth", "1", "--no-tags", request.cloneUrl, request.sha] },
+    { file: "git", args: ["-C", dir, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", "FETCH_HEAD"] },
+  ];
+}
+
+/** Fetches with the git CLI over HTTP(S), authenticating as the App installation (x-access-token). */
+export class GitSourceFetcher implements SourceFetcher {
+  async fetch(request: SourceRequest, dir: string, signal?: AbortSignal): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const basic = Buffer.from(`x-access-token:${request.token.unwrap()}`).toString("base64");
+    const env = {
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "http.extraHeader",
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    };
+    for (const step of planGitFetch(request, dir)) {
+      const r = await execa(step.file, step.args, { env, reject: false, cancelSignal: signal, timeout: 10 * 60_000 });
+      if (r.isCanceled) throw new Error("source fetch cancelled");
+      if (r.exitCode !== 0) {
+        const err = new ExecError([step.file, ...step.args], r.exitCode, String(r.stdout), String(r.stderr));
+        // A sha that is not in the repository (force-pushed away) is the pusher's problem, not ours.
+        if (/not our ref|couldn't find remote ref|unadvertised object/i.test(String(r.stderr))) {
+          throw new UserError(`Commit ${request.sha} could not be fetched from ${request.cloneUrl}; was it force-pushed away?`, String(r.stderr));
+        }
+        throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { readFileSync } from "node:fs";
+import { ConfigError } from "./errors.js";
+import { Sensitive } from "./sensitive.js";
+
+export type Role = "server" | "builder" | "releaser";
+export const ALL_ROLES: readonly Role[] = ["server", "builder", "releaser"];
+
+/** GitHub App credentials; absent until the App is registered (the server then offers the manifest flow). */
+export interface GitHubAppConfig {
+  appId: string;
+  privateKey: Sensitive;
+  webhookSecret: Sensitive;
+}
+
+/** berth's whole configuration, read once from the environment and validated. */
+export interface Config {
+  github: GitHubAppConfig | undefined;
+  githubApiUrl: string;
+  githubWebUrl: string;
+  port: number;
+  host: string;
+  databaseUrl: Sensitive;
+  redisUrl: Sensitive;
+  domain: string;
+  ingressHttpPort: number;
+  ingressHttpsPort: number;
+  tls: boolean;
+  dockerHost: string;
+  proxyImage: string;
+  secretKey: Sensitive | undefined;
+  publicUrl: string;
+  apiToken: Sensitive | undefined;
+  reconcileIntervalSeconds: number;
+  roles: readonly Role[];
+  logLevel: string;
+  /** How long a new container may take to answer HTTP before the release fails. */
+  healthTimeoutMs: number;
+  /** How long the old container keeps running after the route switched, for in-flight requests. */
+  drainMs: number;
+  buildConcurrency: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment; every problem found is reported at once, naming its variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min = 0, max = 65535): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${raw}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+  const url = (name: string, fallback: string, protocols: string[]): string => {
+    const raw = env[name] || fallback;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error("protocol");
+    } catch {
+      problems.push(`${name}=${redactUrl(raw)}: expected a URL starting with ${protocols.map((p) => p + "//").join(" or ")}`);
+    }
+    return raw;
+  };
+
+  const port = int("PORT", 3000, 1);
+  const domain = (env.BERTH_DOMAIN || "localhost").toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain)) {
+    problems.push(`BERTH_DOMAIN=${domain}: expected a DNS name such as apps.example.com`);
+  }
+  const tlsRaw = env.BERTH_TLS || (domain === "localhost" || domain.endsWith(".localhost") ? "off" : "on");
+  if (tlsRaw !== "on" && tlsRaw !== "off") problems.push(`BERTH_TLS=${tlsRaw}: expected on or off`);
+
+  const dockerHost = env.BERTH_DOCKER_HOST || env.DOCKER_HOST || "unix:///var/run/docker.sock";
+  if (!/^(unix|tcp|ssh|http|https):\/\//.test(dockerHost)) {
+    problems.push(`BERTH_DOCKER_HOST=${dockerHost}: expected unix:///path, tcp://host:port or ssh://user@host`);
+  }
+
+  const github = readGitHub(env, problems);
+  const gheHost = env.GHE_HOST;
+  const gheProtocol = env.GHE_PROTOCOL || "https";
+  if (gheHost && gheProtocol !== "http" && gheProtocol !== "https") {
+    problems.push(`GHE_PROTOCOL=${gheProtocol}: expected http or https`);
+  }
+
+  const production = env.NODE_ENV === "production";
+  let secretKey: Sensitive | undefined;
+  if (env.BERTH_SECRET_KEY) {
+    const key = decodeKey(env.BERTH_SECRET_KEY);
+    if (!key) problems.push("BERTH_SECRET_KEY: expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)");
+    else secretKey = new Sensitive(env.BERTH_SECRET_KEY);
+  } else if (production) {
+    problems.push("BERTH_SECRET_KEY: required when NODE_ENV=production; create one with `openssl rand -hex 32`");
+  }
+
+  const roles = (env.BERTH_ROLES || ALL_ROLES.join(",")).split(",").map((r) => r.trim()).filter(Boolean);
+  for (const r of roles) {
+    if (!ALL_ROLES.includes(r as Role)) problems.push(`BERTH_ROLES: unknown role "${r}"; expected a list of ${ALL_ROLES.join(", ")}`);
+  }
+
+  const config: Config = {
+    github,
+    githubApiUrl: gheHost ? `${gheProtocol}://${gheHost}/api/v3` : "https://api.github.com",
+    githubWebUrl: gheHost ? `${gheProtocol}://${gheHost}` : "https://github.com",
+    port,
+    host: env.HOST || "0.0.0.0",
+    databaseUrl: new Sensitive(url("DATABASE_URL", "postgres://berth:berth@127.0.0.1:5432/berth", ["postgres:", "postgresql:"])),
+    redisUrl: new Sensitive(url("REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"])),
+    domain,
+    ingressHttpPort: int("BERTH_INGRESS_HTTP_PORT", 80, 1),
+    ingressHttpsPort: int("BERTH_INGRESS_HTTPS_PORT", 443, 1),
+    tls: tlsRaw === "on",
+    dockerHost,
+    proxyImage: env.BERTH_PROXY_IMAGE || "caddy:2-alpine",
+    secretKey,
+    publicUrl: (env.BERTH_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ""),
+    apiToken: env.BERTH_API_TOKEN ? new Sensitive(env.BERTH_API_TOKEN) : undefined,
+    reconcileIntervalSeconds: int("BERTH_RECONCILE_INTERVAL", 60, 1, 86400),
+    roles: roles as Role[],
+    logLevel: env.LOG_LEVEL || "info",
+    healthTimeoutMs: int("BERTH_HEALTH_TIMEOUT", 60, 1, 3600) * 1000,
+    drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
+    buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
+  };
+  url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
+  if (problems.length > 0) {
+    throw new ConfigError(`berth cannot start; fix these environment variables:\n  - ${problems.join("\n  - ")}`);
+  }
+  return config;
+}
+
+function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
+  const { APP_ID, PRIVATE_KEY, PRIVATE_KEY_PATH, WEBHOOK_SECRET } = env;
+  if (!APP_ID && !PRIVATE_KEY && !PRIVATE_KEY_PATH && !WEBHOOK_SECRET) return undefined;
+  if (!APP_ID || !/^\d+$/.test(APP_ID)) problems.push("APP_ID: expected the GitHub App's numeric id (App settings → About)");
+  let key = PRIVATE_KEY;
+  if (!key && PRIVATE_KEY_PATH) {
+    try {
+      key = readFileSync(PRIVATE_KEY_PATH, "utf8");
+    } catch (e) {
+      problems.push(`PRIVATE_KEY_PATH=${PRIVATE_KEY_PATH}: cannot read the file (${(e as NodeJS.ErrnoException).code})`);
+    }
+  }
+  if (!key && !PRIVATE_KEY_PATH) problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH: set the GitHub App's private key (PEM)");
+  else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
+  if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
+  return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
+}
+
+function decodeKey(raw: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, "hex");
+  const b = Buffer.from(raw, "base64");
+  return b.length === 32 ? b : undefined;
+}
+
+function redactUrl(raw: string): string {
+  return raw.replace(/\/\/[^@/]*@/, "//***@");
+}

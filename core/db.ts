@@ -1,0 +1,97 @@
+import { Kysely, Migrator, PostgresDialect, sql, type Generated, type Selectable } from "kysely";
+import pg from "pg";
+import { migrations } from "../migrations/index.js";
+import type { Sensitive } from "./sensitive.js";
+
+export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "superseded" | "removed";
+export type ReleaseState = "starting" | "live" | "draining" | "stopped" | "failed";
+
+export interface AppsTable {
+  id: Generated<number>;
+  name: string;
+  repo_full_name: string;
+  repo_id: string;
+  installation_id: string;
+  default_branch: string;
+  created_at: Generated<Date>;
+}
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  app_id: number;
+  environment: string;
+  sha: string;
+  ref: string;
+  clone_url: string;
+  delivery_id: string | null;
+  state: Generated<DeploymentState>;
+  error: string | null;
+  image: string | null;
+  url: string | null;
+  check_run_id: string | null;
+  github_deployment_id: string | null;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  built_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface BuildLogsTable {
+  id: Generated<string>;
+  deployment_id: number;
+  chunk: string;
+  created_at: Generated<Date>;
+}
+
+export interface ReleasesTable {
+  id: Generated<number>;
+  deployment_id: number;
+  app_id: number;
+  environment: string;
+  server: string;
+  image: string;
+  hostname: string;
+  container_id: string | null;
+  container_name: string;
+  upstream: string | null;
+  state: Generated<ReleaseState>;
+  created_at: Generated<Date>;
+  live_at: Date | null;
+  stopped_at: Date | null;
+}
+
+export interface Database {
+  apps: AppsTable;
+  deployments: DeploymentsTable;
+  build_logs: BuildLogsTable;
+  releases: ReleasesTable;
+}
+
+export type App = Selectable<AppsTable>;
+export type Deployment = Selectable<DeploymentsTable>;
+export type Release = Selectable<ReleasesTable>;
+export type Db = Kysely<Database>;
+
+// bigint columns come back as strings; ids stay strings end to end (GitHub ids exceed 2^53 in theory).
+/** Opens the pool. */
+export function createDb(url: Sensitive, max = 10): Db {
+  const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000 });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const MIGRATION_LOCK = 0x62657274; // "bert"
+
+/** Applies pending migrations under a session advisory lock, so several berth processes may start at once. */
+export async function migrate(db: Db): Promise<string[]> {
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+    try {
+      const migrator = new Migrator({ db: conn, provider: { getMigrations: async () => migrations } });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).map((r) => r.migrationName);
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+    }
+  });
+}

@@ -1,0 +1,140 @@
+import type { Probot } from "probot";
+import { Sensitive } from "./sensitive.js";
+
+/** Which repository a report goes to, and through which installation. */
+export interface RepoRef {
+  owner: string;
+  repo: string;
+  installationId: string;
+}
+
+export type CheckConclusion = "success" | "failure" | "cancelled" | "skipped" | "neutral" | "action_required";
+
+export interface CheckRunOutput {
+  title: string;
+  summary: string;
+  text?: string;
+}
+
+export interface CheckRunUpdate {
+  status?: "queued" | "in_progress" | "completed";
+  conclusion?: CheckConclusion;
+  detailsUrl?: string;
+  output?: CheckRunOutput;
+}
+
+export interface DeploymentRequest {
+  sha: string;
+  environment: string;
+  production: boolean;
+  transient: boolean;
+  description: string;
+}
+
+export type DeploymentStatusState = "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
+
+export interface DeploymentStatusRequest {
+  state: DeploymentStatusState;
+  description: string;
+  logUrl: string;
+  environmentUrl?: string;
+}
+
+/** The port through which berth reports to GitHub and borrows installation tokens. */
+export interface GitHubReporter {
+  createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string>;
+  updateCheckRun(repo: RepoRef, checkRunId: string, update: CheckRunUpdate): Promise<void>;
+  createDeployment(repo: RepoRef, request: DeploymentRequest): Promise<string>;
+  createDeploymentStatus(repo: RepoRef, deploymentId: string, request: DeploymentStatusRequest): Promise<void>;
+  installationToken(installationId: string): Promise<Sensitive>;
+}
+
+export const CHECK_NAME = "berth";
+
+// GitHub caps check-run output fields at 65535 characters.
+const MAX_OUTPUT = 65_000;
+const clip = (s: string): string => (s.length > MAX_OUTPUT ? "…" + s.slice(-MAX_OUTPUT) : s);
+
+/** GitHubReporter over Probot's installation-authenticated Octokit (REST, with Probot's retry and throttling). */
+export class OctokitReporter implements GitHubReporter {
+  constructor(private readonly probot: Probot) {}
+
+  async createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+      owner: repo.owner,
+      repo: repo.repo,
+      name: CHECK_NAME,
+      head_sha: sha,
+      ...checkRunBody(update),
+    });
+    return String(data.id);
+  }
+
+  async updateCheckRun(repo: RepoRef, checkRunId: string, update: CheckRunUpdate): Promise<void> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+      owner: repo.owner,
+      repo: repo.repo,
+      check_run_id: Number(checkRunId),
+      ...checkRunBody(update),
+    });
+  }
+
+  async createDeployment(repo: RepoRef, request: DeploymentRequest): Promise<string> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/deployments", {
+      owner: repo.owner,
+      repo: repo.repo,
+      ref: request.sha,
+      environment: request.environment,
+      production_environment: request.production,
+      transient_environment: request.transient,
+      description: request.description,
+      auto_merge: false,
+      // berth's own check is still running when it deploys; GitHub must not wait for it.
+      required_contexts: [],
+    });
+    if (!("id" in data)) throw new Error(`GitHub did not create the deployment: ${JSON.stringify(data)}`);
+    return String(data.id);
+  }
+
+  async createDeploymentStatus(repo: RepoRef, deploymentId: string, request: DeploymentStatusRequest): Promise<void> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    await octokit.request("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
+      owner: repo.owner,
+      repo: repo.repo,
+      deployment_id: Number(deploymentId),
+      state: request.state,
+      description: request.description.slice(0, 140),
+      log_url: request.logUrl,
+      ...(request.environmentUrl ? { environment_url: request.environmentUrl } : {}),
+    });
+  }
+
+  async installationToken(installationId: string): Promise<Sensitive> {
+    const octokit = await this.probot.auth(Number(installationId));
+    const auth = (await octokit.auth({ type: "installation" })) as { token: string };
+    return new Sensitive(auth.token);
+  }
+}
+
+function checkRunBody(update: CheckRunUpdate): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (update.status) body.status = update.status;
+  if (update.conclusion) {
+    body.conclusion = update.conclusion;
+    body.status = "completed";
+    body.completed_at = new Date().toISOString();
+  }
+  if (update.status === "in_progress") body.started_at = new Date().toISOString();
+  if (update.detailsUrl) body.details_url = update.detailsUrl;
+  if (update.output) {
+    body.output = {
+      title: update.output.title.slice(0, 255),
+      summary: clip(update.output.summary),
+      ...(update.output.text ? { text: clip(update.output.text) } : {}),
+    };
+  }
+  return body;
+}

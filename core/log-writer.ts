@@ -1,0 +1,49 @@
+import type { Db } from "./db.js";
+import { appendBuildLog } from "./store.js";
+
+/**
+ * Buffers a deployment's log and writes it to Postgres in chunks (every flushMs or maxBytes), so a
+ * chatty build costs a few inserts a second, not one per line, and readers see it while it runs.
+ */
+export class LogWriter {
+  #buffer = "";
+  #timer: NodeJS.Timeout | undefined;
+  #pending: Promise<void> = Promise.resolve();
+  #tail = "";
+
+  constructor(
+    private readonly db: Db,
+    private readonly deploymentId: number,
+    private readonly flushMs = 250,
+    private readonly maxBytes = 16_384,
+  ) {}
+
+  /** Appends text; never throws (a log write must not fail a build). */
+  write = (text: string): void => {
+    this.#buffer += text;
+    this.#tail = (this.#tail + text).slice(-16_000);
+    if (this.#buffer.length >= this.maxBytes) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), this.flushMs);
+  };
+
+  /** A line of berth's own, marked so it stands out from the build's output. */
+  note(line: string): void {
+    this.write(`==> ${line}\n`);
+  }
+
+  /** The last characters written, for check-run output. */
+  tail(): string {
+    return this.#tail;
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const chunk = this.#buffer;
+    this.#buffer = "";
+    if (chunk) {
+      this.#pending = this.#pending.then(() => appendBuildLog(this.db, this.deploymentId, chunk)).catch(() => undefined);
+    }
+    return this.#pending;
+  }
+}

@@ -1,0 +1,54 @@
+/** Naming rules shared by the server, builder and releaser: DNS-safe app names, hostnames, URLs, Docker names. */
+
+/** A repository name made DNS-safe: lower case, [a-z0-9-], at most 40 characters, never empty. */
+export function appNameFromRepo(repoName: string): string {
+  const safe = repoName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 40)
+    .replace(/-$/, "");
+  return safe || "app";
+}
+
+/** `production` for the default branch, `pr-<N>` for previews. */
+export function environmentName(pr?: number): string {
+  return pr === undefined ? "production" : `pr-${pr}`;
+}
+
+/** `<app>.<domain>` in production, `<app>-pr-<N>.<domain>` for previews. */
+export function hostnameFor(app: string, environment: string, domain: string): string {
+  return environment === "production" ? `${app}.${domain}` : `${app}-${environment}.${domain}`;
+}
+
+/** The public URL of a hostname, with the port when it is not the scheme's default. */
+export function publicUrl(hostname: string, tls: boolean, httpPort: number, httpsPort: number): string {
+  const [scheme, port, dflt] = tls ? ["https", httpsPort, 443] : ["http", httpPort, 80];
+  return `${scheme}://${hostname}${port === dflt ? "" : `:${port}`}`;
+}
+
+/** The image reference of a build: `berth/<app>:<sha>`. */
+export function imageRef(app: string, sha: string): string {
+  return `berth/${app}:${sha}`;
+}
+
+/** Docker name of an app environment's private network. */
+export function networkName(app: string, environment: string): string {
+  return `berth-${app}-${environment}`;
+}
+
+/** Docker name of a release's web container; the deployment id keeps redeploys of one sha apart. */
+export function webContainerName(app: string, environment: string, sha: string, deploymentId: number): string {
+  return `berth-${app}-${environment}-web-${sha.slice(0, 7)}-${deploymentId}`;
+}
+
+/** Labels every berth-managed Docker object carries, so reconcilers can find them. */
+export const LABEL = {
+  managed: "berth.managed",
+  app: "berth.app",
+  environment: "berth.environment",
+  sha: "berth.sha",
+  deployment: "berth.deployment",
+  role: "berth.role",
+} as const;

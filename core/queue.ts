@@ -1,0 +1,50 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import type { Sensitive } from "./sensitive.js";
+
+export const BUILD_QUEUE = "berth-build";
+export const RELEASE_QUEUE = "berth-release";
+
+/** A job names its deployment; everything else is read from Postgres, the source of truth. */
+export interface DeploymentJob {
+  deploymentId: number;
+  sha: string;
+}
+
+/** Retries are for infrastructure trouble only; user errors complete the job as failed on the first try. */
+export const JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: "exponential", delay: 2000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} as const;
+
+/** A Redis connection as BullMQ wants it for blocking commands. */
+export function createRedis(url: Sensitive): Redis {
+  return new Redis(url.unwrap(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+export interface Queues {
+  build: Queue<DeploymentJob>;
+  release: Queue<DeploymentJob>;
+  close(): Promise<void>;
+}
+
+export function createQueues(connection: Redis): Queues {
+  const build = new Queue<DeploymentJob>(BUILD_QUEUE, { connection, defaultJobOptions: JOB_OPTIONS });
+  const release = new Queue<DeploymentJob>(RELEASE_QUEUE, { connection, defaultJobOptions: JOB_OPTIONS });
+  return {
+    build,
+    release,
+    close: async () => {
+      await Promise.all([build.close(), release.close()]);
+    },
+  };
+}
+
+/**
+ * Job ids derive from the deployment, so enqueueing the same deployment twice is a no-op. The sha is
+ * part of it so that a Redis kept across a reset database never mistakes an old job for a new one.
+ */
+export const buildJobId = (deploymentId: number, sha: string): string => `build-${deploymentId}-${sha.slice(0, 12)}`;
+export const releaseJobId = (deploymentId: number, sha: string): string => `release-${deploymentId}-${sha.slice(0, 12)}`;

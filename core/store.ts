@@ -1,0 +1,141 @@
+import { sql } from "kysely";
+import type { App, Db, Deployment, DeploymentState, Release } from "./db.js";
+
+/** The app a push belongs to, as recorded from the webhook. */
+export interface AppInput {
+  name: string;
+  repoFullName: string;
+  repoId: string;
+  installationId: string;
+  defaultBranch: string;
+}
+
+export interface DeploymentInput {
+  environment: string;
+  sha: string;
+  ref: string;
+  cloneUrl: string;
+  deliveryId: string;
+}
+
+/** Creates the app on first sight and keeps its repository facts current (renames, transfers). */
+export async function upsertApp(db: Db, input: AppInput): Promise<App> {
+  return db
+    .insertInto("apps")
+    .values({
+      name: input.name,
+      repo_full_name: input.repoFullName,
+      repo_id: input.repoId,
+      installation_id: input.installationId,
+      default_branch: input.defaultBranch,
+    })
+    .onConflict((oc) =>
+      oc.column("repo_id").doUpdateSet({
+        repo_full_name: input.repoFullName,
+        installation_id: input.installationId,
+        default_branch: input.defaultBranch,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Records a deployment once per webhook delivery; returns undefined for a redelivery already recorded. */
+export async function recordDeployment(db: Db, appId: number, input: DeploymentInput): Promise<Deployment | undefined> {
+  return db
+    .insertInto("deployments")
+    .values({
+      app_id: appId,
+      environment: input.environment,
+      sha: input.sha,
+      ref: input.ref,
+      clone_url: input.cloneUrl,
+      delivery_id: input.deliveryId,
+    })
+    .onConflict((oc) => oc.column("delivery_id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function getDeployment(db: Db, id: number): Promise<{ deployment: Deployment; app: App } | undefined> {
+  const deployment = await db.selectFrom("deployments").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!deployment) return undefined;
+  const app = await db.selectFrom("apps").selectAll().where("id", "=", deployment.app_id).executeTakeFirstOrThrow();
+  return { deployment, app };
+}
+
+/** Moves a deployment to a new state, stamping the matching timestamp. */
+export async function setDeploymentState(
+  db: Db,
+  id: number,
+  state: DeploymentState,
+  extra: Partial<Pick<Deployment, "error" | "image" | "url" | "check_run_id" | "github_deployment_id">> = {},
+): Promise<void> {
+  const stamps: Record<string, unknown> = {};
+  if (state === "building") stamps.started_at = sql`coalesce(started_at, now())`;
+  if (state === "releasing") stamps.built_at = sql`now()`;
+  if (["live", "failed", "cancelled", "superseded"].includes(state)) stamps.finished_at = sql`now()`;
+  await db.updateTable("deployments").set({ state, ...extra, ...stamps }).where("id", "=", id).execute();
+}
+
+export async function setDeploymentGitHubIds(db: Db, id: number, ids: { checkRunId?: string; githubDeploymentId?: string }): Promise<void> {
+  const set: Record<string, string> = {};
+  if (ids.checkRunId) set.check_run_id = ids.checkRunId;
+  if (ids.githubDeploymentId) set.github_deployment_id = ids.githubDeploymentId;
+  if (Object.keys(set).length > 0) await db.updateTable("deployments").set(set).where("id", "=", id).execute();
+}
+
+export async function appendBuildLog(db: Db, deploymentId: number, chunk: string): Promise<void> {
+  await db.insertInto("build_logs").values({ deployment_id: deploymentId, chunk }).execute();
+}
+
+export async function readBuildLog(db: Db, deploymentId: number): Promise<string> {
+  const rows = await db.selectFrom("build_logs").select("chunk").where("deployment_id", "=", deploymentId).orderBy("id").execute();
+  return rows.map((r) => r.chunk).join("");
+}
+
+/** The live release of an app environment, if any. */
+export async function liveRelease(db: Db, appId: number, environment: string): Promise<Release | undefined> {
+  return db
+    .selectFrom("releases")
+    .selectAll()
+    .where("app_id", "=", appId)
+    .where("environment", "=", environment)
+    .where("state", "=", "live")
+    .executeTakeFirst();
+}
+
+/** Every live route on a droid server: the whole desired state of its ingress. */
+export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string }[]> {
+  const rows = await db
+    .selectFrom("releases")
+    .select(["hostname", "upstream"])
+    .where("server", "=", server)
+    .where("state", "=", "live")
+    .where("upstream", "is not", null)
+    .execute();
+  return rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "" }));
+}
+
+export async function listApps(db: Db): Promise<App[]> {
+  return db.selectFrom("apps").selectAll().orderBy("name").execute();
+}
+
+export async function listDeployments(db: Db, appId: number, limit = 50): Promise<Deployment[]> {
+  return db.selectFrom("deployments").selectAll().where("app_id", "=", appId).orderBy("id", "desc").limit(limit).execute();
+}
+
+export async function findAppByName(db: Db, name: string): Promise<App | undefined> {
+  return db.selectFrom("apps").selectAll().where("name", "=", name).executeTakeFirst();
+}
+
+/** The app environments that have a live release on a droid server, as [app name, environment]. */
+export async function liveEnvironments(db: Db, server: string): Promise<{ app: string; environment: string }[]> {
+  return db
+    .selectFrom("releases")
+    .innerJoin("apps", "apps.id", "releases.app_id")
+    .select(["apps.name as app", "releases.environment as environment"])
+    .where("releases.server", "=", server)
+    .where("releases.state", "=", "live")
+    .execute();
+}

@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as init from "./0001-init.js";
+
+/** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
+export const migrations: Record<string, Migration> = {
+  "0001-init": init,
+};

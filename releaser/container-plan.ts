@@ -1,0 +1,60 @@
+import type Docker from "dockerode";
+import { LABEL } from "../core/names.js";
+
+/** A release of an app environment's web container. */
+export interface ReleaseSpec {
+  app: string;
+  environment: string;
+  sha: string;
+  deploymentId: number;
+  image: string;
+  containerName: string;
+  network: string;
+  port: number;
+  url: string;
+  pr?: number;
+}
+
+/** Docker Engine create options for the web container: init, restart policy, labels, berth's env. */
+export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptions {
+  const env: Record<string, string> = {
+    BERTH_APP: spec.app,
+    BERTH_ENVIRONMENT: spec.environment,
+    BERTH_SHA: spec.sha,
+    BERTH_URL: spec.url,
+    ...(spec.pr !== undefined ? { BERTH_PR: String(spec.pr) } : {}),
+    PORT: String(spec.port),
+  };
+  return {
+    name: spec.containerName,
+    Image: spec.image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ExposedPorts: { [`${spec.port}/tcp`]: {} },
+    Labels: {
+      [LABEL.managed]: "true",
+      [LABEL.app]: spec.app,
+      [LABEL.environment]: spec.environment,
+      [LABEL.sha]: spec.sha,
+      [LABEL.deployment]: String(spec.deploymentId),
+      [LABEL.role]: "web",
+    },
+    StopTimeout: 10,
+    HostConfig: {
+      Init: true,
+      RestartPolicy: { Name: "unless-stopped" },
+      NetworkMode: spec.network,
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+    },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: ["web"] } } },
+  };
+}
+
+/** The port a web container listens on: the image's lowest exposed TCP port, else 8080 (passed as PORT). */
+export function webPort(exposedPorts: Record<string, unknown> | undefined): number {
+  const ports = Object.keys(exposedPorts ?? {})
+    .filter((p) => !p.endsWith("/udp"))
+    .map((p) => Number.parseInt(p, 10))
+    .filter((p) => Number.isInteger(p) && p > 0)
+    .sort((a, b) => a - b);
+  return ports[0] ?? 8080;
+}

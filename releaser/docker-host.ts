@@ -1,0 +1,198 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import tar from "tar-stream";
+import { ExecError } from "../core/errors.js";
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  image: string;
+  labels: Record<string, string>;
+  networks: string[];
+}
+
+/**
+ * The port to one droid server's Docker engine. Workflows see only this, never whether the engine is
+ * local or remote; everything here is idempotent where the name says "ensure".
+ */
+export interface DockerHost {
+  /** Server name stored with releases and routes. */
+  readonly name: string;
+  /** Address at which berth reaches containers' published or bridge addresses on this server. */
+  ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  connect(network: string, container: string): Promise<void>;
+  imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined>;
+  createContainer(options: Docker.ContainerCreateOptions): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  inspectContainer(idOrName: string): Promise<ContainerInfo | undefined>;
+  /** The container's IP address on a network. */
+  containerAddress(id: string, network: string): Promise<string>;
+  logsTail(id: string, lines: number): Promise<string>;
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  putFile(container: string, path: string, content: string): Promise<void>;
+  exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }>;
+}
+
+/** Dockerode options for a Docker endpoint: unix:///path, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host. */
+export function dockerOptions(endpoint: string, env: Record<string, string | undefined> = process.env): Docker.DockerOptions {
+  const u = new URL(endpoint);
+  switch (u.protocol) {
+    case "unix:":
+      return { socketPath: u.pathname };
+    case "ssh:":
+      return { protocol: "ssh", host: u.hostname, port: Number(u.port || 22), username: u.username || "root" };
+    default: {
+      const certs = env.DOCKER_CERT_PATH;
+      const tls = u.protocol === "https:" || env.DOCKER_TLS_VERIFY === "1" || Boolean(certs);
+      return {
+        protocol: tls ? "https" : "http",
+        host: u.hostname,
+        port: Number(u.port || (tls ? 2376 : 2375)),
+        ...(certs
+          ? { ca: readFileSync(join(certs, "ca.pem")), cert: readFileSync(join(certs, "cert.pem")), key: readFileSync(join(certs, "key.pem")) }
+          : {}),
+      };
+    }
+  }
+}
+
+const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
+
+/** DockerHost over the Docker Engine API (dockerode). */
+export class DockerodeHost implements DockerHost {
+  constructor(
+    readonly docker: Docker,
+    readonly name = "default",
+  ) {}
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).inspect();
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+      try {
+        await this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+      } catch (err) {
+        if (!isStatus(err, 409)) throw err; // created meanwhile by a concurrent release
+      }
+    }
+  }
+
+  async connect(network: string, container: string): Promise<void> {
+    const info = await this.inspectContainer(container);
+    if (!info || info.networks.includes(network)) return;
+    try {
+      await this.docker.getNetwork(network).connect({ Container: container });
+    } catch (e) {
+      if (!/already exists/i.test(String((e as Error).message))) throw e;
+    }
+  }
+
+  async imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined> {
+    const info = await this.docker.getImage(image).inspect();
+    return info.Config?.ExposedPorts;
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    return (await this.docker.createContainer(options)).id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (e) {
+      if (!isStatus(e, 304)) throw e;
+    }
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerInfo | undefined> {
+    try {
+      const c = await this.docker.getContainer(idOrName).inspect();
+      return {
+        id: c.Id,
+        name: c.Name.replace(/^\//, ""),
+        running: c.State.Running,
+        image: c.Config.Image,
+        labels: c.Config.Labels ?? {},
+        networks: Object.keys(c.NetworkSettings.Networks ?? {}),
+      };
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      throw e;
+    }
+  }
+
+  async containerAddress(id: string, network: string): Promise<string> {
+    const c = await this.docker.getContainer(id).inspect();
+    const ip = c.NetworkSettings.Networks?.[network]?.IPAddress;
+    if (!ip) throw new Error(`container ${c.Name} has no address on network ${network}`);
+    return ip;
+  }
+
+  async logsTail(id: string, lines: number): Promise<string> {
+    try {
+      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      return demux(buf);
+    } catch (e) {
+      return `(logs unavailable: ${(e as Error).message})`;
+    }
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (e) {
+      if (!isStatus(e, 304) && !isStatus(e, 404)) throw e;
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (e) {
+      if (!isStatus(e, 404) && !isStatus(e, 409)) throw e;
+    }
+  }
+
+  async putFile(container: string, path: string, content: string): Promise<void> {
+    const slash = path.lastIndexOf("/");
+    const dir = path.slice(0, slash) || "/";
+    const pack = tar.pack();
+    pack.entry({ name: path.slice(slash + 1), mode: 0o644 }, content);
+    pack.finalize();
+    await this.docker.getContainer(container).putArchive(pack, { path: dir });
+  }
+
+  async exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }> {
+    const exec = await this.docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out = new PassThrough();
+    let output = "";
+    out.on("data", (d: Buffer) => (output += d.toString()));
+    this.docker.modem.demuxStream(stream, out, out);
+    await new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    const { ExitCode } = await exec.inspect();
+    const exitCode = ExitCode ?? -1;
+    if (exitCode !== 0) throw new ExecError(argv, exitCode, output, "");
+    return { exitCode, output };
+  }
+}
+
+/** Decodes Docker's multiplexed log stream (8-byte frame headers) into text. */
+export function demux(buf: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2 || buf[i] === 0)) {
+    const len = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + len).toString();
+    i += 8 + len;
+  }
+  return i === 0 ? buf.toString() : out;
+}

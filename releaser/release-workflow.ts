@@ -1,0 +1,157 @@
+import { sql } from "kysely";
+import type { Db, Release } from "../core/db.js";
+import type { DeploymentReporter } from "../core/deployment-reporter.js";
+import { UserError, lastLines } from "../core/errors.js";
+import { LogWriter } from "../core/log-writer.js";
+import type { Logger } from "../core/logger.js";
+import { LABEL, hostnameFor, networkName, publicUrl, webContainerName } from "../core/names.js";
+import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState } from "../core/store.js";
+import { planWebContainer, webPort } from "./container-plan.js";
+import type { DockerHost } from "./docker-host.js";
+import { anyAnswer, waitHealthy } from "./health-check.js";
+import type { IngressProxy } from "./ingress-proxy.js";
+
+export interface ReleaseSettings {
+  domain: string;
+  tls: boolean;
+  ingressHttpPort: number;
+  ingressHttpsPort: number;
+  healthTimeoutMs: number;
+  drainMs: number;
+}
+
+export interface ReleaseDeps {
+  db: Db;
+  host: DockerHost;
+  proxy: IngressProxy;
+  reporter: DeploymentReporter;
+  settings: ReleaseSettings;
+  log: Logger;
+}
+
+/**
+ * Releases a built deployment: start the new container on the environment's private network, wait
+ * until it answers HTTP, switch the route with a graceful proxy reload, then drain and remove the old
+ * container. One release per environment at a time (advisory lock); a failing health check leaves the
+ * previous release serving.
+ */
+export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal?: AbortSignal): Promise<"live" | "failed" | "skipped"> {
+  const found = await getDeployment(deps.db, deploymentId);
+  if (!found || found.deployment.state !== "releasing" || !found.deployment.image) return "skipped";
+  const { app, deployment: d } = found;
+  return withLock(deps.db, `release:${app.id}:${d.environment}`, async () => {
+    const { settings: s, host, db } = deps;
+    const logs = new LogWriter(db, d.id);
+    const hostname = hostnameFor(app.name, d.environment, s.domain);
+    const url = publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort);
+    const network = networkName(app.name, d.environment);
+    const image = d.image ?? "";
+    const previous = await liveRelease(db, app.id, d.environment);
+    await deps.reporter.progress(app, d, "Releasing");
+
+    const liveNetworks = (await liveEnvironments(db, host.name)).map((e) => networkName(e.app, e.environment));
+    await deps.proxy.ensure(await liveRoutes(db, host.name), liveNetworks);
+    await host.ensureNetwork(network, { [LABEL.managed]: "true", [LABEL.app]: app.name, [LABEL.environment]: d.environment });
+    await deps.proxy.attach(network);
+
+    const port = webPort(await host.imageExposedPorts(image));
+    const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
+    const pr = d.environment.startsWith("pr-") ? Number(d.environment.slice(3)) : undefined;
+    const plan = planWebContainer({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, image, containerName, network, port, url, pr });
+
+    const stale = await host.inspectContainer(containerName); // left by a crashed attempt of this same job
+    if (stale) await host.removeContainer(stale.id);
+    logs.note(`starting ${containerName} (port ${port})`);
+    const containerId = await host.createContainer(plan);
+    const release = await db
+      .insertInto("releases")
+      .values({ deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+
+    try {
+      await host.startContainer(containerId);
+      const address = await host.containerAddress(containerId, network);
+      const ms = await waitHealthy({ host: address, port, path: "/", accept: anyAnswer }, s.healthTimeoutMs, 100, signal).catch(async (e: Error) => {
+        const tail = await host.logsTail(containerId, 50);
+        throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
+      });
+      logs.note(`healthy after ${ms}ms`);
+
+      await switchLive(db, release, previous, `${address}:${port}`);
+      await applyRoutes(deps);
+      logs.note(`routed ${hostname} to ${containerName}`);
+    } catch (e) {
+      await db.updateTable("releases").set({ state: "failed", stopped_at: new Date() }).where("id", "=", release.id).execute();
+      if (previous) await db.updateTable("releases").set({ state: "live" }).where("id", "=", previous.id).where("state", "=", "draining").execute();
+      await host.removeContainer(containerId);
+      if (!(e instanceof UserError)) {
+        await applyRoutes(deps).catch(() => undefined);
+        logs.note(`berth error: ${(e as Error).message}`);
+        await logs.flush();
+        throw e;
+      }
+      logs.note(e.message);
+      await logs.flush();
+      await setDeploymentState(db, d.id, "failed", { error: e.message });
+      await deps.reporter.failed(app, d, {
+        title: "Release failed: the new container never became healthy",
+        message: e.message,
+        detail: e.detail,
+        detailTitle: "Container log (last lines)",
+        previousLive: Boolean(previous),
+        url,
+      });
+      return "failed";
+    }
+
+    await setDeploymentState(db, d.id, "live", { url });
+    const current = (await getDeployment(db, d.id))?.deployment ?? d;
+    const buildSeconds = secondsBetween(current.started_at, current.built_at);
+    const releaseSeconds = secondsBetween(current.built_at, current.finished_at);
+    await deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
+
+    if (previous?.container_id) {
+      // In-flight requests finish on the old container (Caddy's graceful reload), then it goes.
+      await new Promise((r) => setTimeout(r, s.drainMs));
+      await host.stopContainer(previous.container_id, 10);
+      await host.removeContainer(previous.container_id);
+      await db.updateTable("releases").set({ state: "stopped", stopped_at: new Date() }).where("id", "=", previous.id).execute();
+      logs.note(`removed previous release ${previous.container_name}`);
+    }
+    await logs.flush();
+    return "live";
+  });
+}
+
+/** Makes the new release the live one and the previous one draining, in one transaction. */
+async function switchLive(db: Db, release: Release, previous: Release | undefined, upstream: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    if (previous) await tx.updateTable("releases").set({ state: "draining" }).where("id", "=", previous.id).execute();
+    await tx.updateTable("releases").set({ state: "live", upstream, live_at: new Date() }).where("id", "=", release.id).execute();
+  });
+}
+
+/** Renders the droid server's whole route table from Postgres and applies it; serialized per server. */
+export async function applyRoutes(deps: Pick<ReleaseDeps, "db" | "host" | "proxy">): Promise<void> {
+  await withLock(deps.db, `ingress:${deps.host.name}`, async () => {
+    await deps.proxy.apply(await liveRoutes(deps.db, deps.host.name));
+  });
+}
+
+/** Runs fn holding a Postgres session advisory lock, so any number of berth processes serialize on it. */
+export async function withLock<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
+    try {
+      return await fn();
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
+    }
+  });
+}
+
+function secondsBetween(a: Date | null, b: Date | null): number {
+  if (!a || !b) return 0;
+  return Math.round((b.getTime() - a.getTime()) / 100) / 10;
+}

@@ -1,0 +1,44 @@
+import { createServer, type Server } from "node:http";
+import { sql } from "kysely";
+import type { Redis } from "ioredis";
+import type { Db } from "../core/db.js";
+import type { Logger } from "../core/logger.js";
+import { sendError, sendJson, type Route } from "./respond.js";
+
+export type WebhookMiddleware = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, next?: () => void) => unknown;
+
+export const WEBHOOK_PATH = "/api/github/webhooks";
+
+/** /healthz: 200 when Postgres and Redis both answer within a second, 503 naming what did not. */
+export function healthRoute(db: Db, redis: Redis): Route {
+  return async (req, res, url) => {
+    if (url.pathname !== "/healthz") return false;
+    const within = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error("timeout")), 1000))]);
+    const [pgOk, redisOk] = await Promise.all([
+      within(sql`select 1`.execute(db)).then(() => true, () => false),
+      within(redis.ping()).then((r) => r === "PONG", () => false),
+    ]);
+    sendJson(res, pgOk && redisOk ? 200 : 503, { postgres: pgOk ? "ok" : "down", redis: redisOk ? "ok" : "down" });
+    return true;
+  };
+}
+
+/** The one HTTP listener: GitHub webhooks first (answered by Probot), then berth's own routes. */
+export function createHttpServer(webhooks: WebhookMiddleware | undefined, routes: Route[], log: Logger): Server {
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://berth.invalid");
+    void (async () => {
+      if (url.pathname === WEBHOOK_PATH) {
+        if (!webhooks) return sendError(res, 503, "No GitHub App is configured: set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET, or open /setup.");
+        await webhooks(req, res, () => sendError(res, 404, "Not found"));
+        return;
+      }
+      for (const route of routes) if (await route(req, res, url)) return;
+      sendError(res, 404, `No route ${req.method} ${url.pathname}.`);
+    })().catch((err: unknown) => {
+      log.error({ err, path: url.pathname }, "request failed");
+      if (!res.headersSent) sendError(res, 500, "berth failed to answer this request; its log has the details.");
+      else res.end();
+    });
+  });
+}

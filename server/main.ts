@@ -1,0 +1,132 @@
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { Probot } from "probot";
+import type { Worker } from "bullmq";
+import { DockerBuilder } from "../builder/docker-builder.js";
+import { startBuildWorker } from "../builder/build-worker.js";
+import { GitSourceFetcher } from "../builder/source-fetcher.js";
+import { loadConfig, type Config } from "../core/config.js";
+import { createDb, migrate } from "../core/db.js";
+import { DeploymentReporter } from "../core/deployment-reporter.js";
+import { ConfigError } from "../core/errors.js";
+import { enterpriseFetch } from "../core/github-fetch.js";
+import { OctokitReporter } from "../core/github-reporter.js";
+import { createLogger, type Logger } from "../core/logger.js";
+import { createQueues, createRedis } from "../core/queue.js";
+import { DockerodeHost, dockerOptions } from "../releaser/docker-host.js";
+import { IngressProxy } from "../releaser/ingress-proxy.js";
+import { startReleaseWorker } from "../releaser/release-worker.js";
+import { apiRoutes } from "./api.js";
+import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
+import { pageRoutes } from "./pages.js";
+import { handlePush } from "./push-handler.js";
+import { setupRoutes } from "./setup.js";
+
+/** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
+export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
+  const db = createDb(config.databaseUrl);
+  const applied = await migrate(db);
+  if (applied.length) log.info({ applied }, "migrations applied");
+  const redis = createRedis(config.redisUrl);
+  const queues = createQueues(redis);
+
+  const probot = config.github
+    ? new Probot({
+        appId: config.github.appId,
+        privateKey: config.github.privateKey.unwrap(),
+        secret: config.github.webhookSecret.unwrap(),
+        baseUrl: config.githubApiUrl,
+        request: { fetch: enterpriseFetch(config.githubApiUrl) },
+        log: log.child({ component: "probot" }),
+      })
+    : undefined;
+  if (!probot) log.warn(`no GitHub App configured: open ${config.publicUrl}/setup to register one`);
+  const github = probot ? new OctokitReporter(probot) : undefined;
+  const reporter = github ? new DeploymentReporter(github, config.publicUrl, log.child({ component: "reporter" })) : undefined;
+
+  const docker = new Docker(dockerOptions(config.dockerHost));
+  const workers: Worker[] = [];
+  if (github && reporter && config.roles.includes("builder")) {
+    const workDir = join(tmpdir(), "berth-builds");
+    await mkdir(workDir, { recursive: true });
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, log: log.child({ role: "builder" }) };
+    workers.push(startBuildWorker(deps, queues, createRedis(config.redisUrl), config.buildConcurrency));
+  }
+  if (reporter && config.roles.includes("releaser")) {
+    const host = new DockerodeHost(docker, "default");
+    const releaseLog = log.child({ role: "releaser" });
+    const proxy = new IngressProxy(host, { image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort }, config.tls, releaseLog);
+    const settings = {
+      domain: config.domain,
+      tls: config.tls,
+      ingressHttpPort: config.ingressHttpPort,
+      ingressHttpsPort: config.ingressHttpsPort,
+      healthTimeoutMs: config.healthTimeoutMs,
+      drainMs: config.drainMs,
+    };
+    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, log: releaseLog }, createRedis(config.redisUrl)));
+  }
+
+  let server: import("node:http").Server | undefined;
+  if (config.roles.includes("server")) {
+    if (probot && reporter) {
+      const pushDeps = { db, queues, reporter, log: log.child({ event: "push" }) };
+      probot.on("push", async (context) => {
+        await handlePush(pushDeps, context.id, context.payload);
+      });
+    }
+    const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
+    server = createHttpServer(webhooks, [
+      healthRoute(db, redis),
+      apiRoutes(db, config.apiToken),
+      pageRoutes(db, { configured: Boolean(probot) }),
+      setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log }),
+    ], log);
+    await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
+    log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
+  }
+
+  return async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await Promise.all(workers.map((w) => w.close()));
+    await queues.close();
+    redis.disconnect();
+    await db.destroy();
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel);
+  const stop = await start(config, log);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, "unclean shutdown");
+      process.exit(1);
+    });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main().catch((err) => {
+    process.stderr.write(`berth failed to start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { waitFor } from "./services.js";
+
+export interface BerthProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** A throwaway GitHub App private key. */
+export function appPrivateKey(): string {
+  return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+}
+
+/** Starts berth as a user would (`npm start` on the built tree) and waits for /healthz. */
+export async function startBerth(env: Record<string, string>, port: number): Promise<BerthProcess> {
+  let out = "";
+  const child = spawn("npm", ["start", "--silent"], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor("berth /healthz", async () => {
+      if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode}:\n${out}`);
+      const r = await fetch(`${url}/healthz`);
+      return r.status === 200;
+    }, 60_000, 200);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw new Error(`${(e as Error).message}\n--- berth output ---\n${out}`);
+  }
+  return {
+    url,
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        process.kill(-(child.pid ?? 0), "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null) process.kill(-(child.pid ?? 0), "SIGKILL");
+    },
+  };
+}

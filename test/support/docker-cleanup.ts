@@ -1,0 +1,24 @@
+import Docker from "dockerode";
+
+export const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+
+/** Removes every container, network and image berth made for an app. */
+export async function removeApp(app: string): Promise<void> {
+  const filters = JSON.stringify({ label: [`berth.app=${app}`] });
+  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const n of await docker.listNetworks({ filters })) {
+    const net = docker.getNetwork(n.Id);
+    const info = await net.inspect().catch(() => undefined);
+    for (const id of Object.keys(info?.Containers ?? {})) await net.disconnect({ Container: id, Force: true }).catch(() => undefined);
+    await net.remove().catch(() => undefined);
+  }
+  for (const i of await docker.listImages({ filters })) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
+}
+
+export async function removeContainer(name: string): Promise<void> {
+  await docker.getContainer(name).remove({ force: true, v: true }).catch(() => undefined);
+}
+
+export async function containersOf(app: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.app=${app}`] }) });
+}

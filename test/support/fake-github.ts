@@ -1,0 +1,182 @@
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+
+export interface CheckRun {
+  id: number;
+  owner: string;
+  repo: string;
+  head_sha: string;
+  name: string;
+  status: string;
+  conclusion?: string;
+  details_url?: string;
+  output?: { title: string; summary: string; text?: string };
+  history: Record<string, unknown>[];
+}
+
+export interface FakeDeployment {
+  id: number;
+  owner: string;
+  repo: string;
+  ref: string;
+  environment: string;
+  production_environment?: boolean;
+  transient_environment?: boolean;
+  statuses: { state: string; environment_url?: string; log_url?: string; description?: string }[];
+}
+
+/**
+ * A local stand-in for GitHub: the REST endpoints berth calls (under /api/v3, as on GitHub Enterprise)
+ * and real git repositories served by `git http-backend` under /git/, which require the installation
+ * token that the fake issued.
+ */
+export class FakeGitHub {
+  readonly checkRuns = new Map<number, CheckRun>();
+  readonly deployments = new Map<number, FakeDeployment>();
+  readonly requests: { method: string; path: string }[] = [];
+  readonly gitAuth: string[] = [];
+  private server: Server | undefined;
+  private nextId = 1000;
+  port = 0;
+
+  constructor(readonly gitRoot: string) {}
+
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  cloneUrl(owner: string, repo: string): string {
+    return `http://${this.host}/git/${owner}/${repo}.git`;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.gitRoot, { recursive: true });
+    this.server = createServer((req, res) => void this.handle(req, res).catch((e) => {
+      res.writeHead(500).end(String(e));
+    }));
+    await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
+    this.port = (this.server?.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  checkRunsFor(sha: string): CheckRun[] {
+    return [...this.checkRuns.values()].filter((c) => c.head_sha === sha);
+  }
+
+  deploymentsFor(sha: string): FakeDeployment[] {
+    return [...this.deployments.values()].filter((d) => d.ref === sha);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname.startsWith("/git/")) return this.git(req, res, url);
+    this.requests.push({ method: req.method ?? "", path: url.pathname });
+    const body = req.method === "GET" ? {} : await json(req);
+    const send = (status: number, data: unknown): void => {
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(data));
+    };
+    const p = url.pathname.replace(/^\/api\/v3/, "");
+    let m: RegExpExecArray | null;
+    if ((m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p)) && req.method === "POST") {
+      if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
+      return send(201, { token: `ghs_fake_${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" });
+    }
+    if (!/^(token|bearer) ghs_fake_/i.test(req.headers.authorization ?? "")) return send(401, { message: "Bad credentials" });
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(p)) && req.method === "POST") {
+      const id = this.nextId++;
+      const run: CheckRun = { id, owner: m[1] ?? "", repo: m[2] ?? "", head_sha: body.head_sha, name: body.name, status: body.status ?? "queued", history: [body] };
+      Object.assign(run, pick(body, ["conclusion", "details_url", "output"]));
+      if (body.conclusion) run.status = "completed";
+      this.checkRuns.set(id, run);
+      return send(201, { id, ...run });
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(p)) && req.method === "PATCH") {
+      const run = this.checkRuns.get(Number(m[3]));
+      if (!run) return send(404, { message: "Not Found" });
+      run.history.push(body);
+      Object.assign(run, pick(body, ["status", "conclusion", "details_url", "output"]));
+      if (body.conclusion) run.status = "completed";
+      return send(200, run);
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/deployments$/.exec(p)) && req.method === "POST") {
+      if (!Array.isArray(body.required_contexts)) return send(409, { message: "Conflict: commit status checks failed" });
+      const id = this.nextId++;
+      const d: FakeDeployment = { id, owner: m[1] ?? "", repo: m[2] ?? "", ref: body.ref, environment: body.environment, statuses: [] };
+      Object.assign(d, pick(body, ["production_environment", "transient_environment"]));
+      this.deployments.set(id, d);
+      return send(201, { id, ...d });
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/.exec(p)) && req.method === "POST") {
+      const d = this.deployments.get(Number(m[3]));
+      if (!d) return send(404, { message: "Not Found" });
+      d.statuses.push(body);
+      return send(201, { id: this.nextId++, ...body });
+    }
+    send(404, { message: `fake GitHub has no ${req.method} ${p}` });
+  }
+
+  /** Smart HTTP through git http-backend (CGI), only for the token this fake handed out. */
+  private async git(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const auth = req.headers.authorization ?? "";
+    const creds = auth.startsWith("Basic ") ? Buffer.from(auth.slice(6), "base64").toString() : "";
+    if (!/^x-access-token:ghs_fake_\d+$/.test(creds)) {
+      res.writeHead(401, { "www-authenticate": 'Basic realm="fake github"' }).end("auth required\n");
+      return;
+    }
+    this.gitAuth.push(creds);
+    const child = spawn("git", ["http-backend"], {
+      env: {
+        PATH: process.env.PATH,
+        GIT_PROJECT_ROOT: this.gitRoot,
+        GIT_HTTP_EXPORT_ALL: "1",
+        PATH_INFO: url.pathname.replace(/^\/git/, ""),
+        REQUEST_METHOD: req.method,
+        QUERY_STRING: url.search.replace(/^\?/, ""),
+        CONTENT_TYPE: req.headers["content-type"] ?? "",
+        REMOTE_USER: "x-access-token",
+        REMOTE_ADDR: "127.0.0.1",
+        GIT_PROTOCOL: String(req.headers["git-protocol"] ?? ""),
+        HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"] ?? ""),
+      },
+    });
+    req.pipe(child.stdin);
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => chunks.push(d));
+    await new Promise((r) => child.on("close", r));
+    const out = Buffer.concat(chunks);
+    const crlf = out.indexOf("\r\n\r\n");
+    const split = crlf >= 0 ? crlf : out.indexOf("\n\n");
+    const sep = crlf >= 0 ? 4 : 2;
+    const head = out.subarray(0, split).toString();
+    let status = 200;
+    const headers: Record<string, string> = {};
+    for (const line of head.split(/\r?\n/)) {
+      const i = line.indexOf(":");
+      const k = line.slice(0, i).trim();
+      const v = line.slice(i + 1).trim();
+      if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
+      else if (k) headers[k] = v;
+    }
+    res.writeHead(status, headers).end(out.subarray(split + sep));
+  }
+}
+
+async function json(req: IncomingMessage): Promise<Record<string, any>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  return text ? (JSON.parse(text) as Record<string, any>) : {};
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}
+
+/** Path of a bare repository under the fake's git root. */
+export const barePath = (gitRoot: string, owner: string, repo: string): string => join(gitRoot, owner, `${repo}.git`);

@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { barePath } from "./fake-github.js";
+
+const git = (cwd: string, ...args: string[]): string =>
+  execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "Octo Cat", GIT_AUTHOR_EMAIL: "octocat@example.com", GIT_COMMITTER_NAME: "Octo Cat", GIT_COMMITTER_EMAIL: "octocat@example.com" },
+  }).trim();
+
+/** A real repository: a bare one served by the fake GitHub, and a work tree that commits and pushes to it. */
+export class TestRepo {
+  readonly work: string;
+  readonly bare: string;
+  head = "0000000000000000000000000000000000000000";
+
+  constructor(gitRoot: string, readonly owner: string, readonly name: string, readonly branch = "main") {
+    this.bare = barePath(gitRoot, owner, name);
+    mkdirSync(dirname(this.bare), { recursive: true });
+    git(tmpdir(), "init", "--quiet", "--bare", `--initial-branch=${branch}`, this.bare);
+    // GitHub serves any reachable commit by sha; git's default http-backend would refuse a shallow fetch by sha.
+    git(this.bare, "config", "uploadpack.allowAnySHA1InWant", "true");
+    git(this.bare, "config", "http.receivepack", "true");
+    this.work = mkdtempSync(join(tmpdir(), `berth-work-${name}-`));
+    git(this.work, "init", "--quiet", `--initial-branch=${branch}`);
+    git(this.work, "remote", "add", "origin", this.bare);
+  }
+
+  /** Writes files (null deletes), commits and pushes; returns the new sha. */
+  commit(files: Record<string, string | null>, message = "change"): string {
+    for (const [path, content] of Object.entries(files)) {
+      const full = join(this.work, path);
+      if (content === null) rmSync(full, { force: true });
+      else {
+        mkdirSync(dirname(full), { recursive: true });
+        writeFileSync(full, content);
+      }
+    }
+    git(this.work, "add", "-A");
+    git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
+    git(this.work, "push", "--quiet", "origin", `HEAD:${this.branch}`);
+    this.head = git(this.work, "rev-parse", "HEAD");
+    return this.head;
+  }
+
+  cleanup(): void {
+    rmSync(this.work, { recursive: true, force: true });
+    rmSync(this.bare, { recursive: true, force: true });
+  }
+}
+
+/** A Dockerfile for a static site on the local busybox stand-in image. */
+export function staticSite(body: string, port = 8080): Record<string, string> {
+  return {
+    Dockerfile: `FROM berth-standin/busybox:latest\nCOPY index.html /www/index.html\nEXPOSE ${port}\nCMD ["httpd", "-f", "-p", "${port}", "-h", "/www"]\n`,
+    "index.html": body,
+  };
+}

@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import pg from "pg";
+
+/** Postgres server the tests use (scripts/deps.sh sets it up); each test file gets a fresh database in it. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://berth:berth@127.0.0.1:5432/berth";
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export const uniqueName = (prefix: string): string => `${prefix}${randomBytes(3).toString("hex")}`;
+
+/** Creates an empty database and returns its URL and a drop function. */
+export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = uniqueName("berth_test_");
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** A Redis URL on a logical database of its own (1–15), so queues of concurrent suites never meet. */
+export function redisUrlWithDb(db: number): string {
+  const u = new URL(TEST_REDIS_URL);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+/** Polls until fn returns a truthy value or the time is up; returns that value. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
+  const start = Date.now();
+  let lastError: unknown;
+  while (Date.now() - start < timeoutMs) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+/** GET through the ingress with a Host header, as a browser resolving the app's hostname would. */
+export async function getVia(ingressPort: number, host: string, path = "/"): Promise<{ status: number; body: string }> {
+  const http = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port: ingressPort, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** A Redis logical database emptied for this suite (queues from an earlier, killed run must not leak in). */
+export async function freshRedis(db: number): Promise<string> {
+  const { Redis } = await import("ioredis");
+  const url = redisUrlWithDb(db);
+  const r = new Redis(url, { lazyConnect: true });
+  await r.connect();
+  await r.flushdb();
+  r.disconnect();
+  return url;
+}

@@ -1,0 +1,73 @@
+import { createHmac, randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+interface Example {
+  name: string;
+  examples: Record<string, unknown>[];
+}
+
+/** A real delivery recorded from GitHub (@octokit/webhooks-examples), deep-copied. */
+export function example(event: string, match: (p: Record<string, unknown>) => boolean): Record<string, any> {
+  const all = require("@octokit/webhooks-examples/api.github.com/index.json") as Example[];
+  const found = all.find((e) => e.name === event)?.examples.find(match);
+  if (!found) throw new Error(`no ${event} example matches`);
+  return structuredClone(found) as Record<string, any>;
+}
+
+export interface RepoFacts {
+  owner: string;
+  name: string;
+  id: number;
+  cloneUrl: string;
+  defaultBranch: string;
+  installationId: number;
+}
+
+/** A push delivery: GitHub's recorded branch push with installation, pointed at our repository and commit. */
+export function pushPayload(repo: RepoFacts, before: string, after: string, opts: { ref?: string; deleted?: boolean } = {}): Record<string, any> {
+  const p = example("push", (e) => String(e.ref).startsWith("refs/heads/") && "installation" in e && e.deleted === false);
+  const fullName = `${repo.owner}/${repo.name}`;
+  p.ref = opts.ref ?? `refs/heads/${repo.defaultBranch}`;
+  p.before = before;
+  p.after = opts.deleted ? "0000000000000000000000000000000000000000" : after;
+  p.deleted = opts.deleted ?? false;
+  p.created = false;
+  p.installation.id = repo.installationId;
+  Object.assign(p.repository, {
+    id: repo.id,
+    name: repo.name,
+    full_name: fullName,
+    clone_url: repo.cloneUrl,
+    default_branch: repo.defaultBranch,
+    master_branch: repo.defaultBranch,
+  });
+  p.repository.owner.login = repo.owner;
+  p.repository.owner.name = repo.owner;
+  if (p.head_commit) p.head_commit.id = after;
+  return p;
+}
+
+export interface Delivery {
+  id: string;
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** POSTs a webhook like GitHub does; `secret: null` sends it unsigned, a wrong secret forges it. */
+export async function deliver(url: string, event: string, payload: unknown, secret: string | null, id: string = randomUUID()): Promise<Delivery> {
+  const body = JSON.stringify(payload);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": "GitHub-Hookshot/berth-test",
+    "x-github-event": event,
+    "x-github-delivery": id,
+    "x-github-hook-id": "1",
+  };
+  if (secret !== null) headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+  const started = performance.now();
+  const res = await fetch(url, { method: "POST", headers, body });
+  return { id, status: res.status, body: await res.text(), ms: performance.now() - started };
+}
