@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../core/config.js";
+
+const KEY = "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n";
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const c = loadConfig({});
+    expect(c.github).toBeUndefined();
+    expect(c.port).toBe(3000);
+    expect(c.domain).toBe("localhost");
+    expect(c.tls).toBe(false);
+    expect(c.ingressHttpPort).toBe(80);
+    expect(c.ingressHttpsPort).toBe(443);
+    expect(c.dockerHost).toBe("unix:///var/run/docker.sock");
+    expect(c.proxyImage).toBe("caddy:2-alpine");
+    expect(c.publicUrl).toBe("http://localhost:3000");
+    expect(c.redisUrl.unwrap()).toBe("redis://127.0.0.1:6379");
+    expect(c.githubApiUrl).toBe("https://api.github.com");
+    expect(c.reconcileIntervalSeconds).toBe(60);
+    expect(c.roles).toEqual(["server", "builder", "releaser"]);
+  });
+
+  it("turns TLS on for real domains and reads GitHub Enterprise", () => {
+    const c = loadConfig({ BERTH_DOMAIN: "apps.example.com", GHE_HOST: "ghe.corp", APP_ID: "7", PRIVATE_KEY: KEY, WEBHOOK_SECRET: "s" });
+    expect(c.tls).toBe(true);
+    expect(c.githubApiUrl).toBe("https://ghe.corp/api/v3");
+    expect(c.github?.appId).toBe("7");
+    expect(String(c.github?.privateKey)).toBe("[redacted]");
+    expect(JSON.stringify(c)).not.toContain("BEGIN RSA");
+  });
+
+  it("names every variable that is wrong, in one message", () => {
+    expect(() =>
+      loadConfig({ PORT: "http", BERTH_TLS: "maybe", APP_ID: "x", DATABASE_URL: "mysql://h/db", BERTH_DOCKER_HOST: "/var/run/docker.sock" }),
+    ).toThrow(
+      [
+        "berth cannot start; fix these environment variables:",
+        "  - PORT=http: expected a whole number from 1 to 65535",
+        "  - BERTH_TLS=maybe: expected on or off",
+        "  - BERTH_DOCKER_HOST=/var/run/docker.sock: expected unix:///path, tcp://host:port or ssh://user@host",
+        "  - APP_ID: expected the GitHub App's numeric id (App settings → About)",
+        "  - PRIVATE_KEY or PRIVATE_KEY_PATH: set the GitHub App's private key (PEM)",
+        "  - WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks",
+        "  - DATABASE_URL=mysql://h/db: expected a URL starting with postgres:// or postgresql://",
+      ].join("\n"),
+    );
+  });
+
+  it("requires BERTH_SECRET_KEY in production", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow("BERTH_SECRET_KEY: required when NODE_ENV=production");
+    expect(loadConfig({ NODE_ENV: "production", BERTH_SECRET_KEY: "ab".repeat(32) }).secretKey?.toString()).toBe("[redacted]");
+    expect(() => loadConfig({ BERTH_SECRET_KEY: "short" })).toThrow("BERTH_SECRET_KEY: expected 32 bytes");
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { planWebContainer, webPort } from "../../releaser/container-plan.js";
+import { planProxyContainer, planProxyReload } from "../../releaser/proxy-plan.js";
+
+describe("planWebContainer", () => {
+  it("plans the web container with init, restart policy, labels and berth's environment", () => {
+    expect(
+      planWebContainer({
+        app: "shop",
+        environment: "production",
+        sha: "0123456789abcdef0123456789abcdef01234567",
+        deploymentId: 42,
+        image: "berth/shop:0123456789abcdef0123456789abcdef01234567",
+        containerName: "berth-shop-production-web-0123456-42",
+        network: "berth-shop-production",
+        port: 8080,
+        url: "https://shop.example.com",
+      }),
+    ).toEqual({
+      name: "berth-shop-production-web-0123456-42",
+      Image: "berth/shop:0123456789abcdef0123456789abcdef01234567",
+      Env: [
+        "BERTH_APP=shop",
+        "BERTH_ENVIRONMENT=production",
+        "BERTH_SHA=0123456789abcdef0123456789abcdef01234567",
+        "BERTH_URL=https://shop.example.com",
+        "PORT=8080",
+      ],
+      ExposedPorts: { "8080/tcp": {} },
+      Labels: {
+        "berth.managed": "true",
+        "berth.app": "shop",
+        "berth.environment": "production",
+        "berth.sha": "0123456789abcdef0123456789abcdef01234567",
+        "berth.deployment": "42",
+        "berth.role": "web",
+      },
+      StopTimeout: 10,
+      HostConfig: {
+        Init: true,
+        RestartPolicy: { Name: "unless-stopped" },
+        NetworkMode: "berth-shop-production",
+        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      },
+      NetworkingConfig: { EndpointsConfig: { "berth-shop-production": { Aliases: ["web"] } } },
+    });
+  });
+
+  it("adds BERTH_PR in previews", () => {
+    const plan = planWebContainer({
+      app: "shop",
+      environment: "pr-7",
+      sha: "abc",
+      deploymentId: 1,
+      image: "berth/shop:abc",
+      containerName: "c",
+      network: "n",
+      port: 3000,
+      url: "http://shop-pr-7.localhost",
+      pr: 7,
+    });
+    expect(plan.Env).toContain("BERTH_PR=7");
+    expect(plan.Env).toContain("BERTH_ENVIRONMENT=pr-7");
+  });
+});
+
+describe("webPort", () => {
+  it("takes the image's lowest exposed TCP port", () => {
+    expect(webPort({ "9000/tcp": {}, "8080/tcp": {}, "53/udp": {} })).toBe(8080);
+  });
+  it("falls back to 8080 when the image exposes nothing", () => {
+    expect(webPort(undefined)).toBe(8080);
+    expect(webPort({ "53/udp": {} })).toBe(8080);
+  });
+});
+
+describe("planProxyContainer", () => {
+  it("publishes the ingress ports and keeps certificates on a volume", () => {
+    expect(planProxyContainer({ image: "caddy:2-alpine", httpPort: 80, httpsPort: 443 })).toEqual({
+      name: "berth-proxy",
+      Image: "caddy:2-alpine",
+      Cmd: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+      ExposedPorts: { "80/tcp": {}, "443/tcp": {}, "443/udp": {} },
+      Labels: { "berth.managed": "true", "berth.role": "proxy", "berth.proxy-spec": "caddy:2-alpine http=80 https=443" },
+      HostConfig: {
+        RestartPolicy: { Name: "unless-stopped" },
+        NetworkMode: "berth-ingress",
+        PortBindings: {
+          "80/tcp": [{ HostPort: "80" }],
+          "443/tcp": [{ HostPort: "443" }],
+          "443/udp": [{ HostPort: "443" }],
+        },
+        Binds: ["berth-proxy-data:/data", "berth-proxy-config:/config"],
+        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      },
+    });
+  });
+
+  it("reloads with the whole Caddyfile", () => {
+    expect(planProxyReload()).toEqual(["caddy", "reload", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]);
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { planIngress, renderCaddyfile } from "../../releaser/ingress-plan.js";
+
+describe("planIngress", () => {
+  it("groups routes by hostname in a stable order", () => {
+    expect(
+      planIngress(
+        [
+          { hostname: "shop.example.com", upstream: "172.18.0.3:8080" },
+          { hostname: "api.example.com", upstream: "172.19.0.2:3000" },
+          { hostname: "shop.example.com", upstream: "172.18.0.2:8080" },
+        ],
+        true,
+      ),
+    ).toEqual({
+      tls: true,
+      sites: [
+        { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"] },
+        { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"] },
+      ],
+    });
+  });
+
+  it("refuses values that could break out of the Caddyfile", () => {
+    expect(() => planIngress([{ hostname: "evil.com {\n}", upstream: "1.2.3.4:80" }], false)).toThrow(/refusing to route/);
+    expect(() => planIngress([{ hostname: "ok.com", upstream: "1.2.3.4:80 }" }], false)).toThrow(/refusing to route/);
+  });
+});
+
+describe("renderCaddyfile", () => {
+  it("renders plain HTTP sites and a 404 fallback when TLS is off", () => {
+    const text = renderCaddyfile(planIngress([{ hostname: "hello.localhost", upstream: "172.18.0.2:8080" }], false));
+    expect(text).toBe(
+      [
+        "# Rendered whole by berth from its desired state; edits here are overwritten on the next release.",
+        "{",
+        "\tadmin localhost:2019",
+        "\tauto_https off",
+        "\tgrace_period 30s",
+        "}",
+        "",
+        "http://hello.localhost {",
+        "\treverse_proxy 172.18.0.2:8080 {",
+        "\t\tlb_try_duration 5s",
+        "\t}",
+        "}",
+        "",
+        "http:// {",
+        '\trespond "No berth app is served at this host." 404',
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("lets Caddy manage certificates when TLS is on", () => {
+    const text = renderCaddyfile(planIngress([{ hostname: "shop.example.com", upstream: "172.18.0.2:8080" }], true));
+    expect(text).toBe(
+      [
+        "# Rendered whole by berth from its desired state; edits here are overwritten on the next release.",
+        "{",
+        "\tadmin localhost:2019",
+        "\tgrace_period 30s",
+        "}",
+        "",
+        "shop.example.com {",
+        "\treverse_proxy 172.18.0.2:8080 {",
+        "\t\tlb_try_duration 5s",
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+});
