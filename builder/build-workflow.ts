@@ -6,7 +6,7 @@ import { UserError } from "../core/errors.js";
 import type { GitHubReporter } from "../core/github-reporter.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
-import { getDeployment, liveRelease, setDeploymentGitHubIds, setDeploymentState } from "../core/store.js";
+import { getDeployment, liveRelease, setDeploymentState } from "../core/store.js";
 import { planDockerBuild } from "./build-plan.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
@@ -33,13 +33,11 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   const found = await getDeployment(deps.db, deploymentId);
   if (!found) return "skipped";
   const { app } = found;
-  let { deployment: d } = found;
+  const { deployment: d } = found;
   if (d.state !== "queued" && d.state !== "building") return "skipped";
 
   await setDeploymentState(deps.db, d.id, "building");
-  const ids = await deps.reporter.started(app, d);
-  await setDeploymentGitHubIds(deps.db, d.id, ids);
-  d = { ...d, check_run_id: ids.checkRunId ?? d.check_run_id, github_deployment_id: ids.githubDeploymentId ?? d.github_deployment_id };
+  deps.reporter.started(app, d);
 
   const logs = new LogWriter(deps.db, d.id);
   const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
@@ -77,7 +75,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     await logs.flush();
     await setDeploymentState(deps.db, d.id, "failed", { error: e.message });
     const live = await liveRelease(deps.db, app.id, d.environment);
-    await deps.reporter.failed(app, d, {
+    deps.reporter.failed(app, d, {
       title: "Build failed",
       message: e.message,
       detail: e.detail ?? logs.tail(),

@@ -26,9 +26,9 @@ export class LogWriter {
     else this.#timer ??= setTimeout(() => void this.flush(), this.flushMs);
   };
 
-  /** A line of berth's own, marked so it stands out from the build's output. */
+  /** A line of berth's own, marked so it stands out from the build's output, with the wall-clock time. */
   note(line: string): void {
-    this.write(`==> ${line}\n`);
+    this.write(`==> ${new Date().toISOString().slice(11, 23)} ${line}\n`);
   }
 
   /** The last characters written, for check-run output. */

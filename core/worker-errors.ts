@@ -23,5 +23,5 @@ export async function reportExhaustedJob(
   deps.log.error({ err, deploymentId: job.data.deploymentId }, `${phase} failed after ${attempts} attempts`);
   const message = `berth could not ${phase} this commit after ${attempts} attempts: ${err.message}. This is a problem of the berth installation, not of the repository; its operator should check berth's log.`;
   await setDeploymentState(deps.db, found.deployment.id, "failed", { error: message });
-  await deps.reporter.failed(found.app, found.deployment, { title: `berth could not ${phase}`, message, previousLive: false });
+  deps.reporter.failed(found.app, found.deployment, { title: `berth could not ${phase}`, message, previousLive: false });
 }

@@ -47,7 +47,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     const network = networkName(app.name, d.environment);
     const image = d.image ?? "";
     const previous = await liveRelease(db, app.id, d.environment);
-    await deps.reporter.progress(app, d, "Releasing");
+    deps.reporter.progress(app, d, "Releasing");
 
     const liveNetworks = (await liveEnvironments(db, host.name)).map((e) => networkName(e.app, e.environment));
     await deps.proxy.ensure(await liveRoutes(db, host.name), liveNetworks);
@@ -94,7 +94,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       logs.note(e.message);
       await logs.flush();
       await setDeploymentState(db, d.id, "failed", { error: e.message });
-      await deps.reporter.failed(app, d, {
+      deps.reporter.failed(app, d, {
         title: "Release failed: the new container never became healthy",
         message: e.message,
         detail: e.detail,
@@ -109,7 +109,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
     const buildSeconds = secondsBetween(current.started_at, current.built_at);
     const releaseSeconds = secondsBetween(current.built_at, current.finished_at);
-    await deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
+    deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
 
     if (previous?.container_id) {
       // In-flight requests finish on the old container (Caddy's graceful reload), then it goes.

@@ -44,7 +44,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     : undefined;
   if (!probot) log.warn(`no GitHub App configured: open ${config.publicUrl}/setup to register one`);
   const github = probot ? new OctokitReporter(probot) : undefined;
-  const reporter = github ? new DeploymentReporter(github, config.publicUrl, log.child({ component: "reporter" })) : undefined;
+  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, log.child({ component: "reporter" })) : undefined;
 
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
@@ -91,6 +91,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   return async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await Promise.all(workers.map((w) => w.close()));
+    await reporter?.drain();
     await queues.close();
     redis.disconnect();
     await db.destroy();

@@ -6,7 +6,7 @@ import type { DeploymentReporter } from "../core/deployment-reporter.js";
 import type { Logger } from "../core/logger.js";
 import { appNameFromRepo, environmentName } from "../core/names.js";
 import { buildJobId, type Queues } from "../core/queue.js";
-import { findAppByName, recordDeployment, setDeploymentGitHubIds, upsertApp } from "../core/store.js";
+import { findAppByName, recordDeployment, upsertApp } from "../core/store.js";
 
 export interface PushDeps {
   db: Db;
@@ -46,13 +46,7 @@ export async function handlePush(deps: PushDeps, deliveryId: string, payload: Pu
     deps.log.info({ deliveryId }, "push redelivered; already recorded");
     return "duplicate";
   }
-  try {
-    const checkRunId = await deps.reporter.queued(app, deployment);
-    await setDeploymentGitHubIds(deps.db, deployment.id, { checkRunId });
-  } catch (err) {
-    // The build still runs; the builder creates the check run when it starts.
-    deps.log.warn({ err, deploymentId: deployment.id }, "could not create the queued check run");
-  }
+  deps.reporter.queued(app, deployment);
   await deps.queues.build.add("build", { deploymentId: deployment.id, sha: deployment.sha }, { jobId: buildJobId(deployment.id, deployment.sha) });
   deps.log.info({ app: app.name, sha: payload.after, deploymentId: deployment.id }, "push queued for build");
   return "queued";

@@ -94,7 +94,7 @@ export class FakeGitHub {
       Object.assign(run, pick(body, ["conclusion", "details_url", "output"]));
       if (body.conclusion) run.status = "completed";
       this.checkRuns.set(id, run);
-      return send(201, { id, ...run });
+      return send(201, run);
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(p)) && req.method === "PATCH") {
       const run = this.checkRuns.get(Number(m[3]));
@@ -110,12 +110,12 @@ export class FakeGitHub {
       const d: FakeDeployment = { id, owner: m[1] ?? "", repo: m[2] ?? "", ref: body.ref, environment: body.environment, statuses: [] };
       Object.assign(d, pick(body, ["production_environment", "transient_environment"]));
       this.deployments.set(id, d);
-      return send(201, { id, ...d });
+      return send(201, d);
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/.exec(p)) && req.method === "POST") {
       const d = this.deployments.get(Number(m[3]));
       if (!d) return send(404, { message: "Not Found" });
-      d.statuses.push(body);
+      d.statuses.push(body as FakeDeployment["statuses"][number]);
       return send(201, { id: this.nextId++, ...body });
     }
     send(404, { message: `fake GitHub has no ${req.method} ${p}` });

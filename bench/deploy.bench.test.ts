@@ -1,0 +1,119 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { docker } from "../test/support/docker-cleanup.js";
+import { staticSite } from "../test/support/git-repo.js";
+import { startHarness, type Harness } from "../test/support/harness.js";
+import { startPoller } from "../test/support/poller.js";
+import { getVia, uniqueName, waitFor } from "../test/support/services.js";
+import { probeOnce } from "../releaser/health-check.js";
+
+/**
+ * Push-to-live overhead against a raw `docker build` + `docker run` + first 200 of the same app,
+ * webhook answer time, failed requests during redeploys under load, and idle memory of the platform.
+ * Prints figures; run with `npm run bench`.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+let h: Harness;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
+
+beforeAll(async () => {
+  h = await startHarness({ LOG_LEVEL: "warn" }, 10);
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function rawDeploy(body: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-raw-"));
+  const tag = `berth-bench-raw:${uniqueName("")}`;
+  const name = uniqueName("berth-bench-raw-");
+  for (const [f, c] of Object.entries(staticSite(body))) writeFileSync(join(dir, f), c);
+  const start = performance.now();
+  execFileSync("docker", ["build", "-q", "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, stdio: "pipe" });
+  execFileSync("docker", ["run", "-d", "--init", "--name", name, tag], { stdio: "pipe" });
+  const ip = execFileSync("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name], { encoding: "utf8" }).trim();
+  await waitFor("raw 200", async () => (await probeOnce({ host: ip, port: 8080, path: "/", accept: () => true }, 1000)) === 200, 30_000, 20);
+  const ms = performance.now() - start;
+  execFileSync("docker", ["rm", "-f", name], { stdio: "pipe" });
+  execFileSync("docker", ["rmi", "-f", tag], { stdio: "pipe" });
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
+}
+
+it("measures push-to-live against raw docker, webhook answers and drops under load", async () => {
+  const raw: number[] = [];
+  const berth: number[] = [];
+  const answers: number[] = [];
+  // First release outside the measurement: it creates the proxy and network once.
+  let before = h.repo.head;
+  const first = h.repo.commit(staticSite("warm-up\n"), "warm-up");
+  await h.push(first, before);
+  await waitFor("warm-up live", async () => (await getVia(h.ingressPort, h.host).catch(() => undefined))?.body === "warm-up\n", 120_000, 50);
+
+  const poll = startPoller(h.ingressPort, h.host);
+  for (let i = 0; i < ROUNDS; i++) {
+    raw.push(await rawDeploy(`raw ${i} ${Date.now()}\n`));
+    const body = `berth ${i} ${Date.now()}\n`;
+    before = h.repo.head;
+    const sha = h.repo.commit(staticSite(body), `round ${i}`);
+    const start = performance.now();
+    const delivery = await h.push(sha, before);
+    answers.push(delivery.ms);
+    await waitFor("new version live", async () => (await getVia(h.ingressPort, h.host).catch(() => undefined))?.body === body, 120_000, 20);
+    berth.push(performance.now() - start);
+    await new Promise((r) => setTimeout(r, 1500)); // let the old release drain before the next round
+  }
+  const stats = await poll.stop();
+
+  const mem = await idleMemory();
+  const lines = [
+    `push-to-live (webhook → first 200 of the new version), median of ${ROUNDS}: ${fmt(median(berth))}  [${berth.map(fmt).join(" ")}]`,
+    `raw docker build + run + first 200, median of ${ROUNDS}:            ${fmt(median(raw))}  [${raw.map(fmt).join(" ")}]`,
+    `overhead ratio berth/raw: ${(median(berth) / median(raw)).toFixed(2)}x`,
+    `webhook answer time: median ${median(answers).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms`,
+    `requests during ${ROUNDS} redeploys under load: ${stats.ok} ok, ${stats.failures} failed`,
+    `idle memory: berth ${mem.berth}MB, postgres ${mem.postgres}MB, redis ${mem.redis}MB, proxy ${mem.proxy}MB; total ${mem.total}MB (limit 300MB: ${(mem.total / 300).toFixed(2)} of it)`,
+  ];
+  console.log(`\n${lines.join("\n")}\n`);
+  expect(stats.failures).toBe(0);
+});
+
+/** Proportional set sizes (shared pages split fairly) of berth, Postgres, Redis and the proxy container, in MB. */
+async function idleMemory(): Promise<{ berth: number; postgres: number; redis: number; proxy: number; total: number }> {
+  await new Promise((r) => setTimeout(r, 3000));
+  const pss = (pid: number): number => {
+    try {
+      const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      return Number(m?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  const pids = (pattern: string): number[] => {
+    try {
+      return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const descendants = (pid: number): number[] => {
+    let out: number[] = [pid];
+    try {
+      for (const c of execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean)) out = out.concat(descendants(Number(c)));
+    } catch {
+      /* no children */
+    }
+    return out;
+  };
+  const sum = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + pss(b), 0));
+  const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
+  const postgres = sum(pids("postgres"));
+  const redis = sum(pids("redis-server"));
+  const proxyInfo = await docker.getContainer("berth-proxy").inspect();
+  const proxy = sum(descendants(proxyInfo.State.Pid));
+  return { berth, postgres, redis, proxy, total: berth + postgres + redis + proxy };
+}

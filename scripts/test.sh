@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine, as root: installs and starts Docker, PostgreSQL
+# and Redis (scripts/deps.sh), builds the local stand-in images the tests deploy (scripts/standins.sh),
+# installs npm dependencies, builds berth, and runs unit, integration and end-to-end tests.
+# Extra arguments go to vitest, e.g. `bash scripts/test.sh test/unit`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh >/dev/null || exit 1
+bash scripts/standins.sh || exit 1
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund || exit 1
+fi
+npm run build || exit 1
+
+results=$(mktemp)
+npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"
+status=$?
+# A plain summary line that any CI can read, whatever the runner prints.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$results" 2>/dev/null || echo "0 passed, 1 failed"
+rm -f "$results"
+exit $status

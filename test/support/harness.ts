@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { appPrivateKey, startBerth, type BerthProcess } from "./berth-process.js";
+import { removeApp, removeContainer } from "./docker-cleanup.js";
+import { FakeGitHub } from "./fake-github.js";
+import { TestRepo } from "./git-repo.js";
+import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
+import { deliver, pushPayload, type Delivery, type RepoFacts } from "./webhooks.js";
+
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+
+/** berth started with `npm start` against a fake GitHub serving one real repository, with its ingress on a free port. */
+export interface Harness {
+  github: FakeGitHub;
+  repo: TestRepo;
+  facts: RepoFacts;
+  berth: BerthProcess;
+  app: string;
+  ingressPort: number;
+  hookUrl: string;
+  /** The app's production hostname. */
+  host: string;
+  push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean }): Promise<Delivery>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}, redisDb = 9): Promise<Harness> {
+  const gitRoot = mkdtempSync(join(tmpdir(), "berth-git-"));
+  const github = new FakeGitHub(gitRoot);
+  const app = uniqueName("hello-");
+  await removeContainer("berth-proxy");
+  await github.start();
+  const repo = new TestRepo(gitRoot, "octo-org", app);
+  const facts: RepoFacts = { owner: "octo-org", name: app, id: 4242, cloneUrl: github.cloneUrl("octo-org", app), defaultBranch: "main", installationId: 77 };
+  const db = await freshDatabase();
+  const ingressPort = await freePort();
+  const port = await freePort();
+  const berth = await startBerth(
+    {
+      APP_ID: "12345",
+      PRIVATE_KEY: appPrivateKey(),
+      WEBHOOK_SECRET,
+      GHE_HOST: github.host,
+      GHE_PROTOCOL: "http",
+      DATABASE_URL: db.url,
+      REDIS_URL: await freshRedis(redisDb),
+      BERTH_DOMAIN: "localhost",
+      BERTH_INGRESS_HTTP_PORT: String(ingressPort),
+      BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
+      BERTH_PROXY_IMAGE: "berth-standin/caddy:2",
+      BERTH_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      BERTH_HEALTH_TIMEOUT: "8",
+      BERTH_DRAIN_SECONDS: "1",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    port,
+  );
+  const hookUrl = `${berth.url}/api/github/webhooks`;
+  return {
+    github,
+    repo,
+    facts,
+    berth,
+    app,
+    ingressPort,
+    hookUrl,
+    host: `${app}.localhost`,
+    push: (sha, before, opts = {}) => deliver(hookUrl, "push", pushPayload(facts, before, sha, opts), WEBHOOK_SECRET, opts.deliveryId),
+    stop: async () => {
+      await berth.stop();
+      await github.stop();
+      await removeApp(app);
+      await removeContainer("berth-proxy");
+      await db.drop();
+      repo.cleanup();
+      rmSync(gitRoot, { recursive: true, force: true });
+    },
+  };
+}
