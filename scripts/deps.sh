@@ -13,7 +13,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-command -v busybox >/dev/null 2>&1 && busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+{ ldd /bin/busybox 2>&1 | grep -q "not a dynamic" && /bin/busybox --list | grep -qx httpd; } || need+=(busybox-static)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"

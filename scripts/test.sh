@@ -12,6 +12,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund || exit 1
 fi
 npm run build || exit 1
+npm run --silent typecheck || exit 1
+npm run --silent lint:cycles || exit 1
 
 results=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"

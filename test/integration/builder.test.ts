@@ -69,6 +69,22 @@ describe("source fetch and Dockerfile build", () => {
     expect(Object.keys(image.Config.ExposedPorts ?? {})).toEqual(["8080/tcp"]);
   });
 
+  it("honours .dockerignore and never sends .git", async () => {
+    const sha = repo.commit(
+      {
+        Dockerfile: "FROM berth-standin/busybox:latest\nCOPY . /ctx\nRUN test -e /ctx/keep.txt && test ! -e /ctx/secret.env && test ! -e /ctx/.git\n",
+        ".dockerignore": "secret.env\n",
+        "keep.txt": "keep",
+        "secret.env": "TOKEN=1",
+      },
+      "ignore",
+    );
+    const dir = checkout();
+    await new GitSourceFetcher().fetch({ cloneUrl: github.cloneUrl("o", app), sha, token: new Sensitive("ghs_fake_1") }, dir);
+    const plan = planDockerBuild({ app, environment: "production", sha, deploymentId: 3, contextDir: dir, entries: readdirSync(dir), dockerfile: "Dockerfile", buildArgs: {} });
+    await expect(builder.build(plan, () => undefined)).resolves.toMatch(/^sha256:/);
+  });
+
   it("reports a failing step as the user's error with the log tail", async () => {
     const sha = repo.commit({ Dockerfile: "FROM berth-standin/busybox:latest\nRUN echo compiling && echo 'error: missing semicolon' && false\n" }, "broken");
     const dir = checkout();
