@@ -13,7 +13,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-{ ldd /bin/busybox 2>&1 | grep -q "not a dynamic" && /bin/busybox --list | grep -qx httpd; } || need+=(busybox-static)
+# The stand-in images need a static busybox with httpd (captured in variables: pipefail and grep -q disagree).
+bb_ldd=$(ldd /bin/busybox 2>&1 || true); bb_apps=$(/bin/busybox --list 2>/dev/null || true)
+[[ $bb_ldd == *"not a dynamic"* && $'\n'$bb_apps$'\n' == *$'\nhttpd\n'* ]] || need+=(busybox-static)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
