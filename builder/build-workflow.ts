@@ -6,7 +6,7 @@ import { UserError } from "../core/errors.js";
 import type { GitHubReporter } from "../core/github-reporter.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
-import { getDeployment, liveRelease, setDeploymentState } from "../core/store.js";
+import { getDeployment, liveRelease, setDeploymentState, transition } from "../core/store.js";
 import { planDockerBuild } from "./build-plan.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
@@ -22,7 +22,7 @@ export interface BuildDeps {
   log: Logger;
 }
 
-export type BuildOutcome = "built" | "failed" | "skipped";
+export type BuildOutcome = "built" | "failed" | "skipped" | "cancelled";
 
 /**
  * Builds one deployment: fetch the exact sha, build its Dockerfile into `berth/<app>:<sha>`, stream the
@@ -34,9 +34,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   if (!found) return "skipped";
   const { app } = found;
   const { deployment: d } = found;
-  if (d.state !== "queued" && d.state !== "building") return "skipped";
-
-  await setDeploymentState(deps.db, d.id, "building");
+  if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
   deps.reporter.started(app, d);
 
   const logs = new LogWriter(deps.db, d.id);
@@ -64,9 +62,14 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     const started = Date.now();
     await deps.builder.build(plan, logs.write, signal);
     logs.note(`built ${plan.image} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    await setDeploymentState(deps.db, d.id, "releasing", { image: plan.image });
-    return "built";
+    // A newer commit may have superseded this one while it built: then it is not released.
+    return (await transition(deps.db, d.id, ["building"], "releasing", { image: plan.image })) ? "built" : "cancelled";
   } catch (e) {
+    if (signal?.aborted) {
+      // The superseding side already marked the deployment cancelled and told GitHub.
+      logs.note("build stopped: superseded by a newer commit");
+      return "cancelled";
+    }
     if (!(e instanceof UserError)) {
       logs.note(`berth error: ${(e as Error).message}`);
       throw e;

@@ -38,6 +38,8 @@ export interface Config {
   /** How long the old container keeps running after the route switched, for in-flight requests. */
   drainMs: number;
   buildConcurrency: number;
+  /** A preview with no push for this long is torn down. */
+  previewTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -64,6 +66,16 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`${name}=${redactUrl(raw)}: expected a URL starting with ${protocols.map((p) => p + "//").join(" or ")}`);
     }
     return raw;
+  };
+
+  const duration = (name: string, fallback: string): number => {
+    const raw = env[name] || fallback;
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      problems.push(`${name}=${raw}: expected a duration such as 90s, 30m, 12h or 7d`);
+      return parseDuration(fallback) ?? 0;
+    }
+    return ms;
   };
 
   const port = int("PORT", 3000, 1);
@@ -124,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     healthTimeoutMs: int("BERTH_HEALTH_TIMEOUT", 60, 1, 3600) * 1000,
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
+    previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {
@@ -148,6 +161,14 @@ function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
   else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
   if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
   return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `90s`, `30m`, `12h`, `7d` in milliseconds; undefined when it is not one. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+  return m ? Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1) : undefined;
 }
 
 function decodeKey(raw: string): Buffer | undefined {

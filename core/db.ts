@@ -3,7 +3,7 @@ import pg from "pg";
 import { migrations } from "../migrations/index.js";
 import type { Sensitive } from "./sensitive.js";
 
-export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "superseded" | "removed";
+export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting";
 export type ReleaseState = "starting" | "live" | "draining" | "stopped" | "failed";
 
 export interface AppsTable {
@@ -60,7 +60,26 @@ export interface ReleasesTable {
   stopped_at: Date | null;
 }
 
+export type EnvironmentState = "open" | "closed" | "expired";
+
+export interface EnvironmentsTable {
+  id: Generated<number>;
+  app_id: number;
+  name: string;
+  pr_number: number | null;
+  state: Generated<EnvironmentState>;
+  head_sha: string | null;
+  head_repo: string | null;
+  fork: Generated<boolean>;
+  comment_id: string | null;
+  last_push_at: Generated<Date>;
+  closed_at: Date | null;
+  torn_down_at: Date | null;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
+  environments: EnvironmentsTable;
   apps: AppsTable;
   deployments: DeploymentsTable;
   build_logs: BuildLogsTable;
@@ -70,6 +89,7 @@ export interface Database {
 export type App = Selectable<AppsTable>;
 export type Deployment = Selectable<DeploymentsTable>;
 export type Release = Selectable<ReleasesTable>;
+export type Environment = Selectable<EnvironmentsTable>;
 export type Db = Kysely<Database>;
 
 // bigint columns come back as strings; ids stay strings end to end (GitHub ids exceed 2^53 in theory).

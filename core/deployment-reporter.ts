@@ -1,12 +1,19 @@
 import type { App, Db, Deployment } from "./db.js";
-import type { GitHubReporter, RepoRef } from "./github-reporter.js";
-import type { Logger } from "./logger.js";
+import type { CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
+import { PreviewComments, type PreviewState } from "./preview-comment.js";
+import type { SerialQueue } from "./serial-queue.js";
 import { setDeploymentGitHubIds } from "./store.js";
 import { render } from "./templates.js";
 
 export function repoRef(app: App): RepoRef {
   const [owner = "", repo = ""] = app.repo_full_name.split("/");
   return { owner, repo, installationId: app.installation_id };
+}
+
+/** The PR number of a preview environment (`pr-<N>`), or undefined for production. */
+export function prNumberOf(environment: string): number | undefined {
+  const m = /^pr-(\d+)$/.exec(environment);
+  return m ? Number(m[1]) : undefined;
 }
 
 export interface SuccessReport {
@@ -25,22 +32,28 @@ export interface FailureReport {
   url?: string;
 }
 
+type Ids = Pick<Deployment, "check_run_id" | "github_deployment_id">;
+
 /**
- * Tells GitHub what happened to a deployment: the `berth` check run and the GitHub Deployment with its
- * statuses. Reports never hold up a build or a release: GitHub asks integrations to space mutating
- * requests about a second apart per installation (Probot's throttling does so), which would otherwise
- * add seconds to every deploy. Each deployment's reports go out in order on a chain of their own; ids
- * GitHub hands back are stored in Postgres as they arrive, and a GitHub outage is logged, not fatal.
+ * Tells GitHub what happened to a deployment: the `berth` check run, the GitHub Deployment with its
+ * statuses and, for previews, the sticky PR comment. Reports never hold up a build or a release:
+ * GitHub asks integrations to space mutating requests about a second apart per installation (Probot's
+ * throttling does so), which would otherwise add seconds to every deploy. Each deployment's reports go
+ * out in order on a chain of their own; ids GitHub hands back are stored as they arrive; a GitHub
+ * outage is logged, not fatal.
  */
 export class DeploymentReporter {
-  readonly #chains = new Map<number, Promise<void>>();
+  readonly #comments: PreviewComments;
 
   constructor(
     private readonly github: GitHubReporter,
     private readonly db: Db,
     private readonly publicUrl: string,
-    private readonly log: Logger,
-  ) {}
+    private readonly urlFor: (app: string, environment: string) => string,
+    private readonly queue: SerialQueue,
+  ) {
+    this.#comments = new PreviewComments(github, db, queue);
+  }
 
   detailsUrl(deploymentId: number): string {
     return `${this.publicUrl}/deployments/${deploymentId}`;
@@ -48,30 +61,19 @@ export class DeploymentReporter {
 
   /** Creates the queued check run. */
   queued(app: App, d: Deployment): void {
-    this.enqueue(d.id, "queued check run", async (ids) => {
+    this.enqueue(d, "queued check run", async (ids) => {
       if (ids.check_run_id) return;
-      const checkRunId = await this.github.createCheckRun(repoRef(app), d.sha, {
-        status: "queued",
-        detailsUrl: this.detailsUrl(d.id),
-        output: { title: `Queued ${d.sha.slice(0, 7)}`, summary: this.progressSummary(app, d, "Queued") },
-      });
+      const checkRunId = await this.github.createCheckRun(repoRef(app), d.sha, this.progressUpdate(app, d, "Queued", "queued"));
       await setDeploymentGitHubIds(this.db, d.id, { checkRunId });
     });
+    this.comment(app, d, "queued");
   }
 
   /** Marks the check run in progress (creating it if the webhook could not) and opens the GitHub Deployment. */
   started(app: App, d: Deployment): void {
     const repo = repoRef(app);
-    const update = {
-      status: "in_progress" as const,
-      detailsUrl: this.detailsUrl(d.id),
-      output: { title: `Building ${d.sha.slice(0, 7)}`, summary: this.progressSummary(app, d, "Building") },
-    };
-    this.enqueue(d.id, "check run in progress", async (ids) => {
-      if (ids.check_run_id) await this.github.updateCheckRun(repo, ids.check_run_id, update);
-      else await setDeploymentGitHubIds(this.db, d.id, { checkRunId: await this.github.createCheckRun(repo, d.sha, update) });
-    });
-    this.enqueue(d.id, "deployment", async (ids) => {
+    this.enqueue(d, "check run in progress", (ids) => this.upsertCheckRun(repo, d, ids, this.progressUpdate(app, d, "Building", "in_progress")));
+    this.enqueue(d, "deployment", async (ids) => {
       let id = ids.github_deployment_id;
       if (!id) {
         id = await this.github.createDeployment(repo, {
@@ -85,86 +87,135 @@ export class DeploymentReporter {
       }
       await this.github.createDeploymentStatus(repo, id, { state: "in_progress", description: "Building", logUrl: this.detailsUrl(d.id) });
     });
+    this.comment(app, d, "building");
   }
 
   progress(app: App, d: Deployment, phase: string): void {
-    this.enqueue(d.id, "check run progress", async (ids) => {
-      if (!ids.check_run_id) return;
-      await this.github.updateCheckRun(repoRef(app), ids.check_run_id, {
-        output: { title: `${phase} ${d.sha.slice(0, 7)}`, summary: this.progressSummary(app, d, phase) },
-      });
+    this.enqueue(d, "check run progress", async (ids) => {
+      if (ids.check_run_id) await this.github.updateCheckRun(repoRef(app), ids.check_run_id, { output: this.progressUpdate(app, d, phase).output });
     });
+    if (phase === "Releasing") this.comment(app, d, "releasing");
   }
 
   succeeded(app: App, d: Deployment, r: SuccessReport): void {
     const repo = repoRef(app);
     const detailsUrl = this.detailsUrl(d.id);
     // The Deployment status goes first: the completed check run is the last word on a commit.
-    this.enqueue(d.id, "deployment success", async (ids) => {
+    this.enqueue(d, "deployment success", async (ids) => {
       if (!ids.github_deployment_id) return;
-      await this.github.createDeploymentStatus(repo, ids.github_deployment_id, {
-        state: "success",
-        description: `Live: ${d.sha.slice(0, 7)}`,
-        logUrl: detailsUrl,
-        environmentUrl: r.url,
-      });
+      const status = { state: "success" as const, description: `Live: ${d.sha.slice(0, 7)}`, logUrl: detailsUrl, environmentUrl: r.url };
+      await this.github.createDeploymentStatus(repo, ids.github_deployment_id, status);
     });
-    this.enqueue(d.id, "check run success", async (ids) => {
-      if (!ids.check_run_id) return;
-      await this.github.updateCheckRun(repo, ids.check_run_id, {
+    this.enqueue(d, "check run success", (ids) =>
+      this.upsertCheckRun(repo, d, ids, {
         conclusion: "success",
         detailsUrl,
         output: {
           title: `Live at ${r.url}`,
           summary: render("check-run-success", { app: app.name, sha: d.sha, environment: d.environment, detailsUrl, ...r }),
         },
-      });
-    });
+      }),
+    );
+    this.comment(app, d, "live");
   }
 
   failed(app: App, d: Deployment, r: FailureReport): void {
     const repo = repoRef(app);
     const detailsUrl = this.detailsUrl(d.id);
-    this.enqueue(d.id, "deployment failure", async (ids) => {
-      if (!ids.github_deployment_id) return;
-      await this.github.createDeploymentStatus(repo, ids.github_deployment_id, { state: "failure", description: r.title, logUrl: detailsUrl });
+    this.enqueue(d, "deployment failure", async (ids) => {
+      if (ids.github_deployment_id) {
+        await this.github.createDeploymentStatus(repo, ids.github_deployment_id, { state: "failure", description: r.title, logUrl: detailsUrl });
+      }
     });
-    this.enqueue(d.id, "check run failure", async (ids) => {
-      const update = {
-        conclusion: "failure" as const,
+    this.enqueue(d, "check run failure", (ids) =>
+      this.upsertCheckRun(repo, d, ids, {
+        conclusion: "failure",
         detailsUrl,
         output: { title: r.title, summary: render("check-run-failure", { ...r, detailsUrl }), text: render("check-run-failure-text", r) },
-      };
-      if (ids.check_run_id) await this.github.updateCheckRun(repo, ids.check_run_id, update);
-      else await this.github.createCheckRun(repo, d.sha, update);
+      }),
+    );
+    this.comment(app, d, "failed", r.title);
+  }
+
+  /** The deployment was stopped before release: a newer commit superseded it, or its PR closed. */
+  cancelled(app: App, d: Deployment, title: string, summary: string): void {
+    const repo = repoRef(app);
+    this.enqueue(d, "deployment cancelled", async (ids) => {
+      if (ids.github_deployment_id) {
+        await this.github.createDeploymentStatus(repo, ids.github_deployment_id, { state: "inactive", description: title, logUrl: this.detailsUrl(d.id) });
+      }
+    });
+    this.enqueue(d, "check run cancelled", (ids) =>
+      this.upsertCheckRun(repo, d, ids, { conclusion: "cancelled", detailsUrl: this.detailsUrl(d.id), output: { title, summary } }),
+    );
+  }
+
+  /** A fork's commit waits for a writer's approval; the check run says how to give it. */
+  waiting(app: App, d: Deployment, note: string): void {
+    this.enqueue(d, "check run waiting", (ids) =>
+      this.upsertCheckRun(repoRef(app), d, ids, {
+        conclusion: "neutral",
+        detailsUrl: this.detailsUrl(d.id),
+        output: { title: "Waiting for approval to build this fork", summary: note },
+      }),
+    );
+    this.comment(app, d, "waiting", note);
+  }
+
+  /** A preview was torn down: its Deployment goes inactive and the comment says why. */
+  removed(app: App, environment: string, latest: Deployment | undefined, state: "removed" | "expired", note: string): void {
+    const pr = prNumberOf(environment);
+    const repo = repoRef(app);
+    if (latest?.github_deployment_id) {
+      const id = latest.github_deployment_id;
+      this.queue.run(`d:${latest.id}`, "deployment inactive", () =>
+        this.github.createDeploymentStatus(repo, id, { state: "inactive", description: note.slice(0, 140), logUrl: this.detailsUrl(latest.id) }),
+      );
+    }
+    if (pr !== undefined) {
+      this.#comments.update(app, repo, environment, pr, {
+        state,
+        sha: latest?.sha ?? "",
+        url: this.urlFor(app.name, environment),
+        logUrl: latest ? this.detailsUrl(latest.id) : this.publicUrl,
+        note,
+      });
+    }
+  }
+
+  private comment(app: App, d: Deployment, state: PreviewState, note?: string): void {
+    const pr = prNumberOf(d.environment);
+    if (pr === undefined) return;
+    this.#comments.update(app, repoRef(app), d.environment, pr, {
+      state,
+      sha: d.sha,
+      url: this.urlFor(app.name, d.environment),
+      logUrl: this.detailsUrl(d.id),
+      note,
     });
   }
 
-  /** Resolves when every report queued so far has been sent (or has failed and been logged). */
-  async drain(): Promise<void> {
-    while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
+  private progressUpdate(app: App, d: Deployment, phase: string, status?: "queued" | "in_progress"): CheckRunUpdate {
+    return {
+      ...(status ? { status } : {}),
+      detailsUrl: this.detailsUrl(d.id),
+      output: {
+        title: `${phase} ${d.sha.slice(0, 7)}`,
+        summary: render("check-run-progress", { phase, app: app.name, sha: d.sha, environment: d.environment, detailsUrl: this.detailsUrl(d.id) }),
+      },
+    };
   }
 
-  private progressSummary(app: App, d: Deployment, phase: string): string {
-    return render("check-run-progress", { phase, app: app.name, sha: d.sha, environment: d.environment, detailsUrl: this.detailsUrl(d.id) });
+  private async upsertCheckRun(repo: RepoRef, d: Deployment, ids: Ids, update: CheckRunUpdate): Promise<void> {
+    if (ids.check_run_id) await this.github.updateCheckRun(repo, ids.check_run_id, update);
+    else await setDeploymentGitHubIds(this.db, d.id, { checkRunId: await this.github.createCheckRun(repo, d.sha, update) });
   }
 
   /** Runs fn after the deployment's earlier reports, with the GitHub ids known at that moment. */
-  private enqueue(deploymentId: number, what: string, fn: (ids: Pick<Deployment, "check_run_id" | "github_deployment_id">) => Promise<void>): void {
-    const previous = this.#chains.get(deploymentId) ?? Promise.resolve();
-    const next = previous
-      .then(async () => {
-        const ids = await this.db
-          .selectFrom("deployments")
-          .select(["check_run_id", "github_deployment_id"])
-          .where("id", "=", deploymentId)
-          .executeTakeFirst();
-        if (ids) await fn(ids);
-      })
-      .catch((err: unknown) => this.log.warn({ err, deploymentId }, `GitHub report failed: ${what}`))
-      .finally(() => {
-        if (this.#chains.get(deploymentId) === next) this.#chains.delete(deploymentId);
-      });
-    this.#chains.set(deploymentId, next);
+  private enqueue(d: Deployment, what: string, fn: (ids: Ids) => Promise<void>): void {
+    this.queue.run(`d:${d.id}`, what, async () => {
+      const ids = await this.db.selectFrom("deployments").select(["check_run_id", "github_deployment_id"]).where("id", "=", d.id).executeTakeFirst();
+      if (ids) await fn(ids);
+    });
   }
 }

@@ -47,7 +47,19 @@ export interface GitHubReporter {
   createDeployment(repo: RepoRef, request: DeploymentRequest): Promise<string>;
   createDeploymentStatus(repo: RepoRef, deploymentId: string, request: DeploymentStatusRequest): Promise<void>;
   installationToken(installationId: string): Promise<Sensitive>;
+  /** The id of the first issue comment whose body contains the marker. */
+  findComment(repo: RepoRef, issueNumber: number, marker: string): Promise<string | undefined>;
+  createComment(repo: RepoRef, issueNumber: number, body: string): Promise<string>;
+  updateComment(repo: RepoRef, commentId: string, body: string): Promise<void>;
+  /** Removes a label; a label that is not there is not an error. */
+  removeLabel(repo: RepoRef, issueNumber: number, label: string): Promise<void>;
+  /** A user's role on the repository: admin, maintain, write, triage, read or none. */
+  permission(repo: RepoRef, username: string): Promise<string>;
+  pullRequest(repo: RepoRef, number: number): Promise<{ state: "open" | "closed"; headSha: string }>;
 }
+
+/** Roles that may approve running a fork's code on berth's servers. */
+export const WRITE_ROLES = new Set(["admin", "maintain", "write"]);
 
 export const CHECK_NAME = "berth";
 
@@ -55,10 +67,84 @@ export const CHECK_NAME = "berth";
 const MAX_OUTPUT = 65_000;
 const clip = (s: string): string => (s.length > MAX_OUTPUT ? "…" + s.slice(-MAX_OUTPUT) : s);
 
-/** GitHubReporter over Probot's installation-authenticated Octokit (REST, with Probot's retry and throttling). */
-export class OctokitReporter implements GitHubReporter {
-  constructor(private readonly probot: Probot) {}
+/** GitHubReporter methods for pull requests: the sticky comment, labels, permissions. */
+class PullRequestCalls {
+  constructor(protected readonly probot: Probot) {}
 
+  async findComment(repo: RepoRef, issueNumber: number, marker: string): Promise<string | undefined> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    const iterator = octokit.paginate.iterator("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner: repo.owner,
+      repo: repo.repo,
+      issue_number: issueNumber,
+      per_page: 100,
+    });
+    for await (const { data } of iterator) {
+      const found = data.find((c) => c.body?.includes(marker));
+      if (found) return String(found.id);
+    }
+    return undefined;
+  }
+
+  async createComment(repo: RepoRef, issueNumber: number, body: string): Promise<string> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      owner: repo.owner,
+      repo: repo.repo,
+      issue_number: issueNumber,
+      body,
+    });
+    return String(data.id);
+  }
+
+  async updateComment(repo: RepoRef, commentId: string, body: string): Promise<void> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+      owner: repo.owner,
+      repo: repo.repo,
+      comment_id: Number(commentId),
+      body,
+    });
+  }
+
+  async removeLabel(repo: RepoRef, issueNumber: number, label: string): Promise<void> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    try {
+      await octokit.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", {
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        name: label,
+      });
+    } catch (e) {
+      if ((e as { status?: number }).status !== 404) throw e;
+    }
+  }
+
+  async permission(repo: RepoRef, username: string): Promise<string> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    try {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", {
+        owner: repo.owner,
+        repo: repo.repo,
+        username,
+      });
+      return data.role_name || data.permission;
+    } catch (e) {
+      if ((e as { status?: number }).status === 404) return "none";
+      throw e;
+    }
+  }
+
+  async pullRequest(repo: RepoRef, number: number): Promise<{ state: "open" | "closed"; headSha: string }> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner: repo.owner, repo: repo.repo, pull_number: number });
+    return { state: data.state as "open" | "closed", headSha: data.head.sha };
+  }
+}
+
+/** GitHubReporter over Probot's installation-authenticated Octokit (REST, with Probot's retry and throttling). */
+export class OctokitReporter extends PullRequestCalls implements GitHubReporter {
   async createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string> {
     const octokit = await this.probot.auth(Number(repo.installationId));
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {

@@ -4,6 +4,15 @@ import type { Sensitive } from "./sensitive.js";
 
 export const BUILD_QUEUE = "berth-build";
 export const RELEASE_QUEUE = "berth-release";
+export const TEARDOWN_QUEUE = "berth-teardown";
+
+/** Remove an environment (a closed pull request's preview). */
+export interface TeardownJob {
+  appId: number;
+  environment: string;
+  state: "removed" | "expired";
+  note: string;
+}
 
 /** A job names its deployment; everything else is read from Postgres, the source of truth. */
 export interface DeploymentJob {
@@ -27,17 +36,20 @@ export function createRedis(url: Sensitive): Redis {
 export interface Queues {
   build: Queue<DeploymentJob>;
   release: Queue<DeploymentJob>;
+  teardown: Queue<TeardownJob>;
   close(): Promise<void>;
 }
 
 export function createQueues(connection: Redis): Queues {
   const build = new Queue<DeploymentJob>(BUILD_QUEUE, { connection, defaultJobOptions: JOB_OPTIONS });
   const release = new Queue<DeploymentJob>(RELEASE_QUEUE, { connection, defaultJobOptions: JOB_OPTIONS });
+  const teardown = new Queue<TeardownJob>(TEARDOWN_QUEUE, { connection, defaultJobOptions: JOB_OPTIONS });
   return {
     build,
     release,
+    teardown,
     close: async () => {
-      await Promise.all([build.close(), release.close()]);
+      await Promise.all([build.close(), release.close(), teardown.close()]);
     },
   };
 }

@@ -12,6 +12,8 @@ export interface AppInput {
 
 export interface DeploymentInput {
   environment: string;
+  /** `waiting` records a fork's commit that needs approval before it is built. */
+  state?: "queued" | "waiting";
   sha: string;
   ref: string;
   cloneUrl: string;
@@ -51,6 +53,7 @@ export async function recordDeployment(db: Db, appId: number, input: DeploymentI
       ref: input.ref,
       clone_url: input.cloneUrl,
       delivery_id: input.deliveryId,
+      state: input.state ?? "queued",
     })
     .onConflict((oc) => oc.column("delivery_id").doNothing())
     .returningAll()
@@ -64,6 +67,18 @@ export async function getDeployment(db: Db, id: number): Promise<{ deployment: D
   return { deployment, app };
 }
 
+/**
+ * Moves a deployment from one of the expected states to the next; false when it was elsewhere
+ * (cancelled by a newer commit meanwhile), so the caller stops instead of overwriting that.
+ */
+export async function transition(db: Db, id: number, from: DeploymentState[], to: DeploymentState, extra: Partial<Pick<Deployment, "image" | "error">> = {}): Promise<boolean> {
+  const stamps: Record<string, unknown> = {};
+  if (to === "building") stamps.started_at = sql`coalesce(started_at, now())`;
+  if (to === "releasing") stamps.built_at = sql`now()`;
+  const r = await db.updateTable("deployments").set({ state: to, ...extra, ...stamps }).where("id", "=", id).where("state", "in", from).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
 /** Moves a deployment to a new state, stamping the matching timestamp. */
 export async function setDeploymentState(
   db: Db,
@@ -74,7 +89,7 @@ export async function setDeploymentState(
   const stamps: Record<string, unknown> = {};
   if (state === "building") stamps.started_at = sql`coalesce(started_at, now())`;
   if (state === "releasing") stamps.built_at = sql`now()`;
-  if (["live", "failed", "cancelled", "superseded"].includes(state)) stamps.finished_at = sql`now()`;
+  if (["live", "failed", "cancelled", "removed"].includes(state)) stamps.finished_at = sql`now()`;
   await db.updateTable("deployments").set({ state, ...extra, ...stamps }).where("id", "=", id).execute();
 }
 

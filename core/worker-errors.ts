@@ -19,7 +19,7 @@ export async function reportExhaustedJob(
   const attempts = job.opts.attempts ?? 1;
   if (job.attemptsMade < attempts) return;
   const found = await getDeployment(deps.db, job.data.deploymentId);
-  if (!found || ["failed", "live", "cancelled", "superseded"].includes(found.deployment.state)) return;
+  if (!found || ["failed", "live", "cancelled", "removed"].includes(found.deployment.state)) return;
   deps.log.error({ err, deploymentId: job.data.deploymentId }, `${phase} failed after ${attempts} attempts`);
   const message = `berth could not ${phase} this commit after ${attempts} attempts: ${err.message}. This is a problem of the berth installation, not of the repository; its operator should check berth's log.`;
   await setDeploymentState(deps.db, found.deployment.id, "failed", { error: message });

@@ -1,7 +1,9 @@
 import type { Migration } from "kysely";
 import * as init from "./0001-init.js";
+import * as environments from "./0002-environments.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
   "0001-init": init,
+  "0002-environments": environments,
 };

@@ -14,6 +14,12 @@ export interface ContainerInfo {
   networks: string[];
 }
 
+export interface ManagedResources {
+  containers: ContainerInfo[];
+  networks: { name: string; labels: Record<string, string> }[];
+  volumes: { name: string; labels: Record<string, string> }[];
+}
+
 /**
  * The port to one droid server's Docker engine. Workflows see only this, never whether the engine is
  * local or remote; everything here is idempotent where the name says "ensure".
@@ -34,6 +40,13 @@ export interface DockerHost {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   putFile(container: string, path: string, content: string): Promise<void>;
+  /** Every berth-managed container, network and volume carrying all of the given labels. */
+  listManaged(labels: Record<string, string>): Promise<ManagedResources>;
+  /** Removes a network after disconnecting whatever is still attached (the proxy). */
+  removeNetwork(name: string): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  /** Removes an image unless a container still uses it; false when it was kept. */
+  removeImage(ref: string): Promise<boolean>;
   exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }>;
 }
 
@@ -165,6 +178,57 @@ export class DockerodeHost implements DockerHost {
     pack.entry({ name: path.slice(slash + 1), mode: 0o644 }, content);
     pack.finalize();
     await this.docker.getContainer(container).putArchive(pack, { path: dir });
+  }
+
+  async listManaged(labels: Record<string, string>): Promise<ManagedResources> {
+    const filters = JSON.stringify({ label: ["berth.managed=true", ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)] });
+    const [containers, networks, volumes] = await Promise.all([
+      this.docker.listContainers({ all: true, filters }),
+      this.docker.listNetworks({ filters }),
+      this.docker.listVolumes({ filters }),
+    ]);
+    return {
+      containers: containers.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? "").replace(/^\//, ""),
+        running: c.State === "running",
+        image: c.Image,
+        labels: c.Labels ?? {},
+        networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
+      })),
+      networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+      volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+    };
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    const network = this.docker.getNetwork(name);
+    try {
+      const info = await network.inspect();
+      for (const id of Object.keys(info.Containers ?? {})) await network.disconnect({ Container: id, Force: true }).catch(() => undefined);
+      await network.remove();
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+  }
+
+  async removeImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).remove();
+      return true;
+    } catch (e) {
+      if (isStatus(e, 404)) return true;
+      if (isStatus(e, 409)) return false; // still used by a container, e.g. production runs the same sha
+      throw e;
+    }
   }
 
   async exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }> {

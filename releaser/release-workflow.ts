@@ -5,7 +5,8 @@ import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { LABEL, hostnameFor, networkName, publicUrl, webContainerName } from "../core/names.js";
-import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState } from "../core/store.js";
+import { getEnvironment } from "../core/environment-store.js";
+import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../core/store.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
 import { anyAnswer, waitHealthy } from "./health-check.js";
@@ -42,6 +43,13 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   return withLock(deps.db, `release:${app.id}:${d.environment}`, async () => {
     const { settings: s, host, db } = deps;
     const logs = new LogWriter(db, d.id);
+    const stale = await staleReason(db, app.id, d.id, d.environment);
+    if (stale) {
+      if (await transition(db, d.id, ["releasing"], "cancelled", { error: stale.summary })) deps.reporter.cancelled(app, d, stale.title, stale.summary);
+      logs.note(`not released: ${stale.summary}`);
+      await logs.flush();
+      return "skipped";
+    }
     const hostname = hostnameFor(app.name, d.environment, s.domain);
     const url = publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort);
     const network = networkName(app.name, d.environment);
@@ -59,8 +67,8 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     const pr = d.environment.startsWith("pr-") ? Number(d.environment.slice(3)) : undefined;
     const plan = planWebContainer({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, image, containerName, network, port, url, pr });
 
-    const stale = await host.inspectContainer(containerName); // left by a crashed attempt of this same job
-    if (stale) await host.removeContainer(stale.id);
+    const leftover = await host.inspectContainer(containerName); // left by a crashed attempt of this same job
+    if (leftover) await host.removeContainer(leftover.id);
     logs.note(`starting ${containerName} (port ${port})`);
     const containerId = await host.createContainer(plan);
     const release = await db
@@ -122,6 +130,26 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     await logs.flush();
     return "live";
   });
+}
+
+/** Why a built deployment must not be released any more: a newer commit is on its way, or its preview closed. */
+async function staleReason(db: Db, appId: number, deploymentId: number, environment: string): Promise<{ title: string; summary: string } | undefined> {
+  const newer = await db
+    .selectFrom("deployments")
+    .select(["sha"])
+    .where("app_id", "=", appId)
+    .where("environment", "=", environment)
+    .where("id", ">", deploymentId)
+    .where("state", "in", ["queued", "building", "releasing", "live"])
+    .orderBy("id", "desc")
+    .executeTakeFirst();
+  if (newer) {
+    const short = newer.sha.slice(0, 7);
+    return { title: `Superseded by ${short}`, summary: `A newer commit (\`${short}\`) for \`${environment}\` arrived before this one was released.` };
+  }
+  const env = await getEnvironment(db, appId, environment);
+  if (env && env.state !== "open") return { title: "Cancelled: the environment was removed", summary: `\`${environment}\` was closed before this commit was released.` };
+  return undefined;
 }
 
 /** Makes the new release the live one and the previous one draining, in one transaction. */

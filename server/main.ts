@@ -7,6 +7,7 @@ import type { Worker } from "bullmq";
 import { DockerBuilder } from "../builder/docker-builder.js";
 import { startBuildWorker } from "../builder/build-worker.js";
 import { GitSourceFetcher } from "../builder/source-fetcher.js";
+import { CancelBus } from "../core/cancel-bus.js";
 import { loadConfig, type Config } from "../core/config.js";
 import { createDb, migrate } from "../core/db.js";
 import { DeploymentReporter } from "../core/deployment-reporter.js";
@@ -14,13 +15,18 @@ import { ConfigError } from "../core/errors.js";
 import { enterpriseFetch } from "../core/github-fetch.js";
 import { OctokitReporter } from "../core/github-reporter.js";
 import { createLogger, type Logger } from "../core/logger.js";
+import { hostnameFor, publicUrl } from "../core/names.js";
 import { createQueues, createRedis } from "../core/queue.js";
+import { SerialQueue } from "../core/serial-queue.js";
 import { DockerodeHost, dockerOptions } from "../releaser/docker-host.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
+import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
+import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { apiRoutes } from "./api.js";
 import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
 import { pageRoutes } from "./pages.js";
+import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { setupRoutes } from "./setup.js";
 
@@ -31,6 +37,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   if (applied.length) log.info({ applied }, "migrations applied");
   const redis = createRedis(config.redisUrl);
   const queues = createQueues(redis);
+  const cancels = new CancelBus(redis, log.child({ component: "cancel" }));
+  const stops: (() => Promise<unknown>)[] = [];
 
   const probot = config.github
     ? new Probot({
@@ -44,17 +52,23 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     : undefined;
   if (!probot) log.warn(`no GitHub App configured: open ${config.publicUrl}/setup to register one`);
   const github = probot ? new OctokitReporter(probot) : undefined;
-  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, log.child({ component: "reporter" })) : undefined;
+  const reports = new SerialQueue(log.child({ component: "reporter" }));
+  const urlFor = (app: string, environment: string): string =>
+    publicUrl(hostnameFor(app, environment, config.domain), config.tls, config.ingressHttpPort, config.ingressHttpsPort);
+  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, urlFor, reports) : undefined;
 
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
   if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
+    const subscriber = createRedis(config.redisUrl);
+    await cancels.listen(subscriber);
+    stops.push(async () => subscriber.disconnect());
     const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, log: log.child({ role: "builder" }) };
-    workers.push(startBuildWorker(deps, queues, createRedis(config.redisUrl), config.buildConcurrency));
+    workers.push(startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), config.buildConcurrency));
   }
-  if (reporter && config.roles.includes("releaser")) {
+  if (github && reporter && config.roles.includes("releaser")) {
     const host = new DockerodeHost(docker, "default");
     const releaseLog = log.child({ role: "releaser" });
     const proxy = new IngressProxy(host, { image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort }, config.tls, releaseLog);
@@ -67,14 +81,21 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       drainMs: config.drainMs,
     };
     workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, log: releaseLog }, createRedis(config.redisUrl)));
+    const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
+    workers.push(startTeardownWorker(teardownDeps, createRedis(config.redisUrl)));
+    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);
+    stops.push(reconciler.stop);
   }
 
   let server: import("node:http").Server | undefined;
   if (config.roles.includes("server")) {
-    if (probot && reporter) {
-      const pushDeps = { db, queues, reporter, log: log.child({ event: "push" }) };
+    if (probot && reporter && github) {
+      const deps = { db, queues, reporter, cancels, github, log: log.child({ component: "webhooks" }) };
       probot.on("push", async (context) => {
-        await handlePush(pushDeps, context.id, context.payload);
+        await handlePush(deps, context.id, context.payload);
+      });
+      probot.on("pull_request", async (context) => {
+        await handlePullRequest(deps, context.id, context.payload);
       });
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
@@ -90,8 +111,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
 
   return async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    for (const stop of stops) await stop();
     await Promise.all(workers.map((w) => w.close()));
-    await reporter?.drain();
+    await reports.drain();
     await queues.close();
     redis.disconnect();
     await db.destroy();

@@ -37,6 +37,14 @@ export class FakeGitHub {
   readonly checkRuns = new Map<number, CheckRun>();
   readonly deployments = new Map<number, FakeDeployment>();
   readonly requests: { method: string; path: string }[] = [];
+  /** Issue comments by id, with the issue they belong to. */
+  readonly comments = new Map<number, { issue: number; body: string; edits: number }>();
+  /** Labels per pull request number. */
+  readonly labels = new Map<number, Set<string>>();
+  /** Pull request state and head, as GET /pulls/{n} reports it. */
+  readonly pulls = new Map<number, { state: "open" | "closed"; head: string }>();
+  /** Repository role per user login; anybody else is "read". */
+  readonly roles = new Map<string, string>();
   readonly gitAuth: string[] = [];
   private server: Server | undefined;
   private nextId = 1000;
@@ -67,6 +75,10 @@ export class FakeGitHub {
 
   checkRunsFor(sha: string): CheckRun[] {
     return [...this.checkRuns.values()].filter((c) => c.head_sha === sha);
+  }
+
+  commentsOn(issue: number): { id: number; body: string; edits: number }[] {
+    return [...this.comments.entries()].filter(([, c]) => c.issue === issue).map(([id, c]) => ({ id, ...c }));
   }
 
   deploymentsFor(sha: string): FakeDeployment[] {
@@ -117,6 +129,41 @@ export class FakeGitHub {
       if (!d) return send(404, { message: "Not Found" });
       d.statuses.push(body as FakeDeployment["statuses"][number]);
       return send(201, { id: this.nextId++, ...body });
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {
+      const issue = Number(m[1]);
+      if (req.method === "POST") {
+        const id = this.nextId++;
+        this.comments.set(id, { issue, body: body.body, edits: 0 });
+        return send(201, { id, body: body.body });
+      }
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const all = [...this.comments.entries()].filter(([, c]) => c.issue === issue).map(([id, c]) => ({ id, body: c.body }));
+      return send(200, page === 1 ? all : []);
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/.exec(p)) && req.method === "PATCH") {
+      const c = this.comments.get(Number(m[1]));
+      if (!c) return send(404, { message: "Not Found" });
+      c.body = body.body;
+      c.edits++;
+      return send(200, { id: Number(m[1]), body: c.body });
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/labels\/(.+)$/.exec(p)) && req.method === "DELETE") {
+      const set = this.labels.get(Number(m[1]));
+      const name = decodeURIComponent(m[2] ?? "");
+      if (!set?.has(name)) return send(404, { message: "Label does not exist" });
+      set.delete(name);
+      return send(200, [...set].map((n) => ({ name: n })));
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/collaborators\/([^/]+)\/permission$/.exec(p))) {
+      const role = this.roles.get(decodeURIComponent(m[1] ?? "")) ?? "read";
+      const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
+      return send(200, { permission, role_name: role, user: { login: m[1] } });
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)$/.exec(p))) {
+      const pr = this.pulls.get(Number(m[1]));
+      if (!pr) return send(404, { message: "Not Found" });
+      return send(200, { number: Number(m[1]), state: pr.state, head: { sha: pr.head } });
     }
     send(404, { message: `fake GitHub has no ${req.method} ${p}` });
   }

@@ -46,6 +46,32 @@ export class TestRepo {
     return this.head;
   }
 
+  /**
+   * Commits on a side branch and publishes it as `refs/pull/<n>/head` in the served repository, the
+   * way GitHub exposes every pull request head (forks included) in the base repository.
+   */
+  commitToPull(pr: number, files: Record<string, string | null>, message = "pr change"): string {
+    const current = git(this.work, "rev-parse", "--abbrev-ref", "HEAD");
+    if (current !== `pr-${pr}`) {
+      const exists = git(this.work, "branch", "--list", `pr-${pr}`);
+      git(this.work, "checkout", "--quiet", ...(exists ? [] : ["-b"]), `pr-${pr}`);
+    }
+    for (const [path, content] of Object.entries(files)) {
+      const full = join(this.work, path);
+      if (content === null) rmSync(full, { force: true });
+      else {
+        mkdirSync(dirname(full), { recursive: true });
+        writeFileSync(full, content);
+      }
+    }
+    git(this.work, "add", "-A");
+    git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
+    git(this.work, "push", "--quiet", "--force", "origin", `HEAD:refs/pull/${pr}/head`);
+    const sha = git(this.work, "rev-parse", "HEAD");
+    git(this.work, "checkout", "--quiet", this.branch);
+    return sha;
+  }
+
   cleanup(): void {
     rmSync(this.work, { recursive: true, force: true });
     rmSync(this.bare, { recursive: true, force: true });

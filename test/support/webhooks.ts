@@ -71,3 +71,44 @@ export async function deliver(url: string, event: string, payload: unknown, secr
   const res = await fetch(url, { method: "POST", headers, body });
   return { id, status: res.status, body: await res.text(), ms: performance.now() - started };
 }
+
+export interface PullOptions {
+  action: "opened" | "reopened" | "synchronize" | "labeled" | "closed";
+  number: number;
+  head: string;
+  /** A fork's full name; the base repository's own branch when absent. */
+  fork?: string;
+  labels?: string[];
+  label?: string;
+  sender?: string;
+  merged?: boolean;
+}
+
+/** A pull_request delivery: GitHub's recorded one for this action, pointed at our repository, PR and head. */
+export function pullRequestPayload(repo: RepoFacts, o: PullOptions): Record<string, any> {
+  const p = example("pull_request", (e) => e.action === o.action && "installation" in e);
+  const fullName = `${repo.owner}/${repo.name}`;
+  p.number = o.number;
+  p.installation.id = repo.installationId;
+  Object.assign(p.repository, { id: repo.id, name: repo.name, full_name: fullName, clone_url: repo.cloneUrl, default_branch: repo.defaultBranch });
+  p.repository.owner.login = repo.owner;
+  const pr = p.pull_request;
+  pr.number = o.number;
+  pr.state = o.action === "closed" ? "closed" : "open";
+  pr.merged = o.merged ?? false;
+  pr.labels = (o.labels ?? []).map((name, i) => ({ id: 9000 + i, name, color: "ededed", default: false }));
+  pr.head.sha = o.head;
+  pr.head.ref = "feature";
+  pr.base.ref = repo.defaultBranch;
+  pr.base.repo = { ...pr.base.repo, id: repo.id, name: repo.name, full_name: fullName, clone_url: repo.cloneUrl };
+  pr.head.repo = o.fork
+    ? { ...pr.head.repo, id: repo.id + 1000, name: o.fork.split("/")[1], full_name: o.fork, fork: true, clone_url: `https://example.invalid/${o.fork}.git` }
+    : { ...pr.base.repo };
+  if (o.action === "labeled") p.label = { ...(p.label ?? {}), name: o.label ?? "berth:preview" };
+  if (o.sender) p.sender.login = o.sender;
+  if (o.action === "synchronize") {
+    p.before = "0".repeat(40);
+    p.after = o.head;
+  }
+  return p;
+}

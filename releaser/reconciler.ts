@@ -1,0 +1,112 @@
+import { sql } from "kysely";
+import { closeEnvironment, openPreviews, pendingTeardowns } from "../core/environment-store.js";
+import { prNumberOf, repoRef } from "../core/deployment-reporter.js";
+import type { GitHubReporter } from "../core/github-reporter.js";
+import { listApps } from "../core/store.js";
+import { findStrays } from "./teardown-plan.js";
+import { applyRoutes } from "./release-workflow.js";
+import { removeResources, teardownEnvironment, type TeardownDeps } from "./teardown.js";
+
+export interface ReconcilerDeps extends TeardownDeps {
+  github: GitHubReporter;
+  previewTtlMs: number;
+  now?: () => number;
+}
+
+export interface PassReport {
+  skipped?: boolean;
+  closed: string[];
+  expired: string[];
+  tornDown: string[];
+  strays: string[];
+}
+
+const RECONCILE_LOCK = 0x62657275; // one pass at a time across all berth processes
+
+/**
+ * One level-triggered pass: previews whose PR GitHub says is closed, or with no push for the TTL, are
+ * closed; closed previews whose teardown never finished are torn down; resources on the droid server
+ * that belong to no open preview are removed. Whatever events were missed, the next pass converges.
+ */
+export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
+  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [] };
+  const locked = await deps.db.connection().execute(async (conn) => {
+    const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RECONCILE_LOCK}) as ok`.execute(conn);
+    if (!rows[0]?.ok) return false;
+    try {
+      await pass(deps, report);
+    } finally {
+      await sql`select pg_advisory_unlock(${RECONCILE_LOCK})`.execute(conn);
+    }
+    return true;
+  });
+  return locked ? report : { ...report, skipped: true };
+}
+
+async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
+  const now = deps.now?.() ?? Date.now();
+  for (const { env, app } of await openPreviews(deps.db)) {
+    const label = `${app.name}/${env.name}`;
+    if (now - env.last_push_at.getTime() > deps.previewTtlMs) {
+      if (await closeEnvironment(deps.db, app.id, env.name, "expired")) report.expired.push(label);
+      continue;
+    }
+    const pr = prNumberOf(env.name);
+    if (pr === undefined) continue;
+    try {
+      const state = await deps.github.pullRequest(repoRef(app), pr);
+      if (state.state === "closed" && (await closeEnvironment(deps.db, app.id, env.name, "closed"))) report.closed.push(label);
+    } catch (err) {
+      deps.log.warn({ err, app: app.name, environment: env.name }, "could not ask GitHub whether the pull request is open");
+    }
+  }
+
+  for (const { env, app } of await pendingTeardowns(deps.db)) {
+    const expired = env.state === "expired";
+    const days = Math.round(deps.previewTtlMs / 86_400_000);
+    const note = expired
+      ? `This preview had no push for ${days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : `${Math.round(deps.previewTtlMs / 1000)}s`} and was removed. Push a commit to bring it back.`
+      : "The pull request was closed, so its preview was removed. Reopen it to bring the preview back.";
+    try {
+      await teardownEnvironment(deps, app, env.name, expired ? "expired" : "removed", note);
+      report.tornDown.push(`${app.name}/${env.name}`);
+    } catch (err) {
+      deps.log.error({ err, app: app.name, environment: env.name }, "teardown failed; the next pass retries");
+    }
+  }
+
+  const open = new Set((await openPreviews(deps.db)).map(({ env, app }) => `${app.name}/${env.name}`));
+  const known = new Set((await listApps(deps.db)).map((a) => a.name));
+  const strays = findStrays(await deps.host.listManaged({}), (app, environment) => open.has(`${app}/${environment}`));
+  for (const s of strays) {
+    deps.log.warn({ ...s, knownApp: known.has(s.app) }, "removing stray preview resources");
+    await removeResources(deps, s.app, s.environment);
+    report.strays.push(`${s.app}/${s.environment}`);
+  }
+  if (strays.length > 0) await applyRoutes(deps);
+}
+
+/** Runs reconcileOnce every interval until stopped; a failing pass is logged and the next one tries again. */
+export function startReconciler(deps: ReconcilerDeps, intervalMs: number): { stop: () => Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const tick = (): void => {
+    running = reconcileOnce(deps)
+      .then((r) => {
+        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length > 0) deps.log.info(r, "reconciler pass");
+      })
+      .catch((err: unknown) => deps.log.error({ err }, "reconciler pass failed"))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, Math.min(intervalMs, 5_000));
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

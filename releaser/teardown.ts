@@ -1,0 +1,64 @@
+import { sql } from "kysely";
+import type { CancelBus } from "../core/cancel-bus.js";
+import type { App, Db } from "../core/db.js";
+import type { DeploymentReporter } from "../core/deployment-reporter.js";
+import { environmentImages, getEnvironment, latestReported, markTornDown, supersedeOlder } from "../core/environment-store.js";
+import type { Logger } from "../core/logger.js";
+import { LABEL } from "../core/names.js";
+import type { DockerHost } from "./docker-host.js";
+import type { IngressProxy } from "./ingress-proxy.js";
+import { applyRoutes, withLock } from "./release-workflow.js";
+import { planTeardown } from "./teardown-plan.js";
+
+export interface TeardownDeps {
+  db: Db;
+  host: DockerHost;
+  proxy: IngressProxy;
+  reporter: DeploymentReporter;
+  cancels: CancelBus;
+  log: Logger;
+}
+
+/**
+ * Removes an environment completely: its in-flight builds, its route, containers, network, volumes
+ * and images; then marks its GitHub Deployment inactive and says so on the PR. Idempotent, so a crash
+ * halfway is finished by the reconciler's next pass.
+ */
+export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<void> {
+  await withLock(deps.db, `release:${app.id}:${environment}`, async () => {
+    const { db } = deps;
+    for (const d of await supersedeOlder(db, app.id, environment, Number.MAX_SAFE_INTEGER)) {
+      await deps.cancels.cancel(d.id);
+      deps.reporter.cancelled(app, d, "Cancelled: the environment was removed", "The pull request was closed (or its preview expired) before this commit was released.");
+    }
+    await db
+      .updateTable("releases")
+      .set({ state: "stopped", stopped_at: sql`now()` })
+      .where("app_id", "=", app.id)
+      .where("environment", "=", environment)
+      .where("state", "in", ["starting", "live", "draining"])
+      .execute();
+    await applyRoutes(deps);
+    await removeResources(deps, app.name, environment, await environmentImages(db, app.id, environment));
+    await db.updateTable("deployments").set({ state: "removed" }).where("app_id", "=", app.id).where("environment", "=", environment).where("state", "=", "live").execute();
+    const env = await getEnvironment(db, app.id, environment);
+    if (env) await markTornDown(db, env.id);
+    deps.reporter.removed(app, environment, await latestReported(db, app.id, environment), state, note);
+    deps.log.info({ app: app.name, environment }, "environment torn down");
+  });
+}
+
+/** Removes whatever runs on the droid server for an app environment, found by labels. */
+export async function removeResources(deps: Pick<TeardownDeps, "host" | "log">, app: string, environment: string, images: readonly string[] = []): Promise<void> {
+  const { host } = deps;
+  const plan = planTeardown(await host.listManaged({ [LABEL.app]: app, [LABEL.environment]: environment }), images);
+  for (const name of plan.containers) {
+    await host.stopContainer(name, 5);
+    await host.removeContainer(name);
+  }
+  for (const name of plan.networks) await host.removeNetwork(name);
+  for (const name of plan.volumes) await host.removeVolume(name);
+  for (const ref of plan.images) {
+    if (!(await host.removeImage(ref))) deps.log.info({ image: ref }, "image kept: another environment's container uses it");
+  }
+}

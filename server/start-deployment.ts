@@ -1,0 +1,74 @@
+import type { CancelBus } from "../core/cancel-bus.js";
+import type { App, Db, Deployment } from "../core/db.js";
+import type { DeploymentReporter } from "../core/deployment-reporter.js";
+import type { GitHubReporter } from "../core/github-reporter.js";
+import { supersedeOlder } from "../core/environment-store.js";
+import type { Logger } from "../core/logger.js";
+import { appNameFromRepo } from "../core/names.js";
+import { buildJobId, type Queues } from "../core/queue.js";
+import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../core/store.js";
+
+export interface WebhookDeps {
+  db: Db;
+  queues: Pick<Queues, "build" | "teardown">;
+  reporter: DeploymentReporter;
+  cancels: CancelBus;
+  github: GitHubReporter;
+  log: Logger;
+}
+
+interface RepositoryFacts {
+  id: number;
+  name: string;
+  full_name: string;
+  default_branch: string;
+  owner?: { login: string } | null;
+}
+
+/** The app of a repository, created on first sight; its facts (name, installation, branch) kept current. */
+export async function appFor(db: Db, repo: RepositoryFacts, installationId: number): Promise<App> {
+  const owner = repo.owner?.login ?? repo.full_name.split("/")[0] ?? "";
+  return upsertApp(db, {
+    name: await uniqueAppName(db, repo.name, owner, String(repo.id)),
+    repoFullName: repo.full_name,
+    repoId: String(repo.id),
+    installationId: String(installationId),
+    defaultBranch: repo.default_branch,
+  });
+}
+
+/**
+ * Records a deployment once per webhook delivery, supersedes the environment's older commits that are
+ * still queued or building (their builds stop wherever they run), and queues the build, or for a fork
+ * awaiting approval reports why it waits. Returns undefined for a redelivery.
+ */
+export async function startDeployment(deps: WebhookDeps, app: App, input: DeploymentInput, waitingNote?: string): Promise<Deployment | undefined> {
+  const d = await recordDeployment(deps.db, app.id, { ...input, state: waitingNote ? "waiting" : "queued" });
+  if (!d) {
+    deps.log.info({ deliveryId: input.deliveryId }, "webhook redelivered; already recorded");
+    return undefined;
+  }
+  const short = d.sha.slice(0, 7);
+  for (const old of await supersedeOlder(deps.db, app.id, d.environment, d.id)) {
+    await deps.cancels.cancel(old.id);
+    await (await deps.queues.build.getJob(buildJobId(old.id, old.sha)))?.remove().catch(() => undefined); // still waiting: never starts
+    deps.reporter.cancelled(app, old, `Superseded by ${short}`, `A newer commit (\`${short}\`) for \`${d.environment}\` arrived before this one was released, so its build was stopped.`);
+    deps.log.info({ app: app.name, environment: d.environment, superseded: old.sha, by: d.sha }, "older commit superseded");
+  }
+  if (waitingNote) {
+    deps.reporter.waiting(app, d, waitingNote);
+    return d;
+  }
+  deps.reporter.queued(app, d);
+  await deps.queues.build.add("build", { deploymentId: d.id, sha: d.sha }, { jobId: buildJobId(d.id, d.sha) });
+  deps.log.info({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id }, "queued for build");
+  return d;
+}
+
+/** The repository name made DNS-safe; prefixed with the owner when another repository already has it. */
+async function uniqueAppName(db: Db, repoName: string, owner: string, repoId: string): Promise<string> {
+  const name = appNameFromRepo(repoName);
+  const holder = await findAppByName(db, name);
+  if (!holder || holder.repo_id === repoId) return name;
+  return appNameFromRepo(`${owner}-${repoName}`);
+}
