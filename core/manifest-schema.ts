@@ -1,0 +1,209 @@
+import { defaultWeb, processes, services, web } from "./manifest-containers.js";
+import type { ManifestIssue } from "./manifest-error.js";
+import {
+  type Declared,
+  ManifestContext,
+  type Read,
+  command,
+  describe,
+  duration,
+  fields,
+  isMapping,
+  oneOf,
+  requireKey,
+  text,
+  withoutUndefined,
+} from "./manifest-reader.js";
+import type { BuildSettings, Manifest, PreviewSettings, Route } from "./manifest-types.js";
+import { relativePath, stringMap, urlPath } from "./manifest-values.js";
+import type { LineTree } from "./manifest-yaml.js";
+
+/*
+ * The one schema of berth.yaml, from the top: each SHAPE lists every key a mapping may have with its
+ * reader, and anything else is rejected by name. The containers' part is in manifest-containers.ts.
+ */
+
+// The app name becomes a hostname label with `-pr-<N>` appended, hence 40 rather than 63.
+const APP_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
+// Docker's own rule for volume names.
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const SEVEN_DAYS = 7 * 86_400_000;
+
+const appName: Read<string> = (ctx, path, raw) => {
+  if (typeof raw === "string" && APP_NAME.test(raw)) return raw;
+  return ctx.fail(path, `expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got ${describe(raw)}`);
+};
+
+const watchGlob: Read<string> = (ctx, path, raw) => {
+  if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected a path or glob in the repository, such as "libs/**"; got ${describe(raw)}`);
+  if (raw.startsWith("/")) return ctx.fail(path, `expected a glob relative to the repository root (GitHub lists changed files that way); got ${describe(raw)}`);
+  if (raw.split("/").includes("..")) return ctx.fail(path, `${describe(raw)} leaves the repository`);
+  return raw.replace(/^(\.\/)+/, "");
+};
+
+const watchGlobs: Read<string[]> = (ctx, path, raw) => {
+  if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of globs, such as ["services/shop/**", "libs/**"]; got ${describe(raw)}`);
+  return raw.flatMap((item, i) => watchGlob(ctx, [...path, i], item) ?? []);
+};
+
+const BUILD_SHAPE = {
+  context: relativePath("the repository", "services/shop"),
+  dockerfile: relativePath("the build context", "Dockerfile"),
+  strategy: oneOf(["dockerfile", "buildpacks"] as const),
+  builder: text,
+  args: stringMap("args"),
+  watch: watchGlobs,
+  timeout: duration(1),
+};
+
+/** build when the file has no `build:`. */
+function defaultBuild(): BuildSettings {
+  return { context: ".", dockerfile: "Dockerfile", args: {}, watch: [] };
+}
+
+const build: Read<BuildSettings> = (ctx, path, raw) => {
+  const f = fields(ctx, path, raw, BUILD_SHAPE);
+  if (!f) return undefined;
+  const d = defaultBuild();
+  return withoutUndefined<BuildSettings>({
+    context: f.context ?? d.context,
+    dockerfile: f.dockerfile ?? d.dockerfile,
+    strategy: f.strategy,
+    builder: f.builder,
+    args: f.args ?? d.args,
+    watch: f.watch ?? d.watch,
+    timeoutMs: f.timeout,
+  });
+};
+
+const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
+  if (!isMapping(raw)) return ctx.fail(path, `expected a mapping of volume names, such as { pgdata: {} }; got ${describe(raw)}`);
+  const names: string[] = [];
+  for (const [name, settings] of Object.entries(raw)) {
+    const at = [...path, name];
+    if (!VOLUME_NAME.test(name)) {
+      ctx.fail(at, `"${name}" cannot be a volume name: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+      continue;
+    }
+    if (isMapping(settings)) {
+      for (const key of Object.keys(settings)) ctx.fail([...at, key], `unknown key "${key}"; volumes take no settings yet (write ${name}: {})`);
+    } else if (settings !== null) {
+      ctx.fail(at, `expected {} (volumes take no settings yet); got ${describe(settings)}`);
+    }
+    names.push(name);
+  }
+  return names;
+};
+
+const secretNames: Read<string[]> = (ctx, path, raw) => {
+  if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of names, such as [DB_PASSWORD]; got ${describe(raw)}`);
+  const names: string[] = [];
+  raw.forEach((name, i) => {
+    if (typeof name !== "string" || !SECRET_NAME.test(name)) {
+      ctx.fail([...path, i], `expected a secret name of A-Z, 0-9 and "_", not starting with a digit, such as DB_PASSWORD; got ${describe(name)}`);
+    } else if (names.includes(name)) {
+      ctx.fail([...path, i], `"${name}" is listed twice`);
+    } else {
+      names.push(name);
+    }
+  });
+  return names;
+};
+
+/** `name:port`, where name is web, a process or a service. */
+const routeTarget: Read<{ target: string; port: number }> = (ctx, path, raw) => {
+  const m = typeof raw === "string" ? /^([^:\s]+):(\d+)$/.exec(raw) : null;
+  const target = m?.[1];
+  const port = Number(m?.[2]);
+  if (!target) return ctx.fail(path, `expected "name:port", such as "web:8080"; got ${describe(raw)}`);
+  const { processes: declaredProcesses, services: declaredServices } = ctx.declared;
+  if (target !== "web" && !declaredProcesses.has(target) && !declaredServices.has(target)) {
+    const known = ["web", ...declaredProcesses, ...declaredServices].join(", ");
+    return ctx.fail(path, `"${target}" is not web, a process or a service (declared: ${known})`);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return ctx.fail(path, `expected a port from 1 to 65535 after "${target}:"; got ${m?.[2]}`);
+  return { target, port };
+};
+
+const ROUTE_SHAPE = { path: urlPath, to: routeTarget };
+
+const routes: Read<Route[]> = (ctx, path, raw) => {
+  if (!Array.isArray(raw)) return ctx.fail(path, `expected a list such as [{ path: /static/*, to: "nginx:80" }]; got ${describe(raw)}`);
+  const out: Route[] = [];
+  raw.forEach((item, i) => {
+    const at = [...path, i];
+    const f = fields(ctx, at, item, ROUTE_SHAPE);
+    if (!f) return;
+    requireKey(ctx, at, item, "path", "the request path to route, such as /static/*");
+    requireKey(ctx, at, item, "to", 'where the requests go, such as "nginx:80"');
+    if (f.path === undefined || f.to === undefined) return;
+    if (out.some((r) => r.path === f.path)) ctx.fail([...at, "path"], `"${f.path}" is already routed by an earlier entry`);
+    else out.push({ path: f.path, ...f.to });
+  });
+  return out;
+};
+
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1) };
+
+/** previews when the file has no `previews:`. */
+function defaultPreviews(): PreviewSettings {
+  return { env: {}, services: "fresh", expireAfterMs: SEVEN_DAYS };
+}
+
+const previews: Read<PreviewSettings> = (ctx, path, raw) => {
+  const f = fields(ctx, path, raw, PREVIEWS_SHAPE);
+  if (!f) return undefined;
+  const d = defaultPreviews();
+  return { env: f.env ?? d.env, services: f.services ?? d.services, expireAfterMs: f.expire_after ?? d.expireAfterMs };
+};
+
+/** Every top-level key of berth.yaml. */
+const MANIFEST_SHAPE = {
+  name: appName,
+  build,
+  web,
+  processes,
+  release: command,
+  services,
+  volumes: volumeDeclarations,
+  env: stringMap("env"),
+  secrets: secretNames,
+  routes,
+  previews,
+};
+
+/** Validates parsed berth.yaml and applies its defaults; the manifest is complete only when there are no issues. */
+export function readManifest(raw: unknown, lines: LineTree): { manifest: Manifest | undefined; issues: ManifestIssue[] } {
+  // An empty file (or one of comments only) is the all-defaults manifest.
+  const value = raw ?? {};
+  const ctx = new ManifestContext(lines, declaredNames(value));
+  const f = fields(ctx, [], value, MANIFEST_SHAPE);
+  const manifest =
+    f &&
+    withoutUndefined<Manifest>({
+      name: f.name,
+      build: f.build ?? defaultBuild(),
+      web: f.web ?? defaultWeb(),
+      processes: f.processes ?? {},
+      release: f.release,
+      services: f.services ?? {},
+      volumes: f.volumes ?? [],
+      env: f.env ?? {},
+      secrets: f.secrets ?? [],
+      routes: f.routes ?? [],
+      previews: f.previews ?? defaultPreviews(),
+    });
+  return { manifest, issues: ctx.issues };
+}
+
+/**
+ * The names other keys refer to, read leniently before validation so that a reference can be checked
+ * wherever it appears in the file; bad declarations are reported where they are declared.
+ */
+function declaredNames(raw: unknown): Declared {
+  const root = isMapping(raw) ? raw : {};
+  const keys = (v: unknown): Set<string> => new Set(isMapping(v) ? Object.keys(v) : []);
+  const secrets = Array.isArray(root.secrets) ? root.secrets.filter((s): s is string => typeof s === "string") : [];
+  return { secrets: new Set(secrets), volumes: keys(root.volumes), services: keys(root.services), processes: keys(root.processes) };
+}

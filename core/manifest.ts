@@ -1,0 +1,29 @@
+import { ManifestError } from "./manifest-error.js";
+import { readManifest } from "./manifest-schema.js";
+import type { Manifest } from "./manifest-types.js";
+import { readYaml } from "./manifest-yaml.js";
+
+/*
+ * berth.yaml, the app manifest: parsing, validation and the normalized types planners take. This is
+ * the module to import; the manifest-*.ts files are its parts.
+ */
+
+export type * from "./manifest-types.js";
+export { ManifestError, formatIssue, manifestAnnotations, type ManifestAnnotation, type ManifestIssue } from "./manifest-error.js";
+export { expandReferences, parseTemplate, type ParsedTemplate, type Reference } from "./manifest-references.js";
+export { splitCommand } from "./manifest-command.js";
+export { parseDuration, parseMemory } from "./manifest-units.js";
+
+/**
+ * Parses and validates the text of berth.yaml, applying every default (an empty file is valid).
+ * Throws a ManifestError listing every problem found, each with its key path and line, in file order.
+ */
+export function parseManifest(text: string): Manifest {
+  const source = readYaml(text);
+  // Syntax errors and broken aliases leave holes in the data; validating it would only add noise.
+  if (source.issues.length > 0) throw new ManifestError(source.issues);
+  const { manifest, issues } = readManifest(source.value, source.lines);
+  // Cross-checks run after the keys they check, so sort (stably) to read top to bottom like the file.
+  if (issues.length > 0 || !manifest) throw new ManifestError([...issues].sort((a, b) => a.line - b.line));
+  return manifest;
+}
