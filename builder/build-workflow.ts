@@ -34,6 +34,8 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   if (!found) return "skipped";
   const { app } = found;
   const { deployment: d } = found;
+  // Built before a crash stopped the hand-off: hand it to the release queue again (its job id dedupes).
+  if (d.state === "releasing") return "built";
   if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
   deps.reporter.started(app, d);
 

@@ -19,7 +19,15 @@ export class DockerBuilder {
   constructor(private readonly docker: Docker) {}
 
   async build(plan: DockerBuildPlan, log: LogSink, signal?: AbortSignal): Promise<string> {
-    const stream = await this.docker.buildImage(plan.context, { ...plan.options, abortSignal: signal } as Docker.ImageBuildOptions);
+    const stream = await this.docker
+      .buildImage(plan.context, { ...plan.options, abortSignal: signal } as Docker.ImageBuildOptions)
+      .catch((e: { statusCode?: number; json?: { message?: string }; message: string }) => {
+        // The daemon refuses a Dockerfile it cannot parse with a 4xx before any output: the user's to fix.
+        if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+          throw new UserError(`docker build failed: ${(e.json?.message ?? e.message).trim()}`);
+        }
+        throw e;
+      });
     let tail = "";
     let imageId = "";
     const record = (text: string): void => {

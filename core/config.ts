@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.js";
+import { parseDuration } from "./manifest-units.js";
 import { Sensitive } from "./sensitive.js";
 
 export type Role = "server" | "builder" | "releaser";
@@ -161,14 +162,6 @@ function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
   else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
   if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
   return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `500ms`, `90s`, `30m`, `12h`, `7d` in milliseconds; undefined when it is not one. */
-export function parseDuration(raw: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
-  return m ? Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1) : undefined;
 }
 
 function decodeKey(raw: string): Buffer | undefined {

@@ -10,6 +10,8 @@ const TEMPLATE_DIR = [join(here, "..", "templates"), join(here, "..", "..", "tem
 const hb = Handlebars.create();
 hb.registerHelper("short", (sha: unknown) => String(sha ?? "").slice(0, 7));
 hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+// A Markdown code fence longer than any backtick run in the text, so a log cannot close it early.
+hb.registerHelper("fence", (text: unknown) => "`".repeat(Math.max(3, ...[...String(text ?? "").matchAll(/`+/g)].map((m) => m[0].length + 1))));
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 

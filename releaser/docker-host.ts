@@ -242,8 +242,13 @@ export class DockerodeHost implements DockerHost {
       stream.on("end", resolve);
       stream.on("error", reject);
     });
-    const { ExitCode } = await exec.inspect();
-    const exitCode = ExitCode ?? -1;
+    // The stream can end a moment before the daemon records the exit code: wait for it.
+    let info = await exec.inspect();
+    for (let i = 0; i < 50 && (info.Running || info.ExitCode === null); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      info = await exec.inspect();
+    }
+    const exitCode = info.ExitCode ?? -1;
     if (exitCode !== 0) throw new ExecError(argv, exitCode, output, "");
     return { exitCode, output };
   }

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
-import type { Db, Release } from "../core/db.js";
-import type { DeploymentReporter } from "../core/deployment-reporter.js";
+import type { App, Db, Deployment, Release } from "../core/db.js";
+import { prNumberOf, type DeploymentReporter } from "../core/deployment-reporter.js";
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
@@ -41,7 +41,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   if (!found || found.deployment.state !== "releasing" || !found.deployment.image) return "skipped";
   const { app, deployment: d } = found;
   return withLock(deps.db, `release:${app.id}:${d.environment}`, async () => {
-    const { settings: s, host, db } = deps;
+    const { settings: s, db } = deps;
     const logs = new LogWriter(db, d.id);
     const stale = await staleReason(db, app.id, d.id, d.environment);
     if (stale) {
@@ -52,65 +52,14 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     }
     const hostname = hostnameFor(app.name, d.environment, s.domain);
     const url = publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort);
-    const network = networkName(app.name, d.environment);
     const image = d.image ?? "";
     const previous = await liveRelease(db, app.id, d.environment);
-    deps.reporter.progress(app, d, "Releasing");
 
-    const liveNetworks = (await liveEnvironments(db, host.name)).map((e) => networkName(e.app, e.environment));
-    await deps.proxy.ensure(await liveRoutes(db, host.name), liveNetworks);
-    await host.ensureNetwork(network, { [LABEL.managed]: "true", [LABEL.app]: app.name, [LABEL.environment]: d.environment });
-    await deps.proxy.attach(network);
-
-    const port = webPort(await host.imageExposedPorts(image));
-    const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
-    const pr = d.environment.startsWith("pr-") ? Number(d.environment.slice(3)) : undefined;
-    const plan = planWebContainer({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, image, containerName, network, port, url, pr });
-
-    const leftover = await host.inspectContainer(containerName); // left by a crashed attempt of this same job
-    if (leftover) await host.removeContainer(leftover.id);
-    logs.note(`starting ${containerName} (port ${port})`);
-    const containerId = await host.createContainer(plan);
-    const release = await db
-      .insertInto("releases")
-      .values({ deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-
-    try {
-      await host.startContainer(containerId);
-      const address = await host.containerAddress(containerId, network);
-      const ms = await waitHealthy({ host: address, port, path: "/", accept: anyAnswer }, s.healthTimeoutMs, 100, signal).catch(async (e: Error) => {
-        const tail = await host.logsTail(containerId, 50);
-        throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
-      });
-      logs.note(`healthy after ${ms}ms`);
-
-      await switchLive(db, release, previous, `${address}:${port}`);
-      await applyRoutes(deps);
-      logs.note(`routed ${hostname} to ${containerName}`);
-    } catch (e) {
-      await db.updateTable("releases").set({ state: "failed", stopped_at: new Date() }).where("id", "=", release.id).execute();
-      if (previous) await db.updateTable("releases").set({ state: "live" }).where("id", "=", previous.id).where("state", "=", "draining").execute();
-      await host.removeContainer(containerId);
-      if (!(e instanceof UserError)) {
-        await applyRoutes(deps).catch(() => undefined);
-        logs.note(`berth error: ${(e as Error).message}`);
-        await logs.flush();
-        throw e;
-      }
-      logs.note(e.message);
-      await logs.flush();
-      await setDeploymentState(db, d.id, "failed", { error: e.message });
-      deps.reporter.failed(app, d, {
-        title: "Release failed: the new container never became healthy",
-        message: e.message,
-        detail: e.detail,
-        detailTitle: "Container log (last lines)",
-        previousLive: Boolean(previous),
-        url,
-      });
-      return "failed";
+    // A retry after a crash past the switch finds its own release live: finish it, never restart it.
+    if (previous?.deployment_id !== d.id) {
+      deps.reporter.progress(app, d, "Releasing");
+      const outcome = await startAndSwitch(deps, { app, d, hostname, url, image, previous, logs }, signal);
+      if (outcome === "failed") return "failed";
     }
 
     await setDeploymentState(db, d.id, "live", { url });
@@ -118,18 +67,109 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     const buildSeconds = secondsBetween(current.started_at, current.built_at);
     const releaseSeconds = secondsBetween(current.built_at, current.finished_at);
     deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
-
-    if (previous?.container_id) {
-      // In-flight requests finish on the old container (Caddy's graceful reload), then it goes.
-      await new Promise((r) => setTimeout(r, s.drainMs));
-      await host.stopContainer(previous.container_id, 10);
-      await host.removeContainer(previous.container_id);
-      await db.updateTable("releases").set({ state: "stopped", stopped_at: new Date() }).where("id", "=", previous.id).execute();
-      logs.note(`removed previous release ${previous.container_name}`);
-    }
+    await drainOld(deps, app.id, d.environment, logs);
     await logs.flush();
     return "live";
   });
+}
+
+interface ReleaseContext {
+  app: App;
+  d: Deployment;
+  hostname: string;
+  url: string;
+  image: string;
+  previous: Release | undefined;
+  logs: LogWriter;
+}
+
+/**
+ * Starts the new container, waits for HTTP, and switches the route to it. A container that never
+ * answers is removed, the previous release stays live, and the deployment fails with the log tail.
+ */
+async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: AbortSignal): Promise<"switched" | "failed"> {
+  const { settings: s, host, db } = deps;
+  const { app, d, hostname, url, image, previous, logs } = c;
+  const network = networkName(app.name, d.environment);
+  await withLock(db, `ingress:${host.name}`, async () => {
+    const liveNetworks = (await liveEnvironments(db, host.name)).map((e) => networkName(e.app, e.environment));
+    await deps.proxy.ensure(await liveRoutes(db, host.name), liveNetworks);
+  });
+  await host.ensureNetwork(network, { [LABEL.managed]: "true", [LABEL.app]: app.name, [LABEL.environment]: d.environment });
+  await deps.proxy.attach(network);
+
+  const port = webPort(await host.imageExposedPorts(image));
+  const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
+  const pr = prNumberOf(d.environment);
+  const plan = planWebContainer({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, image, containerName, network, port, url, pr });
+
+  const leftover = await host.inspectContainer(containerName); // a crashed attempt's, never live (checked above)
+  if (leftover) await host.removeContainer(leftover.id);
+  logs.note(`starting ${containerName} (port ${port})`);
+  const containerId = await host.createContainer(plan);
+  const release = await db
+    .insertInto("releases")
+    .values({ deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+
+  try {
+    await host.startContainer(containerId);
+    const address = await host.containerAddress(containerId, network);
+    const ms = await waitHealthy({ host: address, port, path: "/", accept: anyAnswer }, s.healthTimeoutMs, 100, signal).catch(async (e: Error) => {
+      const tail = await host.logsTail(containerId, 50);
+      throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
+    });
+    logs.note(`healthy after ${ms}ms`);
+    // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
+    await switchLive(db, release, previous, `${containerName}:${port}`);
+    await applyRoutes(deps);
+    logs.note(`routed ${hostname} to ${containerName}`);
+    return "switched";
+  } catch (e) {
+    await db.updateTable("releases").set({ state: "failed", stopped_at: new Date() }).where("id", "=", release.id).execute();
+    if (previous) await db.updateTable("releases").set({ state: "live" }).where("id", "=", previous.id).where("state", "=", "draining").execute();
+    await host.removeContainer(containerId);
+    if (!(e instanceof UserError)) {
+      await applyRoutes(deps).catch(() => undefined);
+      logs.note(`berth error: ${(e as Error).message}`);
+      await logs.flush();
+      throw e;
+    }
+    logs.note(e.message);
+    await logs.flush();
+    await setDeploymentState(db, d.id, "failed", { error: e.message });
+    deps.reporter.failed(app, d, {
+      title: "Release failed: the new container never became healthy",
+      message: e.message,
+      detail: e.detail,
+      detailTitle: "Container log (last lines)",
+      previousLive: Boolean(previous),
+      url,
+    });
+    return "failed";
+  }
+}
+
+/** Stops and removes every release of the environment left draining (in-flight requests finish first). */
+async function drainOld(deps: ReleaseDeps, appId: number, environment: string, logs: LogWriter): Promise<void> {
+  const draining = await deps.db
+    .selectFrom("releases")
+    .selectAll()
+    .where("app_id", "=", appId)
+    .where("environment", "=", environment)
+    .where("state", "=", "draining")
+    .execute();
+  if (draining.length === 0) return;
+  await new Promise((r) => setTimeout(r, deps.settings.drainMs));
+  for (const old of draining) {
+    if (old.container_id) {
+      await deps.host.stopContainer(old.container_id, 10);
+      await deps.host.removeContainer(old.container_id);
+    }
+    await deps.db.updateTable("releases").set({ state: "stopped", stopped_at: new Date() }).where("id", "=", old.id).execute();
+    logs.note(`removed previous release ${old.container_name}`);
+  }
 }
 
 /** Why a built deployment must not be released any more: a newer commit is on its way, or its preview closed. */

@@ -27,7 +27,7 @@ export interface TeardownDeps {
 export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<void> {
   await withLock(deps.db, `release:${app.id}:${environment}`, async () => {
     const { db } = deps;
-    for (const d of await supersedeOlder(db, app.id, environment, Number.MAX_SAFE_INTEGER)) {
+    for (const d of await supersedeOlder(db, app.id, environment, 2_147_483_647 /* every deployment id */)) {
       await deps.cancels.cancel(d.id);
       deps.reporter.cancelled(app, d, "Cancelled: the environment was removed", "The pull request was closed (or its preview expired) before this commit was released.");
     }

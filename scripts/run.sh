@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+urls=$(bash scripts/deps.sh)   # fails the script (set -e) when a dependency cannot be started
 while IFS='=' read -r k v; do
   [ -z "${!k:-}" ] && export "$k=$v"
-done < <(bash scripts/deps.sh)
+done <<<"$urls"
 if [ -f github-app.env ] && [ -z "${APP_ID:-}" ]; then
   set -a; . ./github-app.env; set +a
 fi

@@ -103,7 +103,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       healthRoute(db, redis),
       apiRoutes(db, config.apiToken),
       pageRoutes(db, { configured: Boolean(probot) }),
-      setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log }),
+      ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -31,9 +32,17 @@ export function buildManifest(publicUrl: string): Record<string, unknown> {
 /**
  * GitHub's App manifest flow for a berth without credentials: /setup posts the manifest to GitHub;
  * GitHub sends the user back to /setup/callback with a code that berth exchanges for the App's id,
- * private key and webhook secret, written to `github-app.env` for the next start.
+ * private key and webhook secret, written to `github-app.env` for the next start. Mounted only while
+ * no App is configured; the callback must carry the `state` this process handed out, and an existing
+ * credentials file is never overwritten, so nobody else's App can be slipped in.
  */
 export function setupRoutes(opts: { publicUrl: string; githubWebUrl: string; githubApiUrl: string; envFile: string; log: Logger }): Route {
+  const state = randomBytes(16).toString("hex");
+  const stateOk = (given: string | null): boolean => {
+    const a = Buffer.from(given ?? "");
+    const b = Buffer.from(state);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
   return async (req, res, url) => {
     if (req.method !== "GET") return false;
     if (url.pathname === "/setup") {
@@ -42,13 +51,17 @@ export function setupRoutes(opts: { publicUrl: string; githubWebUrl: string; git
 <body style="font:15px system-ui;margin:3rem auto;max-width:40rem">
 <h1>Register berth as a GitHub App</h1>
 <p>GitHub creates the App with the permissions and events berth needs and sends you back here.</p>
-<form action="${escape(opts.githubWebUrl)}/settings/apps/new" method="post">
+<form action="${escape(opts.githubWebUrl)}/settings/apps/new?state=${state}" method="post">
 <input type="hidden" name="manifest" value="${escape(manifest)}">
 <button type="submit">Register on GitHub</button></form></body>`);
       return true;
     }
     if (url.pathname === "/setup/callback") {
       const code = url.searchParams.get("code") ?? "";
+      if (!stateOk(url.searchParams.get("state"))) {
+        sendHtml(res, 403, "<p>This registration was not started here (state mismatch): start again at <a href=\"/setup\">/setup</a>.</p>");
+        return true;
+      }
       if (!/^[\w-]+$/.test(code)) {
         sendHtml(res, 400, "<p>Missing <code>code</code>: start again at <a href=\"/setup\">/setup</a>.</p>");
         return true;
@@ -60,7 +73,12 @@ export function setupRoutes(opts: { publicUrl: string; githubWebUrl: string; git
       }
       const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string };
       const env = `APP_ID=${app.id}\nWEBHOOK_SECRET=${app.webhook_secret}\nPRIVATE_KEY="${app.pem.replace(/\n/g, "\\n")}"\n`;
-      await writeFile(opts.envFile, env, { mode: 0o600 });
+      try {
+        await writeFile(opts.envFile, env, { mode: 0o600, flag: "wx" });
+      } catch {
+        sendHtml(res, 409, `<p>${escape(opts.envFile)} already exists; berth does not overwrite App credentials. Remove it first if you mean to replace them.</p>`);
+        return true;
+      }
       opts.log.info({ appId: app.id, file: opts.envFile }, "GitHub App registered");
       sendHtml(res, 200, `<p>Registered App ${app.id}. Its credentials are in <code>${escape(opts.envFile)}</code>: load them into berth's environment and restart, then <a href="${escape(app.html_url)}/installations/new">install the App</a> on your repositories.</p>`);
       return true;

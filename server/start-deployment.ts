@@ -46,6 +46,9 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
   const d = await recordDeployment(deps.db, app.id, { ...input, state: waitingNote ? "waiting" : "queued" });
   if (!d) {
     deps.log.info({ deliveryId: input.deliveryId }, "webhook redelivered; already recorded");
+    // If the first delivery failed between recording and queueing, the redelivery completes it.
+    const known = await deps.db.selectFrom("deployments").selectAll().where("delivery_id", "=", input.deliveryId).executeTakeFirst();
+    if (known?.state === "queued") await deps.queues.build.add("build", { deploymentId: known.id, sha: known.sha }, { jobId: buildJobId(known.id, known.sha) });
     return undefined;
   }
   const short = d.sha.slice(0, 7);

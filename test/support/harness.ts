@@ -6,7 +6,7 @@ import { removeApp, removeContainer } from "./docker-cleanup.js";
 import { FakeGitHub } from "./fake-github.js";
 import { TestRepo } from "./git-repo.js";
 import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
-import { deliver, pushPayload, type Delivery, type RepoFacts } from "./webhooks.js";
+import { deliver, pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 
@@ -22,6 +22,8 @@ export interface Harness {
   /** The app's production hostname. */
   host: string;
   push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean }): Promise<Delivery>;
+  /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
+  pull(opts: PullOptions): Promise<Delivery>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,13 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
     hookUrl,
     host: `${app}.localhost`,
     push: (sha, before, opts = {}) => deliver(hookUrl, "push", pushPayload(facts, before, sha, opts), WEBHOOK_SECRET, opts.deliveryId),
+    pull: (opts) => {
+      github.pulls.set(opts.number, { state: opts.action === "closed" ? "closed" : "open", head: opts.head });
+      const labels = github.labels.get(opts.number) ?? new Set<string>();
+      if (opts.action === "labeled") labels.add(opts.label ?? "berth:preview");
+      github.labels.set(opts.number, labels);
+      return deliver(hookUrl, "pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }), WEBHOOK_SECRET);
+    },
     stop: async () => {
       await berth.stop();
       await github.stop();
