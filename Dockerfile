@@ -9,6 +9,7 @@ COPY server server
 COPY builder builder
 COPY releaser releaser
 COPY migrations migrations
+COPY cli cli
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

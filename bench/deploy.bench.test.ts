@@ -75,7 +75,7 @@ it("measures push-to-live against raw docker, webhook answers and drops under lo
     `raw docker build + run + first 200, median of ${ROUNDS}:            ${fmt(median(raw))}  [${raw.map(fmt).join(" ")}]`,
     `overhead ratio berth/raw: ${(median(berth) / median(raw)).toFixed(2)}x`,
     `webhook answer time: median ${median(answers).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms`,
-    `requests during ${ROUNDS} redeploys under load: ${stats.ok} ok, ${stats.failures} failed`,
+    `requests during ${ROUNDS} redeploys under load: ${stats.ok} ok, ${stats.failures} failed (${stats.retried} resent after a keep-alive close race)`,
     `idle memory: berth ${mem.berth}MB, postgres ${mem.postgres}MB, redis ${mem.redis}MB, proxy ${mem.proxy}MB; total ${mem.total}MB (limit 300MB: ${(mem.total / 300).toFixed(2)} of it)`,
   ];
   console.log(`\n${lines.join("\n")}\n`);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.js";
 import { parseDuration } from "./manifest-units.js";
+import { decodeSecretKey } from "./secret-box.js";
 import { Sensitive } from "./sensitive.js";
 
 export type Role = "server" | "builder" | "releaser";
@@ -102,7 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === "production";
   let secretKey: Sensitive | undefined;
   if (env.BERTH_SECRET_KEY) {
-    const key = decodeKey(env.BERTH_SECRET_KEY);
+    const key = decodeSecretKey(env.BERTH_SECRET_KEY);
     if (!key) problems.push("BERTH_SECRET_KEY: expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)");
     else secretKey = new Sensitive(env.BERTH_SECRET_KEY);
   } else if (production) {
@@ -162,12 +163,6 @@ function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
   else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
   if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
   return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
-}
-
-function decodeKey(raw: string): Buffer | undefined {
-  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, "hex");
-  const b = Buffer.from(raw, "base64");
-  return b.length === 32 ? b : undefined;
 }
 
 function redactUrl(raw: string): string {

@@ -78,7 +78,16 @@ export interface EnvironmentsTable {
   created_at: Generated<Date>;
 }
 
+export interface SecretsTable {
+  id: Generated<number>;
+  app_id: number;
+  name: string;
+  sealed: string;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
+  secrets: SecretsTable;
   environments: EnvironmentsTable;
   apps: AppsTable;
   deployments: DeploymentsTable;
@@ -94,7 +103,7 @@ export type Db = Kysely<Database>;
 
 // bigint columns come back as strings; ids stay strings end to end (GitHub ids exceed 2^53 in theory).
 /** Opens the pool. */
-export function createDb(url: Sensitive, max = 10): Db {
+export function createDb(url: Sensitive, max = 20): Db {
   const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000 });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -49,6 +49,7 @@ export class DeploymentReporter {
     private readonly github: GitHubReporter,
     private readonly db: Db,
     private readonly publicUrl: string,
+    private readonly pageKey: (deploymentId: number) => string,
     private readonly urlFor: (app: string, environment: string) => string,
     private readonly queue: SerialQueue,
   ) {
@@ -56,7 +57,7 @@ export class DeploymentReporter {
   }
 
   detailsUrl(deploymentId: number): string {
-    return `${this.publicUrl}/deployments/${deploymentId}`;
+    return `${this.publicUrl}/deployments/${deploymentId}?key=${this.pageKey(deploymentId)}`;
   }
 
   /** Creates the queued check run. */

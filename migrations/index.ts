@@ -1,9 +1,11 @@
 import type { Migration } from "kysely";
 import * as init from "./0001-init.js";
 import * as environments from "./0002-environments.js";
+import * as secrets from "./0003-secrets.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
   "0001-init": init,
   "0002-environments": environments,
+  "0003-secrets": secrets,
 };

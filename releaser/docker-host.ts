@@ -90,7 +90,14 @@ export class DockerodeHost implements DockerHost {
       try {
         await this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: labels, CheckDuplicate: true });
       } catch (err) {
-        if (!isStatus(err, 409)) throw err; // created meanwhile by a concurrent release
+        if (isStatus(err, 409)) return; // created meanwhile by a concurrent release
+        if (/non-overlapping IPv4 address pool/i.test(String((err as Error).message))) {
+          throw new Error(
+            `Docker on ${this.name} has no address pool left for network ${name} (every app environment and preview uses one). ` +
+              `Give dockerd more pools, e.g. /etc/docker/daemon.json {"default-address-pools":[{"base":"10.210.0.0/16","size":24}]}, and restart it.`,
+          );
+        }
+        throw err;
       }
     }
   }

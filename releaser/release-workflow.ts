@@ -207,16 +207,25 @@ export async function applyRoutes(deps: Pick<ReleaseDeps, "db" | "host" | "proxy
   });
 }
 
-/** Runs fn holding a Postgres session advisory lock, so any number of berth processes serialize on it. */
+/**
+ * Runs fn holding a Postgres session advisory lock, so any number of berth processes serialize on it.
+ * Waiters poll with pg_try_advisory_lock and give their connection back between tries: blocking in
+ * pg_advisory_lock would pin one pooled connection per waiter, and enough waiters starve the holder.
+ */
 export async function withLock<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
-  return db.connection().execute(async (conn) => {
-    await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
-    try {
-      return await fn();
-    } finally {
-      await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
-    }
-  });
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    const result = await db.connection().execute(async (conn) => {
+      const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(hashtext(${key})) as ok`.execute(conn);
+      if (!rows[0]?.ok) return { held: false as const };
+      try {
+        return { held: true as const, value: await fn() };
+      } finally {
+        await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
+      }
+    });
+    if (result.held) return result.value;
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }
 
 function secondsBetween(a: Date | null, b: Date | null): number {

@@ -32,7 +32,11 @@ fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/log
-  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  # Every preview gets its own network; Docker's default pools hold only ~30 of them. Unless the
+  # operator configured pools, carve 256 /24 networks out of one /16.
+  pool=()
+  grep -qs default-address-pools /etc/docker/daemon.json || pool=(--default-address-pool base=10.210.0.0/16,size=24)
+  nohup dockerd "${pool[@]}" >/var/log/berth-dockerd.log 2>&1 &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { tail -20 /var/log/berth-dockerd.log; log "dockerd did not start"; exit 1; }
 fi

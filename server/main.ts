@@ -16,7 +16,9 @@ import { enterpriseFetch } from "../core/github-fetch.js";
 import { OctokitReporter } from "../core/github-reporter.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { hostnameFor, publicUrl } from "../core/names.js";
+import { pageKey } from "../core/page-key.js";
 import { createQueues, createRedis } from "../core/queue.js";
+import { SecretBox } from "../core/secret-box.js";
 import { SerialQueue } from "../core/serial-queue.js";
 import { DockerodeHost, dockerOptions } from "../releaser/docker-host.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
@@ -55,7 +57,10 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const reports = new SerialQueue(log.child({ component: "reporter" }));
   const urlFor = (app: string, environment: string): string =>
     publicUrl(hostnameFor(app, environment, config.domain), config.tls, config.ingressHttpPort, config.ingressHttpsPort);
-  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, urlFor, reports) : undefined;
+  // Page links are keyed with the webhook secret (or the secrets key): both stay on the server.
+  const pageSecret = config.github?.webhookSecret ?? config.secretKey;
+  const keyFor = (id: number): string => (pageSecret ? pageKey(pageSecret, id) : "");
+  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, keyFor, urlFor, reports) : undefined;
 
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
@@ -101,8 +106,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
-      apiRoutes(db, config.apiToken),
-      pageRoutes(db, { configured: Boolean(probot) }),
+      apiRoutes(db, config.apiToken, config.secretKey ? new SecretBox(config.secretKey) : undefined),
+      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));

@@ -1,15 +1,25 @@
 import type { Db } from "../core/db.js";
+import { pageKeyMatches } from "../core/page-key.js";
+import type { Sensitive } from "../core/sensitive.js";
 import { render } from "../core/templates.js";
 import { getDeployment, listApps, listDeployments, readBuildLog } from "../core/store.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 
 const RUNNING = new Set(["queued", "building", "releasing"]);
 
-/** Server-rendered pages: the app list and each deployment with its build log. */
-export function pageRoutes(db: Db, opts: { configured: boolean }): Route {
+/**
+ * Server-rendered pages: the app list (for the admin token) and each deployment with its build log
+ * (for whoever holds the keyed link from the check run, or the admin token).
+ */
+export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined }): Route {
+  const admin = (url: URL): boolean => Boolean(opts.apiToken) && url.searchParams.get("token") === opts.apiToken?.unwrap();
   return async (req, res, url) => {
     if (req.method !== "GET") return false;
     if (url.pathname === "/") {
+      if (!admin(url)) {
+        sendHtml(res, 200, render("index.html", { apps: [], locked: true, configured: opts.configured, root: "" }));
+        return true;
+      }
       const apps = await Promise.all(
         (await listApps(db)).map(async (a) => ({ ...a, latest: (await listDeployments(db, a.id, 1))[0] })),
       );
@@ -18,14 +28,17 @@ export function pageRoutes(db: Db, opts: { configured: boolean }): Route {
     }
     const m = /^\/deployments\/(\d+)(\/log)?$/.exec(url.pathname);
     if (!m) return false;
-    const found = await getDeployment(db, Number(m[1]));
+    const id = Number(m[1]);
+    const allowed = admin(url) || (opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key")));
+    const found = allowed ? await getDeployment(db, id) : undefined;
     if (!found) {
       sendText(res, 404, "No such deployment.\n");
       return true;
     }
     const log = await readBuildLog(db, found.deployment.id);
+    const query = url.search;
     if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, log, running: RUNNING.has(found.deployment.state), root: "" }));
+    else sendHtml(res, 200, render("deployment.html", { ...found, log, running: RUNNING.has(found.deployment.state), root: "", query }));
     return true;
   };
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containersOf } from "../support/docker-cleanup.js";
 import { staticSite } from "../support/git-repo.js";
@@ -27,7 +28,7 @@ describe("push to deploy, end to end", () => {
     const check = await completedCheck(sha);
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     expect(check.name).toBe("berth");
-    expect(check.details_url).toMatch(new RegExp(`^${h.berth.url}/deployments/\\d+$`));
+    expect(check.details_url).toMatch(new RegExp(`^${h.berth.url}/deployments/\\d+\\?key=[0-9a-f]{24}$`));
     expect(check.history.map((u) => u.conclusion ?? u.status).filter(Boolean)).toEqual(["queued", "in_progress", "success"]);
 
     const url = `http://${h.host}:${h.ingressPort}`;
@@ -47,6 +48,10 @@ describe("push to deploy, end to end", () => {
     expect(page.status).toBe(200);
     expect(html).toContain("live");
     expect(html).toContain(`berth/${h.app}:${sha}`);
+    // Without the key the page does not exist, whatever its id: private build logs are not enumerable.
+    const bare = (check.details_url ?? "").replace(/\?key=.*/, "");
+    expect((await fetch(bare)).status).toBe(404);
+    expect((await fetch(`${bare}?key=${"0".repeat(24)}`)).status).toBe(404);
   });
 
   it("does not build a redelivered webhook twice", async () => {
@@ -72,6 +77,7 @@ describe("push to deploy, end to end", () => {
     // Keep polling through the drain and removal of the old container.
     await new Promise((r) => setTimeout(r, 2500));
     const stats = await poll.stop();
+    console.log(`redeploy under load: ${stats.ok} ok, ${stats.failures} failed, ${stats.retried} resent after a keep-alive close race`);
     expect(stats.failures, stats.errors.slice(0, 5).join("\n")).toBe(0);
     expect(stats.bodies.has("version one\n")).toBe(true);
     expect(stats.bodies.has("version two\n")).toBe(true);
@@ -124,6 +130,28 @@ describe("push to deploy, end to end", () => {
     const list = await fetch(`${h.berth.url}/deployments/999999`);
     expect(list.status).toBe(404);
     expect(await getVia(h.ingressPort, h.host)).toEqual({ status: 200, body: "version two\n" });
+  });
+
+  it("stores secrets encrypted through the API and the CLI, and lists only their names", async () => {
+    const api = `${h.berth.url}/api/v1/apps/${h.app}/secrets`;
+    const auth = { authorization: "Bearer e2e-admin-token", "content-type": "application/json" };
+    expect((await fetch(api, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const put = await fetch(`${api}/DB_PASSWORD`, { method: "PUT", headers: auth, body: JSON.stringify({ value: "s3cr3t-value" }) });
+    expect(put.status).toBe(204);
+    const bad = await fetch(`${api}/db-password`, { method: "PUT", headers: auth, body: JSON.stringify({ value: "x" }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain("upper case letters");
+    const cli = execFileSync("node", ["dist/cli/berth.js", "secrets", "set", h.app, "API_KEY"], {
+      input: "from-stdin\n",
+      encoding: "utf8",
+      env: { ...process.env, BERTH_PUBLIC_URL: h.berth.url, BERTH_API_TOKEN: "e2e-admin-token" },
+    });
+    expect(cli.trim()).toBe(`set API_KEY for ${h.app}`);
+    const listed = (await (await fetch(api, { headers: auth })).json()) as { name: string }[];
+    expect(listed.map((s) => s.name)).toEqual(["API_KEY", "DB_PASSWORD"]);
+    expect(JSON.stringify(listed)).not.toContain("s3cr3t-value");
+    expect(h.berth.output()).not.toContain("s3cr3t-value");
+    expect(h.berth.output()).not.toContain("from-stdin");
   });
 
   it("ignores branch deletions and pushes to other branches", async () => {

@@ -9,6 +9,7 @@ import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
 import { deliver, pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
+export const ADMIN_TOKEN = "e2e-admin-token";
 
 /** berth started with `npm start` against a fake GitHub serving one real repository, with its ingress on a free port. */
 export interface Harness {
@@ -55,6 +56,8 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       BERTH_HEALTH_TIMEOUT: "8",
       BERTH_DRAIN_SECONDS: "1",
       LOG_LEVEL: "info",
+      BERTH_API_TOKEN: ADMIN_TOKEN,
+      BERTH_SECRET_KEY: "5e".repeat(32),
       ...env,
     },
     port,

@@ -2,6 +2,8 @@ import http from "node:http";
 
 export interface PollStats {
   ok: number;
+  /** Requests re-sent because a reused keep-alive connection was closed under them (RFC 9112 §9.3.1). */
+  retried: number;
   failures: number;
   errors: string[];
   bodies: Set<string>;
@@ -9,10 +11,13 @@ export interface PollStats {
 
 /** Requests the app through the ingress back to back (keep-alive and fresh connections) until stopped. */
 export function startPoller(port: number, host: string): { stop: () => Promise<PollStats> } {
-  const stats: PollStats = { ok: 0, failures: 0, errors: [], bodies: new Set() };
+  const stats: PollStats = { ok: 0, retried: 0, failures: 0, errors: [], bodies: new Set() };
   let running = true;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const once = (agent: http.Agent | false) =>
+  // A server may close an idle keep-alive connection just as the client reuses it (Caddy does on every
+  // graceful reload). HTTP lets clients resend an idempotent request then, and browsers, curl and Go
+  // do; Node's docs show the same check. Anything else counts as a failed request.
+  const once = (agent: http.Agent | false, retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
       const req = http.get({ host: "127.0.0.1", port, path: "/", headers: { host }, agent, timeout: 5000 }, (res) => {
         let body = "";
@@ -29,7 +34,12 @@ export function startPoller(port: number, host: string): { stop: () => Promise<P
         });
       });
       req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (e) => {
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (retry && req.reusedSocket && (e.code === "ECONNRESET" || e.message === "socket hang up")) {
+          stats.retried++;
+          resolve(once(agent, false));
+          return;
+        }
         stats.failures++;
         stats.errors.push(e.message);
         resolve();

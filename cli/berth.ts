@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * berth's command line, a thin client of the REST API. Reads BERTH_PUBLIC_URL (default
+ * http://localhost:3000) and BERTH_API_TOKEN from the environment.
+ *
+ *   berth apps
+ *   berth deployments <app>
+ *   berth secrets list <app>
+ *   berth secrets set <app> <NAME> [value]   (without value: read from stdin, so it stays out of shell history)
+ *   berth secrets rm <app> <NAME>
+ */
+import { readFileSync } from "node:fs";
+
+const USAGE = `usage:
+  berth apps
+  berth deployments <app>
+  berth secrets list <app>
+  berth secrets set <app> <NAME> [value]   (value read from stdin when omitted)
+  berth secrets rm <app> <NAME>`;
+
+export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
+  const base = (env.BERTH_PUBLIC_URL || `http://localhost:${env.PORT || 3000}`).replace(/\/+$/, "");
+  const token = env.BERTH_API_TOKEN;
+  if (!token) {
+    out("berth: set BERTH_API_TOKEN to the server's admin token");
+    return 2;
+  }
+  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(text ? ((JSON.parse(text) as { error?: string }).error ?? text) : `HTTP ${res.status}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  const [cmd, sub, a, b, c] = argv;
+  try {
+    if (cmd === "apps") {
+      for (const app of (await call("GET", "/apps")) as { name: string; repository: string }[]) out(`${app.name}\t${app.repository}`);
+      return 0;
+    }
+    if (cmd === "deployments" && sub) {
+      for (const d of (await call("GET", `/apps/${sub}/deployments`)) as { id: number; environment: string; sha: string; state: string; url: string | null }[]) {
+        out(`${d.id}\t${d.environment}\t${d.sha.slice(0, 7)}\t${d.state}\t${d.url ?? ""}`);
+      }
+      return 0;
+    }
+    if (cmd === "secrets" && sub === "list" && a) {
+      for (const s of (await call("GET", `/apps/${a}/secrets`)) as { name: string; updatedAt: string }[]) out(`${s.name}\t${s.updatedAt}`);
+      return 0;
+    }
+    if (cmd === "secrets" && sub === "set" && a && b) {
+      const value = c ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
+      await call("PUT", `/apps/${a}/secrets/${encodeURIComponent(b)}`, { value });
+      out(`set ${b} for ${a}`);
+      return 0;
+    }
+    if (cmd === "secrets" && sub === "rm" && a && b) {
+      await call("DELETE", `/apps/${a}/secrets/${encodeURIComponent(b)}`);
+      out(`removed ${b} from ${a}`);
+      return 0;
+    }
+  } catch (e) {
+    out(`berth: ${(e as Error).message}`);
+    return 1;
+  }
+  out(USAGE);
+  return 2;
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  run(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`)).then((code) => process.exit(code));
+}
