@@ -7,7 +7,9 @@ import type { GitHubReporter } from "../core/github-reporter.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../core/store.js";
+import { ManifestError, manifestAnnotations } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
+import { MANIFEST_FILE, exists, readManifestFile } from "./read-manifest.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 
@@ -45,20 +47,31 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);
     const token = await deps.github.installationToken(app.installation_id);
     await deps.fetcher.fetch({ cloneUrl: d.clone_url, sha: d.sha, token }, dir, signal);
-    const entries = await readdir(dir);
-    const dockerfile = "Dockerfile";
-    if (!entries.includes(dockerfile)) {
-      throw new UserError(`No ${dockerfile} at the root of ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
+    const manifest = await readManifestFile(dir);
+    if (manifest) logs.note(`read ${MANIFEST_FILE}`);
+    const build = manifest?.build;
+    if (build?.strategy === "buildpacks") {
+      throw new UserError(`${MANIFEST_FILE} asks for build.strategy: buildpacks, which this berth cannot run yet; build with a Dockerfile for now.`);
     }
+    const contextDir = join(dir, build?.context ?? ".");
+    if (!(await exists(contextDir, "directory"))) {
+      throw new UserError(`build.context "${build?.context}" in ${MANIFEST_FILE} is not a directory of the repository at ${d.sha.slice(0, 7)}.`);
+    }
+    const dockerfile = build?.dockerfile ?? "Dockerfile";
+    if (!(await exists(join(contextDir, dockerfile), "file"))) {
+      const where = build && build.context !== "." ? `${build.context}/${dockerfile}` : dockerfile;
+      throw new UserError(`No ${where} in ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
+    }
+    await deps.db.updateTable("deployments").set({ manifest: manifest ? JSON.stringify(manifest) : null }).where("id", "=", d.id).execute();
     const plan = planDockerBuild({
       app: app.name,
       environment: d.environment,
       sha: d.sha,
       deploymentId: d.id,
-      contextDir: dir,
-      entries,
+      contextDir,
+      entries: await readdir(contextDir),
       dockerfile,
-      buildArgs: {},
+      buildArgs: build?.args ?? {},
     });
     logs.note(`building ${plan.image}`);
     const started = Date.now();
@@ -80,8 +93,10 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     await logs.flush();
     await setDeploymentState(deps.db, d.id, "failed", { error: e.message });
     const live = await liveRelease(deps.db, app.id, d.environment);
+    const invalid = e instanceof ManifestError;
     deps.reporter.failed(app, d, {
-      title: "Build failed",
+      title: invalid ? `${MANIFEST_FILE} is invalid` : "Build failed",
+      annotations: invalid ? manifestAnnotations(e.issues, MANIFEST_FILE) : undefined,
       message: e.message,
       detail: e.detail ?? logs.tail(),
       detailTitle: "Build log (last lines)",

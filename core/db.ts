@@ -1,4 +1,5 @@
-import { Kysely, Migrator, PostgresDialect, sql, type Generated, type Selectable } from "kysely";
+import { Kysely, Migrator, PostgresDialect, sql, type ColumnType, type Generated, type Selectable } from "kysely";
+import type { Manifest } from "./manifest.js";
 import pg from "pg";
 import { migrations } from "../migrations/index.js";
 import type { Sensitive } from "./sensitive.js";
@@ -34,6 +35,8 @@ export interface DeploymentsTable {
   started_at: Date | null;
   built_at: Date | null;
   finished_at: Date | null;
+  /** The normalized berth.yaml (core/manifest.ts), null for an app without one. */
+  manifest: ColumnType<Manifest | null, string | null, string | null>;
 }
 
 export interface BuildLogsTable {

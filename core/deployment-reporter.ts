@@ -1,5 +1,5 @@
 import type { App, Db, Deployment } from "./db.js";
-import type { CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
+import type { CheckRunOutput, CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
 import { PreviewComments, type PreviewState } from "./preview-comment.js";
 import type { SerialQueue } from "./serial-queue.js";
 import { setDeploymentGitHubIds } from "./store.js";
@@ -25,6 +25,7 @@ export interface SuccessReport {
 
 export interface FailureReport {
   title: string;
+  annotations?: CheckRunOutput["annotations"];
   message: string;
   detail?: string;
   detailTitle?: string;
@@ -132,7 +133,7 @@ export class DeploymentReporter {
       this.upsertCheckRun(repo, d, ids, {
         conclusion: "failure",
         detailsUrl,
-        output: { title: r.title, summary: render("check-run-failure", { ...r, detailsUrl }), text: render("check-run-failure-text", r) },
+        output: { title: r.title, summary: render("check-run-failure", { ...r, detailsUrl }), text: render("check-run-failure-text", r), annotations: r.annotations },
       }),
     );
     this.comment(app, d, "failed", r.title);

@@ -14,6 +14,8 @@ export interface CheckRunOutput {
   title: string;
   summary: string;
   text?: string;
+  /** Line annotations (GitHub takes at most 50 per request). */
+  annotations?: { path: string; start_line: number; end_line: number; annotation_level: "failure" | "warning" | "notice"; title?: string; message: string }[];
 }
 
 export interface CheckRunUpdate {
@@ -220,6 +222,7 @@ function checkRunBody(update: CheckRunUpdate): Record<string, unknown> {
       title: update.output.title.slice(0, 255),
       summary: clip(update.output.summary),
       ...(update.output.text ? { text: clip(update.output.text) } : {}),
+      ...(update.output.annotations?.length ? { annotations: update.output.annotations.slice(0, 50) } : {}),
     };
   }
   return body;

@@ -2,10 +2,12 @@ import type { Migration } from "kysely";
 import * as init from "./0001-init.js";
 import * as environments from "./0002-environments.js";
 import * as secrets from "./0003-secrets.js";
+import * as manifest from "./0004-deployment-manifest.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
   "0001-init": init,
   "0002-environments": environments,
   "0003-secrets": secrets,
+  "0004-deployment-manifest": manifest,
 };

@@ -1,5 +1,14 @@
 import type Docker from "dockerode";
+import type { Resources } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
+
+/** A named Docker volume mounted into a container. */
+export interface VolumeSpec {
+  /** Docker volume name, e.g. berth-shop-production-media. */
+  name: string;
+  path: string;
+  readOnly: boolean;
+}
 
 /** A release of an app environment's web container. */
 export interface ReleaseSpec {
@@ -13,11 +22,17 @@ export interface ReleaseSpec {
   port: number;
   url: string;
   pr?: number;
+  /** From berth.yaml: the command (else the image's CMD), env, limits and volumes. */
+  command?: string[];
+  env?: Readonly<Record<string, string>>;
+  resources?: Resources;
+  volumes?: readonly VolumeSpec[];
 }
 
 /** Docker Engine create options for the web container: init, restart policy, labels, berth's env. */
 export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptions {
   const env: Record<string, string> = {
+    ...spec.env,
     BERTH_APP: spec.app,
     BERTH_ENVIRONMENT: spec.environment,
     BERTH_SHA: spec.sha,
@@ -28,6 +43,7 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
   return {
     name: spec.containerName,
     Image: spec.image,
+    ...(spec.command ? { Cmd: [...spec.command] } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     ExposedPorts: { [`${spec.port}/tcp`]: {} },
     Labels: {
@@ -44,9 +60,25 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
       RestartPolicy: { Name: "unless-stopped" },
       NetworkMode: spec.network,
       LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      ...limits(spec.resources),
+      ...mounts(spec.volumes),
     },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: ["web"] } } },
   };
+}
+
+/** Docker's memory and CPU limits for a manifest's `resources`. */
+export function limits(r: Resources | undefined): { Memory?: number; NanoCpus?: number } {
+  return {
+    ...(r?.memoryBytes ? { Memory: r.memoryBytes } : {}),
+    ...(r?.cpus ? { NanoCpus: Math.round(r.cpus * 1e9) } : {}),
+  };
+}
+
+/** Named-volume mounts. */
+export function mounts(volumes: readonly VolumeSpec[] | undefined): { Mounts?: Docker.MountConfig } {
+  if (!volumes?.length) return {};
+  return { Mounts: volumes.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) };
 }
 
 /** The port a web container listens on: the image's lowest exposed TCP port, else 8080 (passed as PORT). */

@@ -47,6 +47,11 @@ export interface DockerHost {
   removeVolume(name: string): Promise<void>;
   /** Removes an image unless a container still uses it; false when it was kept. */
   removeImage(ref: string): Promise<boolean>;
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Pulls an image that is not on the server yet (services' public images); a present one is used as is. */
+  ensureImage(ref: string): Promise<void>;
+  /** Runs a container to completion (a release command): its exit code and output; it is removed after. */
+  runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }>;
 }
 
@@ -235,6 +240,40 @@ export class DockerodeHost implements DockerHost {
       if (isStatus(e, 404)) return true;
       if (isStatus(e, 409)) return false; // still used by a container, e.g. production runs the same sha
       throw e;
+    }
+  }
+
+  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.getVolume(name).inspect();
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+      await this.docker.createVolume({ Name: name, Labels: labels });
+    }
+  }
+
+  async ensureImage(ref: string): Promise<void> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return;
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+    const stream = await this.docker.pull(ref);
+    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const container = await this.docker.createContainer(options);
+    try {
+      await container.start();
+      const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs).unref());
+      const done = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timer]);
+      if (done === "timeout") await container.kill().catch(() => undefined);
+      const output = await this.logsTail(container.id, 200);
+      return { exitCode: done === "timeout" ? -1 : done.StatusCode, output: done === "timeout" ? `${output}\n(killed after ${Math.round(timeoutMs / 1000)}s)` : output };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
     }
   }
 

@@ -11,6 +11,8 @@ import { planWebContainer, webPort } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
 import { anyAnswer, waitHealthy } from "./health-check.js";
 import type { IngressProxy } from "./ingress-proxy.js";
+import type { SecretBox } from "../core/secret-box.js";
+import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -23,6 +25,8 @@ export interface ReleaseSettings {
 
 export interface ReleaseDeps {
   db: Db;
+  /** Opens app secrets for containers; absent when berth has no BERTH_SECRET_KEY. */
+  secretBox?: SecretBox;
   host: DockerHost;
   proxy: IngressProxy;
   reporter: DeploymentReporter;
@@ -98,10 +102,34 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   await host.ensureNetwork(network, { [LABEL.managed]: "true", [LABEL.app]: app.name, [LABEL.environment]: d.environment });
   await deps.proxy.attach(network);
 
-  const port = webPort(await host.imageExposedPorts(image));
+  const manifest = d.manifest ?? undefined;
+  const port = manifest?.web.port ?? webPort(await host.imageExposedPorts(image));
   const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
   const pr = prNumberOf(d.environment);
-  const plan = planWebContainer({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, image, containerName, network, port, url, pr });
+  const berthEnv: Record<string, string> = { BERTH_APP: app.name, BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
+  let stack: PreparedStack | undefined;
+  try {
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs }, manifest);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return reportFailure(deps, c, e, "Release failed before the switch");
+  }
+  const plan = planWebContainer({
+    app: app.name,
+    environment: d.environment,
+    sha: d.sha,
+    deploymentId: d.id,
+    image,
+    containerName,
+    network,
+    port,
+    url,
+    pr,
+    command: manifest?.web.command,
+    env: stack?.env,
+    resources: manifest?.web.resources,
+    volumes: stack?.volumes,
+  });
 
   const leftover = await host.inspectContainer(containerName); // a crashed attempt's, never live (checked above)
   if (leftover) await host.removeContainer(leftover.id);
@@ -116,11 +144,22 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   try {
     await host.startContainer(containerId);
     const address = await host.containerAddress(containerId, network);
-    const ms = await waitHealthy({ host: address, port, path: "/", accept: anyAnswer }, s.healthTimeoutMs, 100, signal).catch(async (e: Error) => {
+    const check = manifest?.web.healthcheck;
+    const started = Date.now();
+    const ready =
+      check?.kind === "command"
+        ? waitForCommand(host, containerId, check.command, check.timeoutMs ?? s.healthTimeoutMs, "the web container")
+        : waitHealthy(
+            { host: address, port, path: check?.path ?? "/", accept: check ? (st) => st >= 200 && st < 400 : anyAnswer },
+            check?.timeoutMs ?? s.healthTimeoutMs,
+            Math.min(check?.intervalMs ?? 100, 1000),
+            signal,
+          );
+    await ready.catch(async (e: Error) => {
       const tail = await host.logsTail(containerId, 50);
       throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
     });
-    logs.note(`healthy after ${ms}ms`);
+    logs.note(`healthy after ${Date.now() - started}ms`);
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     await switchLive(db, release, previous, `${containerName}:${port}`);
     await applyRoutes(deps);
@@ -136,19 +175,24 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
       await logs.flush();
       throw e;
     }
-    logs.note(e.message);
-    await logs.flush();
-    await setDeploymentState(db, d.id, "failed", { error: e.message });
-    deps.reporter.failed(app, d, {
-      title: "Release failed: the new container never became healthy",
-      message: e.message,
-      detail: e.detail,
-      detailTitle: "Container log (last lines)",
-      previousLive: Boolean(previous),
-      url,
-    });
-    return "failed";
+    return reportFailure(deps, c, e, "Release failed: the new container never became healthy");
   }
+}
+
+/** A user error before or during the switch: the previous release keeps serving; say why on GitHub. */
+async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError, title: string): Promise<"failed"> {
+  c.logs.note(e.message);
+  await c.logs.flush();
+  await setDeploymentState(deps.db, c.d.id, "failed", { error: e.message });
+  deps.reporter.failed(c.app, c.d, {
+    title,
+    message: e.message,
+    detail: e.detail,
+    detailTitle: "Log (last lines)",
+    previousLive: Boolean(c.previous),
+    url: c.url,
+  });
+  return "failed";
 }
 
 /** Stops and removes every release of the environment left draining (in-flight requests finish first). */

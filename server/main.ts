@@ -62,6 +62,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const keyFor = (id: number): string => (pageSecret ? pageKey(pageSecret, id) : "");
   const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, keyFor, urlFor, reports) : undefined;
 
+  const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
   if (github && reporter && config.roles.includes("builder")) {
@@ -85,7 +86,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       healthTimeoutMs: config.healthTimeoutMs,
       drainMs: config.drainMs,
     };
-    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, log: releaseLog }, createRedis(config.redisUrl)));
+    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, createRedis(config.redisUrl)));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, createRedis(config.redisUrl)));
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);
@@ -106,7 +107,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
-      apiRoutes(db, config.apiToken, config.secretKey ? new SecretBox(config.secretKey) : undefined),
+      apiRoutes(db, config.apiToken, secretBox),
       pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);

@@ -1,0 +1,10 @@
+import type { Kysely } from "kysely";
+
+/** The normalized berth.yaml a deployment was built with, so its release needs no second fetch. */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("deployments").addColumn("manifest", "jsonb").execute();
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("deployments").dropColumn("manifest").execute();
+}

@@ -1,0 +1,106 @@
+import type { App, Db } from "../core/db.js";
+import { UserError, lastLines } from "../core/errors.js";
+import type { LogWriter } from "../core/log-writer.js";
+import type { Manifest } from "../core/manifest.js";
+import { LABEL } from "../core/names.js";
+import type { SecretBox } from "../core/secret-box.js";
+import { openSecrets } from "../core/secret-store.js";
+import { resolveAppEnv, resolveServiceEnv } from "./app-env.js";
+import type { VolumeSpec } from "./container-plan.js";
+import type { DockerHost } from "./docker-host.js";
+import { SPEC_LABEL, planServiceContainer, serviceContainerName, volumeName } from "./service-plan.js";
+
+export interface StackContext {
+  db: Db;
+  host: DockerHost;
+  secretBox?: SecretBox;
+  app: App;
+  environment: string;
+  network: string;
+  image: string;
+  /** berth's own variables, given to the release command as to web. */
+  berthEnv: Record<string, string>;
+  logs: LogWriter;
+  timeoutMs: number;
+}
+
+/** What the web container gets from the manifest once the stack around it is up. */
+export interface PreparedStack {
+  env: Record<string, string>;
+  volumes: VolumeSpec[];
+}
+
+/**
+ * Brings up what the web container depends on, in the manifest's order: secrets resolved (a missing
+ * one stops here), volumes, services (started, or left alone when their definition did not change,
+ * and healthy), then the release command in a fresh container of the new image.
+ */
+export async function prepareStack(c: StackContext, manifest: Manifest): Promise<PreparedStack> {
+  if (manifest.secrets.length > 0 && !c.secretBox) {
+    throw new UserError("berth.yaml declares secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.");
+  }
+  const secrets = c.secretBox ? await openSecrets(c.db, c.secretBox, c.app.id) : new Map();
+  const env = resolveAppEnv(manifest, c.environment, c.app.name, secrets);
+  const labels = { [LABEL.managed]: "true", [LABEL.app]: c.app.name, [LABEL.environment]: c.environment };
+  const mount = (m: { volume: string; path: string; readOnly: boolean }): VolumeSpec => ({ name: volumeName(c.app.name, c.environment, m.volume), path: m.path, readOnly: m.readOnly });
+  for (const v of manifest.volumes) await c.host.ensureVolume(volumeName(c.app.name, c.environment, v), { ...labels, "berth.volume": v });
+
+  for (const [name, svc] of Object.entries(manifest.services)) {
+    const options = planServiceContainer({
+      app: c.app.name,
+      environment: c.environment,
+      name,
+      network: c.network,
+      image: svc.image,
+      command: svc.command,
+      env: resolveServiceEnv(svc.env, secrets),
+      resources: svc.resources,
+      volumes: svc.volumes.map(mount),
+    });
+    const containerName = serviceContainerName(c.app.name, c.environment, name);
+    const existing = await c.host.inspectContainer(containerName);
+    if (existing?.running && existing.labels[SPEC_LABEL] === options.Labels?.[SPEC_LABEL]) continue;
+    if (existing) await c.host.removeContainer(existing.id);
+    c.logs.note(`starting service ${name} (${svc.image})`);
+    await c.host.ensureImage(svc.image);
+    const id = await c.host.createContainer(options);
+    await c.host.startContainer(id);
+    if (svc.healthcheck) await waitForCommand(c.host, containerName, svc.healthcheck.command, svc.healthcheck.timeoutMs ?? c.timeoutMs, `service ${name}`);
+    c.logs.note(`service ${name} is up`);
+  }
+
+  if (manifest.release) {
+    c.logs.note(`running release command: ${manifest.release.join(" ")}`);
+    const r = await c.host.runOnce(
+      {
+        Image: c.image,
+        Cmd: manifest.release,
+        Env: Object.entries({ ...env, ...c.berthEnv }).map(([k, v]) => `${k}=${v}`),
+        Labels: { ...labels, [LABEL.role]: "release" },
+        HostConfig: { Init: true, NetworkMode: c.network, ...(manifest.web.volumes.length ? { Mounts: manifest.web.volumes.map(mount).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) } : {}) },
+      },
+      c.timeoutMs * 5,
+    );
+    c.logs.write(r.output.endsWith("\n") || !r.output ? r.output : `${r.output}\n`);
+    if (r.exitCode !== 0) {
+      throw new UserError(`The release command \`${manifest.release.join(" ")}\` exited with ${r.exitCode}; nothing was switched.`, lastLines(r.output, 40) || "(no output)");
+    }
+  }
+  return { env, volumes: manifest.web.volumes.map(mount) };
+}
+
+/** Runs a health command in a container until it exits 0, or fails with its last output. */
+export async function waitForCommand(host: DockerHost, container: string, command: string[], timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      await host.exec(container, command);
+      return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new UserError(`${what} did not become healthy within ${Math.round(timeoutMs / 1000)}s: \`${command.join(" ")}\` kept failing.`, last);
+}

@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import type Docker from "dockerode";
+import type { Resources } from "../core/manifest.js";
+import { LABEL } from "../core/names.js";
+import { limits, mounts, type VolumeSpec } from "./container-plan.js";
+
+export const SPEC_LABEL = "berth.spec";
+
+export interface ServiceSpec {
+  app: string;
+  environment: string;
+  name: string;
+  network: string;
+  image: string;
+  command?: string[];
+  env: Readonly<Record<string, string>>;
+  resources: Resources;
+  volumes: readonly VolumeSpec[];
+}
+
+/** Docker name of a service container: one per app environment and service, replaced only when its spec changes. */
+export function serviceContainerName(app: string, environment: string, service: string): string {
+  return `berth-${app}-${environment}-${service}`;
+}
+
+/** Docker name of a manifest volume in one environment: production's survive releases, a preview's die with it. */
+export function volumeName(app: string, environment: string, volume: string): string {
+  return `berth-${app}-${environment}-${volume}`;
+}
+
+/**
+ * A service container, reachable on the app network by its manifest key. The spec hash label lets
+ * the releaser leave a running service alone when nothing about it changed.
+ */
+export function planServiceContainer(spec: ServiceSpec): Docker.ContainerCreateOptions {
+  const options: Docker.ContainerCreateOptions = {
+    name: serviceContainerName(spec.app, spec.environment, spec.name),
+    Image: spec.image,
+    ...(spec.command ? { Cmd: [...spec.command] } : {}),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      [LABEL.managed]: "true",
+      [LABEL.app]: spec.app,
+      [LABEL.environment]: spec.environment,
+      [LABEL.role]: "service",
+      "berth.service": spec.name,
+    },
+    HostConfig: {
+      Init: true,
+      RestartPolicy: { Name: "unless-stopped" },
+      NetworkMode: spec.network,
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      ...limits(spec.resources),
+      ...mounts(spec.volumes),
+    },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
+  };
+  const hash = createHash("sha256").update(JSON.stringify(options)).digest("hex").slice(0, 16);
+  return { ...options, Labels: { ...options.Labels, [SPEC_LABEL]: hash } };
+}

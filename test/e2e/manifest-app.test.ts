@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker } from "../support/docker-cleanup.js";
+import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
+import { getVia, waitFor } from "../support/services.js";
+
+const APP_SH = `#!/bin/sh
+mkdir -p /www/health /data
+n=$(cat /data/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/count
+printf '%s\\n' "greeting=$GREETING" "secret=$API_KEY" "cache=$CACHE_HOST" "starts=$n" "migrated=$(cat /data/migrated 2>/dev/null)" "version=$VERSION" > /www/index.html
+echo ok > /www/health/index.html
+exec httpd -f -p 9090 -h /www
+`;
+
+const MANIFEST = `web:
+  port: 9090
+  command: ["sh", "/app.sh"]
+  healthcheck: { path: /health/, timeout: 20s }
+  volumes: ["data:/data"]
+release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/"]
+services:
+  cache:
+    image: berth-standin/busybox:latest
+    command: ["sh", "-c", "mkdir -p /w && echo cache-ok > /w/index.html && exec httpd -f -p 7000 -h /w"]
+    healthcheck: { command: ["test", "-e", "/w/index.html"] }
+volumes: { data: {} }
+env:
+  GREETING: hello
+  API_KEY: "\${secret.API_KEY}"
+  CACHE_HOST: "\${service.cache.host}"
+secrets: [API_KEY]
+previews:
+  env: { GREETING: hello preview }
+`;
+
+const files = (version: string, manifest = MANIFEST): Record<string, string> => ({
+  Dockerfile: `FROM berth-standin/busybox:latest\nCOPY app.sh /app.sh\nENV VERSION=${version}\nEXPOSE 8080\n`,
+  "app.sh": APP_SH,
+  "berth.yaml": manifest,
+});
+
+describe("berth.yaml apps, end to end", () => {
+  let h: Harness;
+  const page = async (host: string) => (await getVia(h.ingressPort, host).catch(() => undefined))?.body ?? "";
+  const completed = (sha: string) => waitFor(`check on ${sha.slice(0, 7)}`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 100);
+  const serviceId = async (env: string) =>
+    (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.app=${h.app}`, `berth.environment=${env}`, "berth.service=cache"] }) }))[0]?.Id;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("fails before starting anything when a declared secret is not set, saying how to set it", async () => {
+    const sha = h.repo.commit(files("1"), "manifest app");
+    await h.push(sha, "0".repeat(40));
+    const check = await completed(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.summary).toContain(`berth.yaml needs secret API_KEY, not set for ${h.app}. Set it with \`berth secrets set ${h.app} API_KEY\``);
+    expect(await serviceId("production")).toBeUndefined();
+  });
+
+  it("runs services, the release command, env with secrets and service hosts, and the web command on its port", async () => {
+    const put = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/secrets/API_KEY`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ value: "k-123" }),
+    });
+    expect(put.status).toBe(204);
+    const before = h.repo.head;
+    const sha = h.repo.commit(files("2"), "with secret");
+    await h.push(sha, before);
+    const check = await completed(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    const body = await waitFor("app page", async () => ((await page(`${h.app}.localhost`)).includes("version=2") ? page(`${h.app}.localhost`) : undefined));
+    expect(body).toBe("greeting=hello\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nversion=2\n");
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain("running release command: sh -c echo migrating");
+    expect(log).toContain("migrating");
+    expect(log).not.toContain("k-123");
+  });
+
+  it("keeps volume data and an unchanged service across releases", async () => {
+    const service = await serviceId("production");
+    const before = h.repo.head;
+    const sha = h.repo.commit(files("3"), "next release");
+    await h.push(sha, before);
+    expect((await completed(sha)).conclusion).toBe("success");
+    const body = await waitFor("v3", async () => ((await page(`${h.app}.localhost`)).includes("version=3") ? page(`${h.app}.localhost`) : undefined));
+    expect(body).toContain("starts=2\n");
+    expect(await serviceId("production")).toBe(service);
+  });
+
+  it("gives a preview its own service and volume, and previews.env on top", async () => {
+    const sha = h.repo.commitToPull(4, files("pr"));
+    await h.pull({ action: "opened", number: 4, head: sha });
+    expect((await completed(sha)).conclusion).toBe("success");
+    const body = await waitFor("preview", async () => ((await page(`${h.app}-pr-4.localhost`)).includes("version=pr") ? page(`${h.app}-pr-4.localhost`) : undefined));
+    expect(body).toBe("greeting=hello preview\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nversion=pr\n");
+    expect(await serviceId("pr-4")).not.toBe(await serviceId("production"));
+  });
+
+  it("reports an invalid berth.yaml with the line, as an annotation, and deploys nothing", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(files("4", MANIFEST.replace('volumes: ["data:/data"]', 'volumes: ["data"]')), "broken manifest");
+    await h.push(sha, before);
+    const check = await completed(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.title).toBe("berth.yaml is invalid");
+    expect(check.output?.summary).toContain('web.volumes[0] (line 5): expected "name:/path" or "name:/path:ro"');
+    const last = check.history.at(-1) as { output?: { annotations?: { path: string; start_line: number }[] } };
+    expect(last.output?.annotations?.[0]).toMatchObject({ path: "berth.yaml", start_line: 5 });
+    expect(await page(`${h.app}.localhost`)).toContain("version=3");
+  });
+});
