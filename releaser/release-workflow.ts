@@ -13,6 +13,8 @@ import { anyAnswer, waitHealthy } from "./health-check.js";
 import type { IngressProxy } from "./ingress-proxy.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
+import type { Manifest } from "../core/manifest.js";
+import { retireProcesses, startProcesses } from "./processes.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -72,6 +74,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     const releaseSeconds = secondsBetween(current.built_at, current.finished_at);
     deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
     await drainOld(deps, app.id, d.environment, logs);
+    await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
     await logs.flush();
     return "live";
   });
@@ -160,12 +163,16 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
       throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
     });
     logs.note(`healthy after ${Date.now() - started}ms`);
+    if (manifest && Object.keys(manifest.processes).length > 0) {
+      await startProcesses(host, { manifest, app, d, image, network, env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
+    }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     await switchLive(db, release, previous, `${containerName}:${port}`);
     await applyRoutes(deps);
     logs.note(`routed ${hostname} to ${containerName}`);
     return "switched";
   } catch (e) {
+    await retireProcesses(host, app.name, d.environment, (id) => id === String(d.id));
     await db.updateTable("releases").set({ state: "failed", stopped_at: new Date() }).where("id", "=", release.id).execute();
     if (previous) await db.updateTable("releases").set({ state: "live" }).where("id", "=", previous.id).where("state", "=", "draining").execute();
     await host.removeContainer(containerId);

@@ -16,6 +16,8 @@ const MANIFEST = `web:
   command: ["sh", "/app.sh"]
   healthcheck: { path: /health/, timeout: 20s }
   volumes: ["data:/data"]
+processes:
+  worker: { command: "sh -c 'echo worker up; exec sleep 3600'", replicas: 2 }
 release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/"]
 services:
   cache:
@@ -42,6 +44,8 @@ describe("berth.yaml apps, end to end", () => {
   let h: Harness;
   const page = async (host: string) => (await getVia(h.ingressPort, host).catch(() => undefined))?.body ?? "";
   const completed = (sha: string) => waitFor(`check on ${sha.slice(0, 7)}`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 100);
+  const workers = async (env: string) =>
+    (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.app=${h.app}`, `berth.environment=${env}`, "berth.process=worker"] }) })).map((c) => c.Labels["berth.sha"]);
   const serviceId = async (env: string) =>
     (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.app=${h.app}`, `berth.environment=${env}`, "berth.service=cache"] }) }))[0]?.Id;
 
@@ -79,6 +83,8 @@ describe("berth.yaml apps, end to end", () => {
     expect(log).toContain("running release command: sh -c echo migrating");
     expect(log).toContain("migrating");
     expect(log).not.toContain("k-123");
+    expect(log).toContain("started 2 × worker");
+    expect(await workers("production")).toEqual([sha, sha]);
   });
 
   it("keeps volume data and an unchanged service across releases", async () => {
@@ -90,6 +96,8 @@ describe("berth.yaml apps, end to end", () => {
     const body = await waitFor("v3", async () => ((await page(`${h.app}.localhost`)).includes("version=3") ? page(`${h.app}.localhost`) : undefined));
     expect(body).toContain("starts=2\n");
     expect(await serviceId("production")).toBe(service);
+    await waitFor("old workers retired", async () => (await workers("production")).every((w) => w === sha));
+    expect(await workers("production")).toEqual([sha, sha]);
   });
 
   it("gives a preview its own service and volume, and previews.env on top", async () => {

@@ -1,0 +1,50 @@
+import type Docker from "dockerode";
+import type { ProcessSettings } from "../core/manifest.js";
+import { LABEL } from "../core/names.js";
+import { limits, mounts, type VolumeSpec } from "./container-plan.js";
+
+export interface ProcessSpec {
+  app: string;
+  environment: string;
+  sha: string;
+  deploymentId: number;
+  image: string;
+  network: string;
+  name: string;
+  settings: ProcessSettings;
+  env: Readonly<Record<string, string>>;
+  volumes: readonly VolumeSpec[];
+}
+
+/**
+ * The containers of one process type for a release: `replicas` of them, from the app's image with the
+ * process's command, on the app network under the process name (so routes and other containers can
+ * reach it), labelled with the deployment so the next release can retire them.
+ */
+export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreateOptions[] {
+  return Array.from({ length: spec.settings.replicas }, (_, i) => ({
+    name: `berth-${spec.app}-${spec.environment}-${spec.name}-${spec.sha.slice(0, 7)}-${spec.deploymentId}-${i + 1}`,
+    Image: spec.image,
+    Cmd: [...spec.settings.command],
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      [LABEL.managed]: "true",
+      [LABEL.app]: spec.app,
+      [LABEL.environment]: spec.environment,
+      [LABEL.sha]: spec.sha,
+      [LABEL.deployment]: String(spec.deploymentId),
+      [LABEL.role]: "process",
+      "berth.process": spec.name,
+    },
+    StopTimeout: 10,
+    HostConfig: {
+      Init: true,
+      RestartPolicy: { Name: "unless-stopped" },
+      NetworkMode: spec.network,
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      ...limits(spec.settings.resources),
+      ...mounts(spec.volumes),
+    },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
+  }));
+}
