@@ -9,7 +9,7 @@ import type { Logger } from "../core/logger.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../core/store.js";
 import { ManifestError, manifestAnnotations } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
-import { MANIFEST_FILE, exists, readManifestFile } from "./read-manifest.js";
+import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 
@@ -62,7 +62,12 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       const where = build && build.context !== "." ? `${build.context}/${dockerfile}` : dockerfile;
       throw new UserError(`No ${where} in ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
     }
-    await deps.db.updateTable("deployments").set({ manifest: manifest ? JSON.stringify(manifest) : null }).where("id", "=", d.id).execute();
+    const files = manifest ? await readServiceFiles(dir, manifest) : {};
+    await deps.db
+      .updateTable("deployments")
+      .set({ manifest: manifest ? JSON.stringify(manifest) : null, files: JSON.stringify(files) })
+      .where("id", "=", d.id)
+      .execute();
     const plan = planDockerBuild({
       app: app.name,
       environment: d.environment,

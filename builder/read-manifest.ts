@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { UserError } from "../core/errors.js";
 import { parseManifest, type Manifest } from "../core/manifest.js";
 
 export const MANIFEST_FILE = "berth.yaml";
@@ -24,4 +25,20 @@ export async function exists(path: string, kind: "file" | "directory"): Promise<
   } catch {
     return false;
   }
+}
+
+const MAX_FILE = 1 << 20;
+
+/** Reads the repository files services mount (`files:`), at this commit; each must exist and be at most 1 MiB. */
+export async function readServiceFiles(dir: string, manifest: Manifest): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, svc] of Object.entries(manifest.services)) {
+    for (const f of svc.files) {
+      const path = join(dir, f.source);
+      if (!(await exists(path, "file"))) throw new UserError(`services.${name}.files: ${f.source} is not a file in the repository at this commit.`);
+      if ((await stat(path)).size > MAX_FILE) throw new UserError(`services.${name}.files: ${f.source} is larger than 1 MiB; bake large files into an image instead.`);
+      out[f.source] = await readFile(path, "utf8");
+    }
+  }
+  return out;
 }

@@ -37,6 +37,8 @@ export interface DeploymentsTable {
   finished_at: Date | null;
   /** The normalized berth.yaml (core/manifest.ts), null for an app without one. */
   manifest: ColumnType<Manifest | null, string | null, string | null>;
+  /** Contents of the repository files that services mount, by repository path. */
+  files: ColumnType<Record<string, string> | null, string | null, string | null>;
 }
 
 export interface BuildLogsTable {

@@ -1,10 +1,13 @@
 import type { Kysely } from "kysely";
 
-/** The normalized berth.yaml a deployment was built with, so its release needs no second fetch. */
+/**
+ * The normalized berth.yaml a deployment was built with, and the repository files its services mount
+ * (read at the commit), so its release needs no second fetch.
+ */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable("deployments").addColumn("manifest", "jsonb").execute();
+  await db.schema.alterTable("deployments").addColumn("manifest", "jsonb").addColumn("files", "jsonb").execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable("deployments").dropColumn("manifest").execute();
+  await db.schema.alterTable("deployments").dropColumn("manifest").dropColumn("files").execute();
 }

@@ -22,6 +22,8 @@ export interface StackContext {
   berthEnv: Record<string, string>;
   logs: LogWriter;
   timeoutMs: number;
+  /** Repository files services mount, by repository path, as read at the commit. */
+  files: Readonly<Record<string, string>>;
 }
 
 /** What the web container gets from the manifest once the stack around it is up. */
@@ -46,7 +48,9 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
   for (const v of manifest.volumes) await c.host.ensureVolume(volumeName(c.app.name, c.environment, v), { ...labels, "berth.volume": v });
 
   for (const [name, svc] of Object.entries(manifest.services)) {
+    const files = Object.fromEntries(svc.files.map((f) => [f.path, c.files[f.source] ?? ""]));
     const options = planServiceContainer({
+      files,
       app: c.app.name,
       environment: c.environment,
       name,
@@ -64,6 +68,7 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     c.logs.note(`starting service ${name} (${svc.image})`);
     await c.host.ensureImage(svc.image);
     const id = await c.host.createContainer(options);
+    for (const [path, content] of Object.entries(files)) await c.host.putFile(id, path, content);
     await c.host.startContainer(id);
     if (svc.healthcheck) await waitForCommand(c.host, containerName, svc.healthcheck.command, svc.healthcheck.timeoutMs ?? c.timeoutMs, `service ${name}`);
     c.logs.note(`service ${name} is up`);

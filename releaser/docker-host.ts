@@ -184,12 +184,11 @@ export class DockerodeHost implements DockerHost {
   }
 
   async putFile(container: string, path: string, content: string): Promise<void> {
-    const slash = path.lastIndexOf("/");
-    const dir = path.slice(0, slash) || "/";
+    // Extracted at / with the whole path in the entry, so missing parent directories are created.
     const pack = tar.pack();
-    pack.entry({ name: path.slice(slash + 1), mode: 0o644 }, content);
+    pack.entry({ name: path.replace(/^\/+/, ""), mode: 0o644 }, content);
     pack.finalize();
-    await this.docker.getContainer(container).putArchive(pack, { path: dir });
+    await this.docker.getContainer(container).putArchive(pack, { path: "/" });
   }
 
   async listManaged(labels: Record<string, string>): Promise<ManagedResources> {

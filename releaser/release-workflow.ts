@@ -112,7 +112,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const berthEnv: Record<string, string> = { BERTH_APP: app.name, BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
   let stack: PreparedStack | undefined;
   try {
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs }, manifest);
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {} }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");

@@ -16,6 +16,8 @@ export interface ServiceSpec {
   env: Readonly<Record<string, string>>;
   resources: Resources;
   volumes: readonly VolumeSpec[];
+  /** Files written into the container before it starts, by container path; part of the spec hash. */
+  files?: Readonly<Record<string, string>>;
 }
 
 /** Docker name of a service container: one per app environment and service, replaced only when its spec changes. */
@@ -55,6 +57,6 @@ export function planServiceContainer(spec: ServiceSpec): Docker.ContainerCreateO
     },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
   };
-  const hash = createHash("sha256").update(JSON.stringify(options)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(JSON.stringify([options, spec.files ?? {}])).digest("hex").slice(0, 16);
   return { ...options, Labels: { ...options.Labels, [SPEC_LABEL]: hash } };
 }

@@ -22,7 +22,8 @@ release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:70
 services:
   cache:
     image: berth-standin/busybox:latest
-    command: ["sh", "-c", "mkdir -p /w && echo cache-ok > /w/index.html && exec httpd -f -p 7000 -h /w"]
+    command: ["sh", "-c", "exec httpd -f -p 7000 -h /w"]
+    files: { /w/index.html: deploy/cache-page.txt }
     healthcheck: { command: ["test", "-e", "/w/index.html"] }
 volumes: { data: {} }
 env:
@@ -38,6 +39,7 @@ const files = (version: string, manifest = MANIFEST): Record<string, string> => 
   Dockerfile: `FROM berth-standin/busybox:latest\nCOPY app.sh /app.sh\nENV VERSION=${version}\nEXPOSE 8080\n`,
   "app.sh": APP_SH,
   "berth.yaml": manifest,
+  "deploy/cache-page.txt": "cache-ok\n",
 });
 
 describe("berth.yaml apps, end to end", () => {
