@@ -48,6 +48,11 @@ export interface BuildLogsTable {
   created_at: Generated<Date>;
 }
 
+export interface PathRoute {
+  path: string;
+  upstreams: string[];
+}
+
 export interface ReleasesTable {
   id: Generated<number>;
   deployment_id: number;
@@ -59,6 +64,8 @@ export interface ReleasesTable {
   container_id: string | null;
   container_name: string;
   upstream: string | null;
+  /** Path routes in order, each to its upstreams (`name:port`); null: everything to web. */
+  routes: ColumnType<PathRoute[] | null, string | null, string | null>;
   state: Generated<ReleaseState>;
   created_at: Generated<Date>;
   live_at: Date | null;

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { App, Db, Deployment, DeploymentState, Release } from "./db.js";
+import type { App, Db, Deployment, DeploymentState, PathRoute, Release } from "./db.js";
 
 /** The app a push belongs to, as recorded from the webhook. */
 export interface AppInput {
@@ -121,15 +121,15 @@ export async function liveRelease(db: Db, appId: number, environment: string): P
 }
 
 /** Every live route on a droid server: the whole desired state of its ingress. */
-export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string }[]> {
+export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string; paths?: PathRoute[] }[]> {
   const rows = await db
     .selectFrom("releases")
-    .select(["hostname", "upstream"])
+    .select(["hostname", "upstream", "routes"])
     .where("server", "=", server)
     .where("state", "=", "live")
     .where("upstream", "is not", null)
     .execute();
-  return rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "" }));
+  return rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "", ...(r.routes?.length ? { paths: r.routes } : {}) }));
 }
 
 export async function listApps(db: Db): Promise<App[]> {

@@ -6,8 +6,11 @@ import type { Kysely } from "kysely";
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("deployments").addColumn("manifest", "jsonb").addColumn("files", "jsonb").execute();
+  // Path routes of a live release (to processes and services), beside its web upstream.
+  await db.schema.alterTable("releases").addColumn("routes", "jsonb").execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("releases").dropColumn("routes").execute();
   await db.schema.alterTable("deployments").dropColumn("manifest").dropColumn("files").execute();
 }

@@ -1,29 +1,45 @@
 import { render } from "../core/templates.js";
 
+export interface PathRoute {
+  path: string;
+  upstreams: string[];
+}
+
 export interface Route {
   hostname: string;
   upstream: string;
+  /** Requests matching these paths (in order) go to their upstreams; the rest to `upstream`. */
+  paths?: readonly PathRoute[];
 }
 
 export interface IngressConfig {
   tls: boolean;
-  sites: { hostname: string; upstreams: string[] }[];
+  sites: { hostname: string; upstreams: string[]; paths: PathRoute[] }[];
 }
+
+const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
+const SAFE_PATH = /^\/[A-Za-z0-9._~\/*-]*$/;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
 export function planIngress(routes: readonly Route[], tls: boolean): IngressConfig {
-  const byHost = new Map<string, Set<string>>();
+  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[] }>();
   for (const r of routes) {
-    if (!/^[a-z0-9.-]+$/.test(r.hostname) || !/^[a-z0-9.:[\]-]+$/i.test(r.upstream)) {
-      throw new Error(`refusing to route ${JSON.stringify(r)}: hostname or upstream has characters a Caddyfile cannot hold`);
-    }
-    const set = byHost.get(r.hostname) ?? new Set<string>();
-    set.add(r.upstream);
-    byHost.set(r.hostname, set);
+    const unsafe =
+      !/^[a-z0-9.-]+$/.test(r.hostname) ||
+      !SAFE_UPSTREAM.test(r.upstream) ||
+      (r.paths ?? []).some((p) => !SAFE_PATH.test(p.path) || p.upstreams.length === 0 || !p.upstreams.every((u) => SAFE_UPSTREAM.test(u)));
+    if (unsafe) throw new Error(`refusing to route ${JSON.stringify(r)}: hostname, path or upstream has characters a Caddyfile cannot hold`);
+    const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [] };
+    site.upstreams.add(r.upstream);
+    if (site.paths.length === 0 && r.paths) site.paths = r.paths.map((p) => ({ path: p.path, upstreams: [...p.upstreams].sort() }));
+    byHost.set(r.hostname, site);
   }
   return {
     tls,
-    sites: [...byHost.keys()].sort().map((hostname) => ({ hostname, upstreams: [...(byHost.get(hostname) ?? [])].sort() })),
+    sites: [...byHost.keys()].sort().map((hostname) => {
+      const site = byHost.get(hostname);
+      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [] };
+    }),
   };
 }
 

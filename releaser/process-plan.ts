@@ -16,6 +16,11 @@ export interface ProcessSpec {
   volumes: readonly VolumeSpec[];
 }
 
+/** Docker name of one replica of a process type in a release. */
+export function processContainerName(app: string, environment: string, name: string, sha: string, deploymentId: number, replica: number): string {
+  return `berth-${app}-${environment}-${name}-${sha.slice(0, 7)}-${deploymentId}-${replica}`;
+}
+
 /**
  * The containers of one process type for a release: `replicas` of them, from the app's image with the
  * process's command, on the app network under the process name (so routes and other containers can
@@ -23,7 +28,7 @@ export interface ProcessSpec {
  */
 export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreateOptions[] {
   return Array.from({ length: spec.settings.replicas }, (_, i) => ({
-    name: `berth-${spec.app}-${spec.environment}-${spec.name}-${spec.sha.slice(0, 7)}-${spec.deploymentId}-${i + 1}`,
+    name: processContainerName(spec.app, spec.environment, spec.name, spec.sha, spec.deploymentId, i + 1),
     Image: spec.image,
     Cmd: [...spec.settings.command],
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),

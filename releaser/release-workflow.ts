@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { App, Db, Deployment, Release } from "../core/db.js";
+import type { App, Db, Deployment, PathRoute, Release } from "../core/db.js";
 import { prNumberOf, type DeploymentReporter } from "../core/deployment-reporter.js";
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
@@ -15,6 +15,7 @@ import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
 import type { Manifest } from "../core/manifest.js";
 import { retireProcesses, startProcesses } from "./processes.js";
+import { planPathRoutes } from "./route-plan.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -167,7 +168,8 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
       await startProcesses(host, { manifest, app, d, image, network, env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
-    await switchLive(db, release, previous, `${containerName}:${port}`);
+    const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName }) : [];
+    await switchLive(db, release, previous, `${containerName}:${port}`, paths);
     await applyRoutes(deps);
     logs.note(`routed ${hostname} to ${containerName}`);
     return "switched";
@@ -244,10 +246,11 @@ async function staleReason(db: Db, appId: number, deploymentId: number, environm
 }
 
 /** Makes the new release the live one and the previous one draining, in one transaction. */
-async function switchLive(db: Db, release: Release, previous: Release | undefined, upstream: string): Promise<void> {
+async function switchLive(db: Db, release: Release, previous: Release | undefined, upstream: string, paths: PathRoute[]): Promise<void> {
   await db.transaction().execute(async (tx) => {
     if (previous) await tx.updateTable("releases").set({ state: "draining" }).where("id", "=", previous.id).execute();
-    await tx.updateTable("releases").set({ state: "live", upstream, live_at: new Date() }).where("id", "=", release.id).execute();
+    const routes = paths.length ? JSON.stringify(paths) : null;
+    await tx.updateTable("releases").set({ state: "live", upstream, routes, live_at: new Date() }).where("id", "=", release.id).execute();
   });
 }
 

@@ -23,9 +23,11 @@ services:
   cache:
     image: berth-standin/busybox:latest
     command: ["sh", "-c", "exec httpd -f -p 7000 -h /w"]
-    files: { /w/index.html: deploy/cache-page.txt }
+    files: { /w/index.html: deploy/cache-page.txt, /w/cache/index.html: deploy/cache-page.txt }
     healthcheck: { command: ["test", "-e", "/w/index.html"] }
 volumes: { data: {} }
+routes:
+  - { path: /cache/*, to: "cache:7000" }
 env:
   GREETING: hello
   API_KEY: "\${secret.API_KEY}"
@@ -86,6 +88,8 @@ describe("berth.yaml apps, end to end", () => {
     expect(log).toContain("migrating");
     expect(log).not.toContain("k-123");
     expect(log).toContain("started 2 × worker");
+    // A path route sends /cache/* to the cache service; everything else stays on web.
+    expect((await getVia(h.ingressPort, `${h.app}.localhost`, "/cache/")).body).toBe("cache-ok\n");
     expect(await workers("production")).toEqual([sha, sha]);
   });
 

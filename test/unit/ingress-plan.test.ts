@@ -15,8 +15,8 @@ describe("planIngress", () => {
     ).toEqual({
       tls: true,
       sites: [
-        { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"] },
-        { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"] },
+        { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"], paths: [] },
+        { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"], paths: [] },
       ],
     });
   });
@@ -51,6 +51,53 @@ describe("renderCaddyfile", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("sends path routes to their upstreams first, everything else to web", () => {
+    const text = renderCaddyfile(
+      planIngress(
+        [
+          {
+            hostname: "shop.example.com",
+            upstream: "berth-shop-production-web-abc-1:8080",
+            paths: [
+              { path: "/static/*", upstreams: ["berth-shop-production-nginx:80"] },
+              { path: "/ws/*", upstreams: ["berth-shop-production-ws-abc-1-2:9000", "berth-shop-production-ws-abc-1-1:9000"] },
+            ],
+          },
+        ],
+        true,
+      ),
+    );
+    expect(text).toBe(
+      [
+        "# Rendered whole by berth from its desired state; edits here are overwritten on the next release.",
+        "{",
+        "\tadmin localhost:2019",
+        "\tgrace_period 30s",
+        "}",
+        "",
+        "shop.example.com {",
+        "\thandle /static/* {",
+        "\t\treverse_proxy berth-shop-production-nginx:80 {",
+        "\t\t\tlb_try_duration 5s",
+        "\t\t}",
+        "\t}",
+        "\thandle /ws/* {",
+        "\t\treverse_proxy berth-shop-production-ws-abc-1-1:9000 berth-shop-production-ws-abc-1-2:9000 {",
+        "\t\t\tlb_try_duration 5s",
+        "\t\t}",
+        "\t}",
+        "\thandle {",
+        "\t\treverse_proxy berth-shop-production-web-abc-1:8080 {",
+        "\t\t\tlb_try_duration 5s",
+        "\t\t}",
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    expect(() => planIngress([{ hostname: "a.com", upstream: "x:1", paths: [{ path: "/a b", upstreams: ["y:2"] }] }], true)).toThrow(/refusing to route/);
   });
 
   it("lets Caddy manage certificates when TLS is on", () => {
