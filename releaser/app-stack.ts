@@ -51,6 +51,7 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     const files = Object.fromEntries(svc.files.map((f) => [f.path, c.files[f.source] ?? ""]));
     const options = planServiceContainer({
       files,
+      healthcheck: svc.healthcheck,
       app: c.app.name,
       environment: c.environment,
       name,

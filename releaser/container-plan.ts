@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { Resources } from "../core/manifest.js";
+import type { CommandHealthcheck, Resources } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
 
 /** A named Docker volume mounted into a container. */
@@ -27,6 +27,7 @@ export interface ReleaseSpec {
   env?: Readonly<Record<string, string>>;
   resources?: Resources;
   volumes?: readonly VolumeSpec[];
+  healthcheck?: CommandHealthcheck;
 }
 
 /** Docker Engine create options for the web container: init, restart policy, labels, berth's env. */
@@ -55,6 +56,7 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
       [LABEL.role]: "web",
     },
     StopTimeout: 10,
+    ...dockerHealthcheck(spec.healthcheck),
     HostConfig: {
       Init: true,
       RestartPolicy: { Name: "unless-stopped" },
@@ -72,6 +74,24 @@ export function limits(r: Resources | undefined): { Memory?: number; NanoCpus?: 
   return {
     ...(r?.memoryBytes ? { Memory: r.memoryBytes } : {}),
     ...(r?.cpus ? { NanoCpus: Math.round(r.cpus * 1e9) } : {}),
+  };
+}
+
+/**
+ * A Docker HEALTHCHECK for a manifest health command, so the engine keeps checking after the release
+ * went live and the reconciler can restart what turns unhealthy (autoheal).
+ */
+export function dockerHealthcheck(check: CommandHealthcheck | undefined): { Healthcheck?: Docker.HealthConfig } {
+  if (!check) return {};
+  const ns = (ms: number): number => ms * 1_000_000;
+  return {
+    Healthcheck: {
+      Test: ["CMD", ...check.command],
+      Interval: ns(check.intervalMs ?? 10_000),
+      Timeout: ns(check.timeoutMs ?? 5_000),
+      StartPeriod: ns(check.startPeriodMs ?? 0),
+      Retries: 3,
+    },
   };
 }
 

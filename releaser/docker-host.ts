@@ -12,6 +12,8 @@ export interface ContainerInfo {
   image: string;
   labels: Record<string, string>;
   networks: string[];
+  /** Docker's health state, for containers with a HEALTHCHECK. */
+  health?: "starting" | "healthy" | "unhealthy";
 }
 
 export interface ManagedResources {
@@ -38,6 +40,7 @@ export interface DockerHost {
   containerAddress(id: string, network: string): Promise<string>;
   logsTail(id: string, lines: number): Promise<string>;
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  restartContainer(id: string): Promise<void>;
   removeContainer(id: string): Promise<void>;
   putFile(container: string, path: string, content: string): Promise<void>;
   /** Every berth-managed container, network and volume carrying all of the given labels. */
@@ -167,6 +170,10 @@ export class DockerodeHost implements DockerHost {
     }
   }
 
+  async restartContainer(id: string): Promise<void> {
+    await this.docker.getContainer(id).restart({ t: 10 });
+  }
+
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     try {
       await this.docker.getContainer(id).stop({ t: timeoutSeconds });
@@ -206,6 +213,7 @@ export class DockerodeHost implements DockerHost {
         image: c.Image,
         labels: c.Labels ?? {},
         networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
+        ...healthOf(c.Status),
       })),
       networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
       volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
@@ -297,6 +305,12 @@ export class DockerodeHost implements DockerHost {
     if (exitCode !== 0) throw new ExecError(argv, exitCode, output, "");
     return { exitCode, output };
   }
+}
+
+function healthOf(status: string | undefined): { health?: ContainerInfo["health"] } {
+  const m = /\((healthy|unhealthy|health: starting)\)/.exec(status ?? "");
+  if (!m) return {};
+  return { health: m[1] === "health: starting" ? "starting" : (m[1] as "healthy" | "unhealthy") };
 }
 
 /** Decodes Docker's multiplexed log stream (8-byte frame headers) into text. */

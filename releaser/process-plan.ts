@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { ProcessSettings } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
-import { limits, mounts, type VolumeSpec } from "./container-plan.js";
+import { dockerHealthcheck, limits, mounts, type VolumeSpec } from "./container-plan.js";
 
 export interface ProcessSpec {
   app: string;
@@ -42,6 +42,7 @@ export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreate
       "berth.process": spec.name,
     },
     StopTimeout: 10,
+    ...dockerHealthcheck(spec.settings.healthcheck),
     HostConfig: {
       Init: true,
       RestartPolicy: { Name: "unless-stopped" },

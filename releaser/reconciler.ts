@@ -3,6 +3,7 @@ import { closeEnvironment, openPreviews, pendingTeardowns } from "../core/enviro
 import { prNumberOf, repoRef } from "../core/deployment-reporter.js";
 import type { GitHubReporter } from "../core/github-reporter.js";
 import { listApps } from "../core/store.js";
+import { healOnce, type HttpFailures } from "./autoheal.js";
 import { findStrays } from "./teardown-plan.js";
 import { applyRoutes } from "./release-workflow.js";
 import { removeResources, teardownEnvironment, type TeardownDeps } from "./teardown.js";
@@ -11,6 +12,8 @@ export interface ReconcilerDeps extends TeardownDeps {
   github: GitHubReporter;
   previewTtlMs: number;
   now?: () => number;
+  /** HTTP health failures carried from pass to pass. */
+  httpFailures?: HttpFailures;
 }
 
 export interface PassReport {
@@ -19,6 +22,7 @@ export interface PassReport {
   expired: string[];
   tornDown: string[];
   strays: string[];
+  healed: string[];
 }
 
 const RECONCILE_LOCK = 0x62657275; // one pass at a time across all berth processes
@@ -29,7 +33,7 @@ const RECONCILE_LOCK = 0x62657275; // one pass at a time across all berth proces
  * that belong to no open preview are removed. Whatever events were missed, the next pass converges.
  */
 export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
-  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [] };
+  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [] };
   const locked = await deps.db.connection().execute(async (conn) => {
     const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RECONCILE_LOCK}) as ok`.execute(conn);
     if (!rows[0]?.ok) return false;
@@ -84,17 +88,19 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
     report.strays.push(`${s.app}/${s.environment}`);
   }
   if (strays.length > 0) await applyRoutes(deps);
+  report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
 }
 
 /** Runs reconcileOnce every interval until stopped; a failing pass is logged and the next one tries again. */
-export function startReconciler(deps: ReconcilerDeps, intervalMs: number): { stop: () => Promise<void> } {
+export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: number): { stop: () => Promise<void> } {
+  const deps = { ...reconcilerDeps, httpFailures: reconcilerDeps.httpFailures ?? new Map<string, number>() };
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const tick = (): void => {
     running = reconcileOnce(deps)
       .then((r) => {
-        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length > 0) deps.log.info(r, "reconciler pass");
+        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length > 0) deps.log.info(r, "reconciler pass");
       })
       .catch((err: unknown) => deps.log.error({ err }, "reconciler pass failed"))
       .finally(() => {

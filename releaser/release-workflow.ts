@@ -133,6 +133,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     env: stack?.env,
     resources: manifest?.web.resources,
     volumes: stack?.volumes,
+    healthcheck: manifest?.web.healthcheck?.kind === "command" ? manifest.web.healthcheck : undefined,
   });
 
   const leftover = await host.inspectContainer(containerName); // a crashed attempt's, never live (checked above)

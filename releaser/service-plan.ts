@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type Docker from "dockerode";
-import type { Resources } from "../core/manifest.js";
+import type { CommandHealthcheck, Resources } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
-import { limits, mounts, type VolumeSpec } from "./container-plan.js";
+import { dockerHealthcheck, limits, mounts, type VolumeSpec } from "./container-plan.js";
 
 export const SPEC_LABEL = "berth.spec";
 
@@ -18,6 +18,7 @@ export interface ServiceSpec {
   volumes: readonly VolumeSpec[];
   /** Files written into the container before it starts, by container path; part of the spec hash. */
   files?: Readonly<Record<string, string>>;
+  healthcheck?: CommandHealthcheck;
 }
 
 /** Docker name of a service container: one per app environment and service, replaced only when its spec changes. */
@@ -47,6 +48,7 @@ export function planServiceContainer(spec: ServiceSpec): Docker.ContainerCreateO
       [LABEL.role]: "service",
       "berth.service": spec.name,
     },
+    ...dockerHealthcheck(spec.healthcheck),
     HostConfig: {
       Init: true,
       RestartPolicy: { Name: "unless-stopped" },

@@ -17,7 +17,10 @@ const MANIFEST = `web:
   healthcheck: { path: /health/, timeout: 20s }
   volumes: ["data:/data"]
 processes:
-  worker: { command: "sh -c 'echo worker up; exec sleep 3600'", replicas: 2 }
+  worker:
+    command: "sh -c 'touch /tmp/ok; echo worker up; exec sleep 3600'"
+    replicas: 2
+    healthcheck: { command: ["test", "-e", "/tmp/ok"], interval: 1s }
 release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/"]
 services:
   cache:
@@ -54,7 +57,7 @@ describe("berth.yaml apps, end to end", () => {
     (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.app=${h.app}`, `berth.environment=${env}`, "berth.service=cache"] }) }))[0]?.Id;
 
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ BERTH_RECONCILE_INTERVAL: "1" });
   });
   afterAll(async () => {
     await h?.stop();
@@ -104,6 +107,25 @@ describe("berth.yaml apps, end to end", () => {
     expect(await serviceId("production")).toBe(service);
     await waitFor("old workers retired", async () => (await workers("production")).every((w) => w === sha));
     expect(await workers("production")).toEqual([sha, sha]);
+  });
+
+  it("restarts a process whose health check fails after it went live, and says so in the deployment log", async () => {
+    const filters = JSON.stringify({ label: [`berth.app=${h.app}`, "berth.environment=production", "berth.process=worker"] });
+    const [worker] = await docker.listContainers({ filters });
+    const container = docker.getContainer(worker?.Id ?? "");
+    const startedAt = (await container.inspect()).State.StartedAt;
+    const exec = await container.exec({ Cmd: ["rm", "/tmp/ok"] });
+    await exec.start({});
+    await waitFor("worker restarted", async () => (await container.inspect()).State.StartedAt !== startedAt, 60_000, 250);
+    const deployment = worker?.Labels["berth.deployment"];
+    const check = h.github.checkRunsFor(worker?.Labels["berth.sha"] ?? "").find((c) => c.status === "completed");
+    const log = await waitFor("autoheal in the log", async () => {
+      const text = await (await fetch((check?.details_url ?? "").replace("?", "/log?"))).text();
+      return text.includes("autoheal: restarted") ? text : undefined;
+    });
+    expect(log).toContain(`autoheal: restarted ${worker?.Names[0]?.slice(1)}: Docker reported its health command failing`);
+    expect(deployment).toBeDefined();
+    expect(h.berth.output()).toContain("autoheal: restarting unhealthy container");
   });
 
   it("gives a preview its own service and volume, and previews.env on top", async () => {

@@ -1,0 +1,72 @@
+import type { Db } from "../core/db.js";
+import type { Logger } from "../core/logger.js";
+import { LABEL, networkName } from "../core/names.js";
+import { appendBuildLog } from "../core/store.js";
+import type { DockerHost } from "./docker-host.js";
+import { probeOnce } from "./health-check.js";
+
+/** Consecutive failed HTTP health probes per container, kept across reconciler passes. */
+export type HttpFailures = Map<string, number>;
+
+const HTTP_FAILURES_BEFORE_RESTART = 3;
+
+/**
+ * Restarts app containers whose health check fails after they went live: those Docker reports
+ * unhealthy (manifest health commands become Docker HEALTHCHECKs) and live web containers whose
+ * manifest `healthcheck.path` stopped answering 2xx/3xx three passes in a row. Each restart is logged
+ * and written to the live deployment's log, where the deployment page shows it.
+ */
+export async function healOnce(deps: { db: Db; host: DockerHost; log: Logger }, failures: HttpFailures): Promise<string[]> {
+  const healed: string[] = [];
+  const restart = async (id: string, name: string, app: string, environment: string, deploymentId: string | undefined, why: string): Promise<void> => {
+    deps.log.warn({ container: name, app, environment, why }, "autoheal: restarting unhealthy container");
+    await deps.host.restartContainer(id);
+    healed.push(name);
+    const target = deploymentId ? Number(deploymentId) : await liveDeploymentId(deps.db, app, environment);
+    if (target) await appendBuildLog(deps.db, target, `==> ${new Date().toISOString().slice(11, 23)} autoheal: restarted ${name}: ${why}\n`);
+  };
+
+  const { containers } = await deps.host.listManaged({});
+  for (const c of containers) {
+    if (c.health !== "unhealthy" || c.labels[LABEL.role] === "proxy") continue;
+    await restart(c.id, c.name, c.labels[LABEL.app] ?? "", c.labels[LABEL.environment] ?? "", c.labels[LABEL.deployment], "Docker reported its health command failing");
+  }
+
+  const probed = await deps.db
+    .selectFrom("releases")
+    .innerJoin("deployments", "deployments.id", "releases.deployment_id")
+    .innerJoin("apps", "apps.id", "releases.app_id")
+    .select(["releases.container_id", "releases.container_name", "releases.environment", "releases.upstream", "deployments.id as deployment_id", "deployments.manifest", "apps.name as app"])
+    .where("releases.state", "=", "live")
+    .execute();
+  for (const r of probed) {
+    const check = r.manifest?.web.healthcheck;
+    if (check?.kind !== "http" || !r.container_id) continue;
+    const port = Number((r.upstream ?? "").split(":").pop());
+    const address = await deps.host.containerAddress(r.container_id, networkName(r.app, r.environment)).catch(() => undefined);
+    const status = address ? await probeOnce({ host: address, port, path: check.path, accept: () => true }, check.timeoutMs ?? 2000) : undefined;
+    if (status !== undefined && status >= 200 && status < 400) {
+      failures.delete(r.container_id);
+      continue;
+    }
+    const count = (failures.get(r.container_id) ?? 0) + 1;
+    failures.set(r.container_id, count);
+    if (count >= HTTP_FAILURES_BEFORE_RESTART) {
+      failures.delete(r.container_id);
+      await restart(r.container_id, r.container_name, r.app, r.environment, String(r.deployment_id), `${check.path} answered ${status ?? "nothing"} ${count} times in a row`);
+    }
+  }
+  return healed;
+}
+
+async function liveDeploymentId(db: Db, app: string, environment: string): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("releases")
+    .innerJoin("apps", "apps.id", "releases.app_id")
+    .select("releases.deployment_id")
+    .where("apps.name", "=", app)
+    .where("releases.environment", "=", environment)
+    .where("releases.state", "=", "live")
+    .executeTakeFirst();
+  return row?.deployment_id;
+}
