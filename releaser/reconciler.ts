@@ -51,7 +51,7 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   const now = deps.now?.() ?? Date.now();
   for (const { env, app } of await openPreviews(deps.db)) {
     const label = `${app.name}/${env.name}`;
-    if (now - env.last_push_at.getTime() > deps.previewTtlMs) {
+    if (now - env.last_push_at.getTime() > (await ttlFor(deps, app.id, env.name))) {
       if (await closeEnvironment(deps.db, app.id, env.name, "expired")) report.expired.push(label);
       continue;
     }
@@ -67,9 +67,10 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
 
   for (const { env, app } of await pendingTeardowns(deps.db)) {
     const expired = env.state === "expired";
-    const days = Math.round(deps.previewTtlMs / 86_400_000);
+    const ttl = await ttlFor(deps, app.id, env.name);
+    const days = Math.round(ttl / 86_400_000);
     const note = expired
-      ? `This preview had no push for ${days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : `${Math.round(deps.previewTtlMs / 1000)}s`} and was removed. Push a commit to bring it back.`
+      ? `This preview had no push for ${days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : `${Math.round(ttl / 1000)}s`} and was removed. Push a commit to bring it back.`
       : "The pull request was closed, so its preview was removed. Reopen it to bring the preview back.";
     try {
       await teardownEnvironment(deps, app, env.name, expired ? "expired" : "removed", note);
@@ -89,6 +90,22 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   }
   if (strays.length > 0) await applyRoutes(deps);
   report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
+}
+
+/** A preview's time to live: its latest berth.yaml's previews.expire_after when set there, else BERTH_PREVIEW_TTL. */
+async function ttlFor(deps: ReconcilerDeps, appId: number, environment: string): Promise<number> {
+  const row = await deps.db
+    .selectFrom("deployments")
+    .select("manifest")
+    .where("app_id", "=", appId)
+    .where("environment", "=", environment)
+    .where("manifest", "is not", null)
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const fromManifest = row?.manifest?.previews.expireAfterMs;
+  // The parser fills in 7d when the file does not say; only a file that says otherwise overrides the operator.
+  return fromManifest !== undefined && fromManifest !== 7 * 86_400_000 ? fromManifest : deps.previewTtlMs;
 }
 
 /** Runs reconcileOnce every interval until stopped; a failing pass is logged and the next one tries again. */

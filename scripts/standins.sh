@@ -4,6 +4,7 @@
 # machine's Debian binaries:
 #   berth-standin/busybox:latest  busybox-static (sh, httpd, nc): base image of the test apps
 #   berth-standin/caddy:2         /usr/bin/caddy + its libraries, laid out like caddy:2-alpine
+#   berth-standin/redis:7         redis-server and redis-cli + libraries, behaving like redis:7
 # Idempotent: an image that exists is kept unless FORCE=1.
 set -euo pipefail
 log() { printf '[standins] %s\n' "$*" >&2; }
@@ -55,5 +56,17 @@ if ! have berth-standin/caddy:2; then
     -c 'EXPOSE 80 443 2019' -c 'WORKDIR /srv' \
     -c 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]' \
     - berth-standin/caddy:2 >/dev/null
+fi
+if ! have berth-standin/redis:7; then
+  log "building berth-standin/redis:7 from $(command -v redis-server)"
+  busybox_root "$tmp/redis"
+  copy_with_libs "$(command -v redis-server)" "$tmp/redis"
+  copy_with_libs "$(command -v redis-cli)" "$tmp/redis"
+  mkdir -p "$tmp/redis/data"
+  # The official image turns protected mode off so that other containers on the network can connect.
+  tar -C "$tmp/redis" -c . | docker import \
+    -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'WORKDIR /data' -c 'EXPOSE 6379' \
+    -c 'CMD ["redis-server", "--protected-mode", "no"]' \
+    - berth-standin/redis:7 >/dev/null
 fi
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^berth-standin/' >&2

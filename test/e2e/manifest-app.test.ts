@@ -6,7 +6,8 @@ import { getVia, waitFor } from "../support/services.js";
 const APP_SH = `#!/bin/sh
 mkdir -p /www/health /data
 n=$(cat /data/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/count
-printf '%s\\n' "greeting=$GREETING" "secret=$API_KEY" "cache=$CACHE_HOST" "starts=$n" "migrated=$(cat /data/migrated 2>/dev/null)" "version=$VERSION" > /www/index.html
+redis=$(printf 'GET migrated-by\\r\\n' | nc -w 1 redis 6379 | tail -n 1 | tr -d '\\r')
+printf '%s\\n' "greeting=$GREETING" "secret=$API_KEY" "cache=$CACHE_HOST" "starts=$n" "migrated=$(cat /data/migrated 2>/dev/null)" "redis=$redis" "version=$VERSION" > /www/index.html
 echo ok > /www/health/index.html
 exec httpd -f -p 9090 -h /www
 `;
@@ -21,8 +22,11 @@ processes:
     command: "sh -c 'touch /tmp/ok; echo worker up; exec sleep 3600'"
     replicas: 2
     healthcheck: { command: ["test", "-e", "/tmp/ok"], interval: 1s }
-release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/"]
+release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/ && printf 'SET migrated-by release\\r\\n' | nc -w 1 redis 6379"]
 services:
+  redis:
+    image: berth-standin/redis:7
+    healthcheck: { command: ["redis-cli", "ping"] }
   cache:
     image: berth-standin/busybox:latest
     command: ["sh", "-c", "exec httpd -f -p 7000 -h /w"]
@@ -85,7 +89,7 @@ describe("berth.yaml apps, end to end", () => {
     const check = await completed(sha);
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     const body = await waitFor("app page", async () => ((await page(`${h.app}.localhost`)).includes("version=2") ? page(`${h.app}.localhost`) : undefined));
-    expect(body).toBe("greeting=hello\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nversion=2\n");
+    expect(body).toBe("greeting=hello\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nredis=release\nversion=2\n");
     const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
     expect(log).toContain("running release command: sh -c echo migrating");
     expect(log).toContain("migrating");
@@ -133,7 +137,7 @@ describe("berth.yaml apps, end to end", () => {
     await h.pull({ action: "opened", number: 4, head: sha });
     expect((await completed(sha)).conclusion).toBe("success");
     const body = await waitFor("preview", async () => ((await page(`${h.app}-pr-4.localhost`)).includes("version=pr") ? page(`${h.app}-pr-4.localhost`) : undefined));
-    expect(body).toBe("greeting=hello preview\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nversion=pr\n");
+    expect(body).toBe("greeting=hello preview\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nredis=release\nversion=pr\n");
     expect(await serviceId("pr-4")).not.toBe(await serviceId("production"));
   });
 
