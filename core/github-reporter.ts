@@ -57,7 +57,8 @@ export interface GitHubReporter {
   removeLabel(repo: RepoRef, issueNumber: number, label: string): Promise<void>;
   /** A user's role on the repository: admin, maintain, write, triage, read or none. */
   permission(repo: RepoRef, username: string): Promise<string>;
-  pullRequest(repo: RepoRef, number: number): Promise<{ state: "open" | "closed"; headSha: string }>;
+  /** Numbers of the repository's open pull requests (one paginated listing, not a request per PR). */
+  openPullNumbers(repo: RepoRef): Promise<Set<number>>;
 }
 
 /** Roles that may approve running a fork's code on berth's servers. */
@@ -138,10 +139,12 @@ class PullRequestCalls {
     }
   }
 
-  async pullRequest(repo: RepoRef, number: number): Promise<{ state: "open" | "closed"; headSha: string }> {
+  async openPullNumbers(repo: RepoRef): Promise<Set<number>> {
     const octokit = await this.probot.auth(Number(repo.installationId));
-    const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner: repo.owner, repo: repo.repo, pull_number: number });
-    return { state: data.state as "open" | "closed", headSha: data.head.sha };
+    const open = new Set<number>();
+    const iterator = octokit.paginate.iterator("GET /repos/{owner}/{repo}/pulls", { owner: repo.owner, repo: repo.repo, state: "open", per_page: 100 });
+    for await (const { data } of iterator) for (const pr of data) open.add(pr.number);
+    return open;
   }
 }
 

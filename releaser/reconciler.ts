@@ -49,6 +49,8 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
 
 async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   const now = deps.now?.() ?? Date.now();
+  // One listing of open pull requests per app and pass keeps the API budget flat however many previews run.
+  const openPulls = new Map<number, Promise<Set<number> | undefined>>();
   for (const { env, app } of await openPreviews(deps.db)) {
     const label = `${app.name}/${env.name}`;
     if (now - env.last_push_at.getTime() > (await ttlFor(deps, app.id, env.name))) {
@@ -57,12 +59,17 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
     }
     const pr = prNumberOf(env.name);
     if (pr === undefined) continue;
-    try {
-      const state = await deps.github.pullRequest(repoRef(app), pr);
-      if (state.state === "closed" && (await closeEnvironment(deps.db, app.id, env.name, "closed"))) report.closed.push(label);
-    } catch (err) {
-      deps.log.warn({ err, app: app.name, environment: env.name }, "could not ask GitHub whether the pull request is open");
+    if (!openPulls.has(app.id)) {
+      openPulls.set(
+        app.id,
+        deps.github.openPullNumbers(repoRef(app)).catch((err: unknown) => {
+          deps.log.warn({ err, app: app.name }, "could not ask GitHub which pull requests are open");
+          return undefined;
+        }),
+      );
     }
+    const open = await openPulls.get(app.id);
+    if (open && !open.has(pr) && (await closeEnvironment(deps.db, app.id, env.name, "closed"))) report.closed.push(label);
   }
 
   for (const { env, app } of await pendingTeardowns(deps.db)) {

@@ -160,6 +160,11 @@ export class FakeGitHub {
       const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
       return send(200, { permission, role_name: role, user: { login: m[1] } });
     }
+    if (/^\/repos\/[^/]+\/[^/]+\/pulls$/.test(p) && req.method === "GET") {
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const open = [...this.pulls.entries()].filter(([, pr]) => pr.state === "open").map(([number, pr]) => ({ number, state: pr.state, head: { sha: pr.head } }));
+      return send(200, page === 1 ? open : []);
+    }
     if ((m = /^\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)$/.exec(p))) {
       const pr = this.pulls.get(Number(m[1]));
       if (!pr) return send(404, { message: "Not Found" });
