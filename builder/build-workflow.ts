@@ -10,6 +10,7 @@ import { getDeployment, liveRelease, setDeploymentState, transition } from "../c
 import { ManifestError, manifestAnnotations } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
 import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
+import { touchesWatched } from "./watch-plan.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 
@@ -39,7 +40,6 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   // Built before a crash stopped the hand-off: hand it to the release queue again (its job id dedupes).
   if (d.state === "releasing") return "built";
   if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
-  deps.reporter.started(app, d);
 
   const logs = new LogWriter(deps.db, d.id);
   const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
@@ -50,6 +50,14 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     const manifest = await readManifestFile(dir);
     if (manifest) logs.note(`read ${MANIFEST_FILE}`);
     const build = manifest?.build;
+    if (d.environment === "production" && build && !touchesWatched(build.watch, d.changed_paths)) {
+      const summary = `This push changed none of the paths in build.watch (${build.watch.map((w) => `\`${w}\``).join(", ")}), so nothing was built or released.`;
+      logs.note(summary);
+      await setDeploymentState(deps.db, d.id, "skipped");
+      deps.reporter.skipped(app, d, "No watched path changed", summary);
+      return "skipped";
+    }
+    deps.reporter.started(app, d);
     if (build?.strategy === "buildpacks") {
       throw new UserError(`${MANIFEST_FILE} asks for build.strategy: buildpacks, which this berth cannot run yet; build with a Dockerfile for now.`);
     }

@@ -4,7 +4,7 @@ import pg from "pg";
 import { migrations } from "../migrations/index.js";
 import type { Sensitive } from "./sensitive.js";
 
-export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting";
+export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting" | "skipped";
 export type ReleaseState = "starting" | "live" | "draining" | "stopped" | "failed";
 
 export interface AppsTable {
@@ -39,6 +39,8 @@ export interface DeploymentsTable {
   manifest: ColumnType<Manifest | null, string | null, string | null>;
   /** Contents of the repository files that services mount, by repository path. */
   files: ColumnType<Record<string, string> | null, string | null, string | null>;
+  /** Paths the push changed; null when unknown (new branch, force push, too many commits). */
+  changed_paths: ColumnType<string[] | null, string | null, string | null>;
 }
 
 export interface BuildLogsTable {

@@ -152,6 +152,13 @@ export class DeploymentReporter {
     );
   }
 
+  /** Nothing to build for this commit (no watched path changed). */
+  skipped(app: App, d: Deployment, title: string, summary: string): void {
+    this.enqueue(d, "check run skipped", (ids) =>
+      this.upsertCheckRun(repoRef(app), d, ids, { conclusion: "skipped", detailsUrl: this.detailsUrl(d.id), output: { title, summary } }),
+    );
+  }
+
   /** A fork's commit waits for a writer's approval; the check run says how to give it. */
   waiting(app: App, d: Deployment, note: string): void {
     this.enqueue(d, "check run waiting", (ids) =>

@@ -14,6 +14,8 @@ export interface DeploymentInput {
   environment: string;
   /** `waiting` records a fork's commit that needs approval before it is built. */
   state?: "queued" | "waiting";
+  /** Paths the push changed, for build.watch; null or absent when unknown. */
+  changedPaths?: string[] | null;
   sha: string;
   ref: string;
   cloneUrl: string;
@@ -54,6 +56,7 @@ export async function recordDeployment(db: Db, appId: number, input: DeploymentI
       clone_url: input.cloneUrl,
       delivery_id: input.deliveryId,
       state: input.state ?? "queued",
+      changed_paths: input.changedPaths ? JSON.stringify(input.changedPaths) : null,
     })
     .onConflict((oc) => oc.column("delivery_id").doNothing())
     .returningAll()
@@ -89,7 +92,7 @@ export async function setDeploymentState(
   const stamps: Record<string, unknown> = {};
   if (state === "building") stamps.started_at = sql`coalesce(started_at, now())`;
   if (state === "releasing") stamps.built_at = sql`now()`;
-  if (["live", "failed", "cancelled", "removed"].includes(state)) stamps.finished_at = sql`now()`;
+  if (["live", "failed", "cancelled", "removed", "skipped"].includes(state)) stamps.finished_at = sql`now()`;
   await db.updateTable("deployments").set({ state, ...extra, ...stamps }).where("id", "=", id).execute();
 }
 

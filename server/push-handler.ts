@@ -24,6 +24,19 @@ export async function handlePush(deps: WebhookDeps, deliveryId: string, payload:
     ref: payload.ref,
     cloneUrl: repo.clone_url,
     deliveryId,
+    changedPaths: changedPaths(payload),
   });
   return d ? "queued" : "duplicate";
+}
+
+// GitHub lists at most 20 commits in a push payload; past that, or for a new or force-pushed branch,
+// the changed paths are unknown and the push builds whatever build.watch says.
+const MAX_LISTED_COMMITS = 20;
+
+/** Every path the push's commits added, modified or removed; null when the payload cannot tell. */
+export function changedPaths(payload: Pick<PushEvent, "commits" | "created" | "forced">): string[] | null {
+  if (payload.created || payload.forced || payload.commits.length === 0 || payload.commits.length >= MAX_LISTED_COMMITS) return null;
+  const paths = new Set<string>();
+  for (const c of payload.commits) for (const p of [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])]) paths.add(p);
+  return [...paths].sort();
 }

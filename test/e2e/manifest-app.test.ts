@@ -141,6 +141,23 @@ describe("berth.yaml apps, end to end", () => {
     expect(await serviceId("pr-4")).not.toBe(await serviceId("production"));
   });
 
+  it("skips a push that touches none of build.watch, and builds one that does", async () => {
+    const watched = MANIFEST.replace("web:\n", 'build: { watch: ["app.sh", "Dockerfile", "berth.yaml"] }\nweb:\n');
+    let before = h.repo.head;
+    const built = h.repo.commit(files("5", watched), "watch paths");
+    await h.push(built, before, { changed: ["berth.yaml", "Dockerfile"] });
+    expect((await completed(built)).conclusion).toBe("success");
+    before = h.repo.head;
+    const docs = h.repo.commit({ "docs/readme.md": "only docs\n" }, "docs only");
+    await h.push(docs, before, { changed: ["docs/readme.md"] });
+    const check = await completed(docs);
+    expect(check.conclusion).toBe("skipped");
+    expect(check.output?.title).toBe("No watched path changed");
+    expect(check.output?.summary).toContain("`app.sh`, `Dockerfile`, `berth.yaml`");
+    expect(h.github.deploymentsFor(docs)).toEqual([]);
+    expect(await page(`${h.app}.localhost`)).toContain("version=5");
+  });
+
   it("reports an invalid berth.yaml with the line, as an annotation, and deploys nothing", async () => {
     const before = h.repo.head;
     const sha = h.repo.commit(files("4", MANIFEST.replace('volumes: ["data:/data"]', 'volumes: ["data"]')), "broken manifest");
@@ -151,6 +168,6 @@ describe("berth.yaml apps, end to end", () => {
     expect(check.output?.summary).toContain('web.volumes[0] (line 5): expected "name:/path" or "name:/path:ro"');
     const last = check.history.at(-1) as { output?: { annotations?: { path: string; start_line: number }[] } };
     expect(last.output?.annotations?.[0]).toMatchObject({ path: "berth.yaml", start_line: 5 });
-    expect(await page(`${h.app}.localhost`)).toContain("version=3");
+    expect(await page(`${h.app}.localhost`)).toContain("version=5");
   });
 });

@@ -22,7 +22,7 @@ export interface Harness {
   hookUrl: string;
   /** The app's production hostname. */
   host: string;
-  push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean }): Promise<Delivery>;
+  push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean; changed?: string[] }): Promise<Delivery>;
   /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
   pull(opts: PullOptions): Promise<Delivery>;
   stop(): Promise<void>;

@@ -26,7 +26,7 @@ export interface RepoFacts {
 }
 
 /** A push delivery: GitHub's recorded branch push with installation, pointed at our repository and commit. */
-export function pushPayload(repo: RepoFacts, before: string, after: string, opts: { ref?: string; deleted?: boolean } = {}): Record<string, any> {
+export function pushPayload(repo: RepoFacts, before: string, after: string, opts: { ref?: string; deleted?: boolean; changed?: string[] } = {}): Record<string, any> {
   const p = example("push", (e) => String(e.ref).startsWith("refs/heads/") && "installation" in e && e.deleted === false);
   const fullName = `${repo.owner}/${repo.name}`;
   p.ref = opts.ref ?? `refs/heads/${repo.defaultBranch}`;
@@ -46,6 +46,9 @@ export function pushPayload(repo: RepoFacts, before: string, after: string, opts
   p.repository.owner.login = repo.owner;
   p.repository.owner.name = repo.owner;
   if (p.head_commit) p.head_commit.id = after;
+  // The recorded commits name Codertocat's files; list ours, or none (unknown changes) when not given.
+  const commit = { ...(p.head_commit ?? {}), id: after, added: [], modified: opts.changed ?? [], removed: [] };
+  p.commits = opts.changed ? [commit] : [];
   return p;
 }
 
