@@ -22,6 +22,8 @@ export interface BuildDeps {
   builder: DockerBuilder;
   /** Where sources are checked out for the length of a build. */
   workDir: string;
+  /** How long a build may run unless its berth.yaml says otherwise. */
+  buildTimeoutMs: number;
   log: Logger;
 }
 
@@ -88,7 +90,16 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     });
     logs.note(`building ${plan.image}`);
     const started = Date.now();
-    await deps.builder.build(plan, logs.write, signal);
+    const limitMs = build?.timeoutMs ?? deps.buildTimeoutMs;
+    const timeout = AbortSignal.timeout(limitMs);
+    try {
+      await deps.builder.build(plan, logs.write, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    } catch (e) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new UserError(`The build took longer than ${formatMs(limitMs)} and was stopped (build.timeout in ${MANIFEST_FILE}, default ${formatMs(deps.buildTimeoutMs)}).`);
+      }
+      throw e;
+    }
     logs.note(`built ${plan.image} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     // A newer commit may have superseded this one while it built: then it is not released.
     return (await transition(deps.db, d.id, ["building"], "releasing", { image: plan.image })) ? "built" : "cancelled";
@@ -121,4 +132,8 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     await logs.flush();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
 }

@@ -42,6 +42,8 @@ export interface Config {
   buildConcurrency: number;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
+  /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
+  buildTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -139,6 +141,7 @@ export function loadConfig(env: Env = process.env): Config {
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
+    buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

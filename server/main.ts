@@ -71,7 +71,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, log: log.child({ role: "builder" }) };
     workers.push(startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), config.buildConcurrency));
   }
   if (github && reporter && config.roles.includes("releaser")) {

@@ -158,6 +158,17 @@ describe("berth.yaml apps, end to end", () => {
     expect(await page(`${h.app}.localhost`)).toContain("version=5");
   });
 
+  it("stops a build that runs past build.timeout and says so", async () => {
+    const before = h.repo.head;
+    const slow = { ...files("6", MANIFEST.replace("web:\n", "build: { timeout: 2s }\nweb:\n")), Dockerfile: "FROM berth-standin/busybox:latest\nRUN sleep 300\n" };
+    const sha = h.repo.commit(slow, "slow build");
+    await h.push(sha, before);
+    const check = await completed(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.summary).toContain("The build took longer than 2s and was stopped (build.timeout in berth.yaml, default 30m).");
+    expect(await page(`${h.app}.localhost`)).toContain("version=5");
+  });
+
   it("reports an invalid berth.yaml with the line, as an annotation, and deploys nothing", async () => {
     const before = h.repo.head;
     const sha = h.repo.commit(files("4", MANIFEST.replace('volumes: ["data:/data"]', 'volumes: ["data"]')), "broken manifest");
