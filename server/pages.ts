@@ -3,6 +3,7 @@ import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { render } from "../core/templates.js";
 import { getDeployment, listApps, listDeployments, readBuildLog } from "../core/store.js";
+import { streamLog } from "./log-stream.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 
 const RUNNING = new Set(["queued", "building", "releasing"]);
@@ -26,13 +27,17 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
       sendHtml(res, 200, render("index.html", { apps, configured: opts.configured, root: "" }));
       return true;
     }
-    const m = /^\/deployments\/(\d+)(\/log)?$/.exec(url.pathname);
+    const m = /^\/deployments\/(\d+)(\/log|\/events)?$/.exec(url.pathname);
     if (!m) return false;
     const id = Number(m[1]);
     const allowed = admin(url) || (opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key")));
     const found = allowed ? await getDeployment(db, id) : undefined;
     if (!found) {
       sendText(res, 404, "No such deployment.\n");
+      return true;
+    }
+    if (m[2] === "/events") {
+      await streamLog(db, found.deployment.id, res, req.headers["last-event-id"] as string | undefined);
       return true;
     }
     const log = await readBuildLog(db, found.deployment.id);

@@ -86,6 +86,21 @@ describe("push to deploy, end to end", () => {
     expect(running.map((c) => c.Labels["berth.sha"])).toEqual([sha]);
   });
 
+  it("streams the log and state of a running deployment as server-sent events", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(staticSite("version two\n"), "streamed");
+    await h.push(sha, before);
+    const check = await waitFor("check run created", () => h.github.checkRunsFor(sha)[0]?.details_url, 30_000, 20);
+    const res = await fetch(check.replace("?", "/events?"));
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const stream = await res.text(); // ends once the deployment reached its final state
+    const states = [...stream.matchAll(/event: state\ndata: (\w+)/g)].map((m) => m[1]);
+    expect(states.at(-1)).toBe("live");
+    expect(states.length).toBeGreaterThan(1); // it was followed while running, not read afterwards
+    expect(stream).toMatch(/\ndata: Step 1\/\d+ : FROM berth-standin\/busybox:latest\n/);
+    expect(stream).toContain(`data: ==> `);
+  });
+
   it("fails the check run of a broken Dockerfile with its log and keeps the old version serving", async () => {
     const before = h.repo.head;
     const sha = h.repo.commit({ Dockerfile: "FROM berth-standin/busybox:latest\nRUN echo about to fail && exit 3\n" }, "broken");
