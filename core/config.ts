@@ -44,6 +44,8 @@ export interface Config {
   previewTtlMs: number;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
   buildTimeoutMs: number;
+  /** Images of this many recent releases per environment survive pruning. */
+  keepImages: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -142,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
+    keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

@@ -4,7 +4,7 @@ import pg from "pg";
 import { migrations } from "../migrations/index.js";
 import type { Sensitive } from "./sensitive.js";
 
-export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting" | "skipped";
+export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting" | "skipped" | "replaced";
 export type ReleaseState = "starting" | "live" | "draining" | "stopped" | "failed";
 
 export interface AppsTable {

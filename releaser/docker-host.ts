@@ -51,6 +51,8 @@ export interface DockerHost {
   /** Removes an image unless a container still uses it; false when it was kept. */
   removeImage(ref: string): Promise<boolean>;
   ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Tags (repo:tag) of the images carrying all the given labels. */
+  listImages(labels: Record<string, string>): Promise<string[]>;
   /** Pulls an image that is not on the server yet (services' public images); a present one is used as is. */
   ensureImage(ref: string): Promise<void>;
   /** Runs a container to completion (a release command): its exit code and output; it is removed after. */
@@ -248,6 +250,12 @@ export class DockerodeHost implements DockerHost {
       if (isStatus(e, 409)) return false; // still used by a container, e.g. production runs the same sha
       throw e;
     }
+  }
+
+  async listImages(labels: Record<string, string>): Promise<string[]> {
+    const filters = JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+    const images = await this.docker.listImages({ filters });
+    return images.flatMap((i) => (i.RepoTags ?? []).filter((t) => t !== "<none>:<none>"));
   }
 
   async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {

@@ -16,6 +16,7 @@ import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js
 import type { Manifest } from "../core/manifest.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
+import { pruneImages } from "./image-prune.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -24,6 +25,8 @@ export interface ReleaseSettings {
   ingressHttpsPort: number;
   healthTimeoutMs: number;
   drainMs: number;
+  /** Images of this many recent releases per environment are kept for rollbacks. */
+  keepImages: number;
 }
 
 export interface ReleaseDeps {
@@ -76,6 +79,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
     await drainOld(deps, app.id, d.environment, logs);
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
+    await pruneImages(deps, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
     await logs.flush();
     return "live";
   });
@@ -222,6 +226,8 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
       await deps.host.removeContainer(old.container_id);
     }
     await deps.db.updateTable("releases").set({ state: "stopped", stopped_at: new Date() }).where("id", "=", old.id).execute();
+    // Its deployment was live until now; say what became of it.
+    await deps.db.updateTable("deployments").set({ state: "replaced" }).where("id", "=", old.deployment_id).where("state", "=", "live").execute();
     logs.note(`removed previous release ${old.container_name}`);
   }
 }

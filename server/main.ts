@@ -85,6 +85,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       ingressHttpsPort: config.ingressHttpsPort,
       healthTimeoutMs: config.healthTimeoutMs,
       drainMs: config.drainMs,
+      keepImages: config.keepImages,
     };
     workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, createRedis(config.redisUrl)));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };

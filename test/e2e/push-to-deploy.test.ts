@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersOf } from "../support/docker-cleanup.js";
+import { containersOf, docker } from "../support/docker-cleanup.js";
 import { staticSite } from "../support/git-repo.js";
 import { startHarness, type Harness } from "../support/harness.js";
 import { startPoller } from "../support/poller.js";
@@ -13,7 +13,7 @@ describe("push to deploy, end to end", () => {
     waitFor(`check run on ${sha.slice(0, 7)} to complete`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 200);
 
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ BERTH_KEEP_IMAGES: "2" });
   });
 
   afterAll(async () => {
@@ -99,6 +99,21 @@ describe("push to deploy, end to end", () => {
     expect(states.length).toBeGreaterThan(1); // it was followed while running, not read afterwards
     expect(stream).toMatch(/\ndata: Step 1\/\d+ : FROM berth-standin\/busybox:latest\n/);
     expect(stream).toContain(`data: ==> `);
+  });
+
+  it("prunes the app's old images, keeping those of the last releases (BERTH_KEEP_IMAGES=2)", async () => {
+    type Row = { state: string; image: string | null; id: number };
+    const list = async () => (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: "Bearer e2e-admin-token" } })).json()) as Row[];
+    // The release that was live before goes once it has drained; its deployment then reads "replaced".
+    const rows = await waitFor("one live deployment", async () => {
+      const r = await list();
+      return r.filter((d) => d.state === "live").length === 1 ? r : undefined;
+    });
+    const lastTwo = rows.filter((d) => d.state === "live" || d.state === "replaced").slice(0, 2).map((d) => d.image);
+    const tags = async () =>
+      (await docker.listImages({ filters: JSON.stringify({ label: [`berth.app=${h.app}`] }) })).flatMap((i) => i.RepoTags ?? []).sort();
+    await waitFor("old images pruned", async () => (await tags()).length === 2);
+    expect(await tags()).toEqual([...lastTwo].sort());
   });
 
   it("fails the check run of a broken Dockerfile with its log and keeps the old version serving", async () => {
