@@ -57,15 +57,20 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
     },
     StopTimeout: 10,
     ...dockerHealthcheck(spec.healthcheck),
-    HostConfig: {
-      Init: true,
-      RestartPolicy: { Name: "unless-stopped" },
-      NetworkMode: spec.network,
-      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-      ...limits(spec.resources),
-      ...mounts(spec.volumes),
-    },
+    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: ["web"] } } },
+  };
+}
+
+/** What every long-running app container gets: an init, a restart policy, bounded logs, its network, limits and volumes. */
+export function appHostConfig(network: string, resources: Resources | undefined, volumes: readonly VolumeSpec[] | undefined): Docker.HostConfig {
+  return {
+    Init: true,
+    RestartPolicy: { Name: "unless-stopped" },
+    NetworkMode: network,
+    LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+    ...limits(resources),
+    ...mounts(volumes),
   };
 }
 

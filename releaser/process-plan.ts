@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { ProcessSettings } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
-import { dockerHealthcheck, limits, mounts, type VolumeSpec } from "./container-plan.js";
+import { appHostConfig, dockerHealthcheck, type VolumeSpec } from "./container-plan.js";
 
 export interface ProcessSpec {
   app: string;
@@ -43,14 +43,7 @@ export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreate
     },
     StopTimeout: 10,
     ...dockerHealthcheck(spec.settings.healthcheck),
-    HostConfig: {
-      Init: true,
-      RestartPolicy: { Name: "unless-stopped" },
-      NetworkMode: spec.network,
-      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-      ...limits(spec.settings.resources),
-      ...mounts(spec.volumes),
-    },
+    HostConfig: appHostConfig(spec.network, spec.settings.resources, spec.volumes),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
   }));
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import type { CommandHealthcheck, Resources } from "../core/manifest.js";
 import { LABEL } from "../core/names.js";
-import { dockerHealthcheck, limits, mounts, type VolumeSpec } from "./container-plan.js";
+import { appHostConfig, dockerHealthcheck, type VolumeSpec } from "./container-plan.js";
 
 export const SPEC_LABEL = "berth.spec";
 
@@ -49,14 +49,7 @@ export function planServiceContainer(spec: ServiceSpec): Docker.ContainerCreateO
       "berth.service": spec.name,
     },
     ...dockerHealthcheck(spec.healthcheck),
-    HostConfig: {
-      Init: true,
-      RestartPolicy: { Name: "unless-stopped" },
-      NetworkMode: spec.network,
-      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-      ...limits(spec.resources),
-      ...mounts(spec.volumes),
-    },
+    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
   };
   const hash = createHash("sha256").update(JSON.stringify([options, spec.files ?? {}])).digest("hex").slice(0, 16);
