@@ -11,6 +11,8 @@ import { ManifestError, manifestAnnotations } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
 import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { touchesWatched } from "./watch-plan.js";
+import { detectStrategy, planPackBuild } from "./pack-plan.js";
+import type { PackBuilder } from "./pack-builder.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 
@@ -24,6 +26,9 @@ export interface BuildDeps {
   workDir: string;
   /** How long a build may run unless its berth.yaml says otherwise. */
   buildTimeoutMs: number;
+  pack: PackBuilder;
+  /** Default buildpacks builder image; berth.yaml's build.builder overrides it per app. */
+  packBuilder: string;
   log: Logger;
 }
 
@@ -60,15 +65,13 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       return "skipped";
     }
     deps.reporter.started(app, d);
-    if (build?.strategy === "buildpacks") {
-      throw new UserError(`${MANIFEST_FILE} asks for build.strategy: buildpacks, which this berth cannot run yet; build with a Dockerfile for now.`);
-    }
     const contextDir = join(dir, build?.context ?? ".");
     if (!(await exists(contextDir, "directory"))) {
       throw new UserError(`build.context "${build?.context}" in ${MANIFEST_FILE} is not a directory of the repository at ${d.sha.slice(0, 7)}.`);
     }
     const dockerfile = build?.dockerfile ?? "Dockerfile";
-    if (!(await exists(join(contextDir, dockerfile), "file"))) {
+    const strategy = detectStrategy(build?.strategy, await exists(join(contextDir, dockerfile), "file"));
+    if (strategy === "dockerfile" && !(await exists(join(contextDir, dockerfile), "file"))) {
       const where = build && build.context !== "." ? `${build.context}/${dockerfile}` : dockerfile;
       throw new UserError(`No ${where} in ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
     }
@@ -88,12 +91,19 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       dockerfile,
       buildArgs: build?.args ?? {},
     });
-    logs.note(`building ${plan.image}`);
+    logs.note(`building ${plan.image} (${strategy === "buildpacks" ? `buildpacks, builder ${build?.builder ?? deps.packBuilder}` : dockerfile})`);
     const started = Date.now();
     const limitMs = build?.timeoutMs ?? deps.buildTimeoutMs;
     const timeout = AbortSignal.timeout(limitMs);
     try {
-      await deps.builder.build(plan, logs.write, signal ? AbortSignal.any([signal, timeout]) : timeout);
+      const limit = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      if (strategy === "buildpacks") {
+        const pack = planPackBuild({ app: app.name, sha: d.sha, deploymentId: d.id, contextDir, builder: build?.builder ?? deps.packBuilder, env: build?.args ?? {} });
+        logs.note(`${pack.file} ${pack.args.join(" ")}`);
+        await deps.pack.build(pack, logs.write, limit);
+      } else {
+        await deps.builder.build(plan, logs.write, limit);
+      }
     } catch (e) {
       if (timeout.aborted && !signal?.aborted) {
         throw new UserError(`The build took longer than ${formatMs(limitMs)} and was stopped (build.timeout in ${MANIFEST_FILE}, default ${formatMs(deps.buildTimeoutMs)}).`);

@@ -46,6 +46,8 @@ export interface Config {
   buildTimeoutMs: number;
   /** Images of this many recent releases per environment survive pruning. */
   keepImages: number;
+  /** Buildpacks builder image for apps without a Dockerfile. */
+  packBuilder: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
+    packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

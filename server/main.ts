@@ -7,6 +7,7 @@ import type { Worker } from "bullmq";
 import { DockerBuilder } from "../builder/docker-builder.js";
 import { startBuildWorker } from "../builder/build-worker.js";
 import { GitSourceFetcher } from "../builder/source-fetcher.js";
+import { PackBuilder } from "../builder/pack-builder.js";
 import { CancelBus } from "../core/cancel-bus.js";
 import { loadConfig, type Config } from "../core/config.js";
 import { createDb, migrate } from "../core/db.js";
@@ -71,7 +72,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, log: log.child({ role: "builder" }) };
     workers.push(startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), config.buildConcurrency));
   }
   if (github && reporter && config.roles.includes("releaser")) {

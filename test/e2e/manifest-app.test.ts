@@ -1,3 +1,7 @@
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../support/docker-cleanup.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
@@ -51,6 +55,9 @@ const files = (version: string, manifest = MANIFEST): Record<string, string> => 
   "deploy/cache-page.txt": "cache-ok\n",
 });
 
+const PACK_STANDIN = fileURLToPath(new URL("../support/pack-standin", import.meta.url));
+const packLog = join(tmpdir(), `berth-pack-${process.pid}.log`);
+
 describe("berth.yaml apps, end to end", () => {
   let h: Harness;
   const page = async (host: string) => (await getVia(h.ingressPort, host).catch(() => undefined))?.body ?? "";
@@ -61,7 +68,7 @@ describe("berth.yaml apps, end to end", () => {
     (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.app=${h.app}`, `berth.environment=${env}`, "berth.service=cache"] }) }))[0]?.Id;
 
   beforeAll(async () => {
-    h = await startHarness({ BERTH_RECONCILE_INTERVAL: "1" });
+    h = await startHarness({ BERTH_RECONCILE_INTERVAL: "1", PATH: `${PACK_STANDIN}:${process.env.PATH}`, PACK_STANDIN_LOG: packLog });
   });
   afterAll(async () => {
     await h?.stop();
@@ -167,6 +174,18 @@ describe("berth.yaml apps, end to end", () => {
     expect(check.conclusion).toBe("failure");
     expect(check.output?.summary).toContain("The build took longer than 2s and was stopped (build.timeout in berth.yaml, default 30m).");
     expect(await page(`${h.app}.localhost`)).toContain("version=5");
+  });
+
+  it("builds a repository without a Dockerfile with buildpacks (pack, here a stand-in)", async () => {
+    const sha = h.repo.commitToPull(9, { Dockerfile: null, "berth.yaml": null, "app.sh": null, "deploy/cache-page.txt": null, "index.html": "built by buildpacks\n" });
+    await h.pull({ action: "opened", number: 9, head: sha });
+    const check = await completed(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    expect(await waitFor("pack preview", async () => ((await page(`${h.app}-pr-9.localhost`)) === "built by buildpacks\n" ? true : undefined))).toBe(true);
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain("(buildpacks, builder paketobuildpacks/builder-jammy-base)");
+    expect(log).toContain("===> DETECTING");
+    expect(readFileSync(packLog, "utf8")).toContain(`build berth/${h.app}:${sha} --builder paketobuildpacks/builder-jammy-base --cache type=build;format=volume;name=berth-pack-cache-${h.app}`);
   });
 
   it("reports an invalid berth.yaml with the line, as an annotation, and deploys nothing", async () => {

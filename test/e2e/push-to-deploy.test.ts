@@ -147,6 +147,17 @@ describe("push to deploy, end to end", () => {
     expect(web).toHaveLength(1);
   });
 
+  it("fails a repository without a Dockerfile clearly when the builder host has no pack", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit({ Dockerfile: null, "index.html": "no dockerfile\n" }, "no dockerfile");
+    await h.push(sha, before);
+    const check = await completedCheck(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.summary).toContain("the `pack` CLI is not installed on the builder host");
+    expect(await getVia(h.ingressPort, h.host)).toEqual({ status: 200, body: "version two\n" });
+    h.repo.commit(staticSite("version two\n"), "restore the Dockerfile"); // later tests push on top of this
+  });
+
   it("refuses forged and unsigned webhooks and changes nothing", async () => {
     const before = h.github.checkRuns.size;
     const sha = h.repo.commit(staticSite("forged\n"), "forged");
