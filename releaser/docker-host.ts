@@ -1,9 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import tar from "tar-stream";
 import { ExecError } from "../core/errors.js";
+import { demux, healthOf } from "./docker-wire.js";
 
 export interface ContainerInfo {
   id: string;
@@ -58,29 +57,6 @@ export interface DockerHost {
   /** Runs a container to completion (a release command): its exit code and output; it is removed after. */
   runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }>;
-}
-
-/** Dockerode options for a Docker endpoint: unix:///path, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host. */
-export function dockerOptions(endpoint: string, env: Record<string, string | undefined> = process.env): Docker.DockerOptions {
-  const u = new URL(endpoint);
-  switch (u.protocol) {
-    case "unix:":
-      return { socketPath: u.pathname };
-    case "ssh:":
-      return { protocol: "ssh", host: u.hostname, port: Number(u.port || 22), username: u.username || "root" };
-    default: {
-      const certs = env.DOCKER_CERT_PATH;
-      const tls = u.protocol === "https:" || env.DOCKER_TLS_VERIFY === "1" || Boolean(certs);
-      return {
-        protocol: tls ? "https" : "http",
-        host: u.hostname,
-        port: Number(u.port || (tls ? 2376 : 2375)),
-        ...(certs
-          ? { ca: readFileSync(join(certs, "ca.pem")), cert: readFileSync(join(certs, "cert.pem")), key: readFileSync(join(certs, "key.pem")) }
-          : {}),
-      };
-    }
-  }
 }
 
 const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
@@ -313,22 +289,4 @@ export class DockerodeHost implements DockerHost {
     if (exitCode !== 0) throw new ExecError(argv, exitCode, output, "");
     return { exitCode, output };
   }
-}
-
-function healthOf(status: string | undefined): { health?: ContainerInfo["health"] } {
-  const m = /\((healthy|unhealthy|health: starting)\)/.exec(status ?? "");
-  if (!m) return {};
-  return { health: m[1] === "health: starting" ? "starting" : (m[1] as "healthy" | "unhealthy") };
-}
-
-/** Decodes Docker's multiplexed log stream (8-byte frame headers) into text. */
-export function demux(buf: Buffer): string {
-  let out = "";
-  let i = 0;
-  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2 || buf[i] === 0)) {
-    const len = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + len).toString();
-    i += 8 + len;
-  }
-  return i === 0 ? buf.toString() : out;
 }

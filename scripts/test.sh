@@ -11,12 +11,12 @@ bash scripts/standins.sh || exit 1
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund || exit 1
 fi
-npm run build || exit 1
 npm run --silent typecheck || exit 1
 npm run --silent lint:cycles || exit 1
 
 results=$(mktemp)
-npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"
+# npm test builds berth first (pretest), since the end-to-end tests start it with `npm start`.
+npm test -- --reporter=default --reporter=json --outputFile="$results" "$@"
 status=$?
 # A plain summary line that any CI can read, whatever the runner prints.
 node -e '

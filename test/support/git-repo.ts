@@ -31,14 +31,7 @@ export class TestRepo {
 
   /** Writes files (null deletes), commits and pushes; returns the new sha. */
   commit(files: Record<string, string | null>, message = "change"): string {
-    for (const [path, content] of Object.entries(files)) {
-      const full = join(this.work, path);
-      if (content === null) rmSync(full, { force: true });
-      else {
-        mkdirSync(dirname(full), { recursive: true });
-        writeFileSync(full, content);
-      }
-    }
+    this.write(files);
     git(this.work, "add", "-A");
     git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
     git(this.work, "push", "--quiet", "origin", `HEAD:${this.branch}`);
@@ -56,6 +49,17 @@ export class TestRepo {
       const exists = git(this.work, "branch", "--list", `pr-${pr}`);
       git(this.work, "checkout", "--quiet", ...(exists ? [] : ["-b"]), `pr-${pr}`);
     }
+    this.write(files);
+    git(this.work, "add", "-A");
+    git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
+    git(this.work, "push", "--quiet", "--force", "origin", `HEAD:refs/pull/${pr}/head`);
+    const sha = git(this.work, "rev-parse", "HEAD");
+    git(this.work, "checkout", "--quiet", this.branch);
+    return sha;
+  }
+
+  /** Writes files into the work tree; null deletes. */
+  private write(files: Record<string, string | null>): void {
     for (const [path, content] of Object.entries(files)) {
       const full = join(this.work, path);
       if (content === null) rmSync(full, { force: true });
@@ -64,12 +68,6 @@ export class TestRepo {
         writeFileSync(full, content);
       }
     }
-    git(this.work, "add", "-A");
-    git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
-    git(this.work, "push", "--quiet", "--force", "origin", `HEAD:refs/pull/${pr}/head`);
-    const sha = git(this.work, "rev-parse", "HEAD");
-    git(this.work, "checkout", "--quiet", this.branch);
-    return sha;
   }
 
   cleanup(): void {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lastLines } from "../../core/errors.js";
 import { enterpriseFetch } from "../../core/github-fetch.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { demux, dockerOptions } from "../../releaser/docker-host.js";
+import { demux, dockerOptions } from "../../releaser/docker-wire.js";
 
 describe("enterpriseFetch", () => {
   it("sends github.com API requests to the Enterprise API and leaves others alone", async () => {
