@@ -47,18 +47,26 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
     ...(spec.command ? { Cmd: [...spec.command] } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     ExposedPorts: { [`${spec.port}/tcp`]: {} },
-    Labels: {
-      [LABEL.managed]: "true",
-      [LABEL.app]: spec.app,
-      [LABEL.environment]: spec.environment,
-      [LABEL.sha]: spec.sha,
-      [LABEL.deployment]: String(spec.deploymentId),
-      [LABEL.role]: "web",
-    },
+    Labels: releaseLabels(spec, "web"),
     StopTimeout: 10,
     ...dockerHealthcheck(spec.healthcheck),
     HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: ["web"] } } },
+  };
+}
+
+/** Labels of a container that belongs to one release: the reconciler, teardown and process retirement find it by them. */
+export function releaseLabels(
+  spec: { app: string; environment: string; sha: string; deploymentId: number },
+  role: "web" | "process",
+): Record<string, string> {
+  return {
+    [LABEL.managed]: "true",
+    [LABEL.app]: spec.app,
+    [LABEL.environment]: spec.environment,
+    [LABEL.sha]: spec.sha,
+    [LABEL.deployment]: String(spec.deploymentId),
+    [LABEL.role]: role,
   };
 }
 

@@ -1,7 +1,6 @@
 import type Docker from "dockerode";
 import type { ProcessSettings } from "../core/manifest.js";
-import { LABEL } from "../core/names.js";
-import { appHostConfig, dockerHealthcheck, type VolumeSpec } from "./container-plan.js";
+import { appHostConfig, dockerHealthcheck, releaseLabels, type VolumeSpec } from "./container-plan.js";
 
 export interface ProcessSpec {
   app: string;
@@ -32,15 +31,7 @@ export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreate
     Image: spec.image,
     Cmd: [...spec.settings.command],
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: {
-      [LABEL.managed]: "true",
-      [LABEL.app]: spec.app,
-      [LABEL.environment]: spec.environment,
-      [LABEL.sha]: spec.sha,
-      [LABEL.deployment]: String(spec.deploymentId),
-      [LABEL.role]: "process",
-      "berth.process": spec.name,
-    },
+    Labels: { ...releaseLabels(spec, "process"), "berth.process": spec.name },
     StopTimeout: 10,
     ...dockerHealthcheck(spec.settings.healthcheck),
     HostConfig: appHostConfig(spec.network, spec.settings.resources, spec.volumes),
