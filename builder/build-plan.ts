@@ -1,3 +1,4 @@
+import type { Resources } from "../core/manifest.js";
 import { LABEL, imageRef } from "../core/names.js";
 
 /** What to build: everything a planner needs, nothing from the database. */
@@ -11,7 +12,11 @@ export interface BuildSpec {
   /** Top-level entries of the context directory (from a directory listing). */
   entries: readonly string[];
   dockerfile: string;
+  /** Dockerfile stage to stop at; absent: the last. */
+  target?: string;
   buildArgs: Readonly<Record<string, string>>;
+  /** Limits of each RUN step's container; absent: none. */
+  resources?: Resources;
 }
 
 /** A Dockerfile build as dockerode takes it: the context to tar and the Engine API build parameters. */
@@ -23,6 +28,12 @@ export interface DockerBuildPlan {
     dockerfile: string;
     labels: Record<string, string>;
     buildargs: Record<string, string>;
+    target?: string;
+    /** RUN step limits (Engine API build parameters): bytes, and CPU time per period. */
+    memory?: number;
+    memswap?: number;
+    cpuperiod?: number;
+    cpuquota?: number;
     rm: boolean;
     forcerm: boolean;
     version: "1";
@@ -52,10 +63,23 @@ export function planDockerBuild(spec: BuildSpec): DockerBuildPlan {
         "org.opencontainers.image.revision": spec.sha,
       },
       buildargs: { ...spec.buildArgs },
+      ...(spec.target ? { target: spec.target } : {}),
+      ...buildLimits(spec.resources),
       rm: true,
       forcerm: true,
       // The classic builder: the engines berth targets may have no BuildKit, and it needs no session.
       version: "1",
     },
+  };
+}
+
+// The quota is CPU time per period: 1.5 CPUs is 150ms of every 100ms.
+const CPU_PERIOD_US = 100_000;
+
+/** Engine API build limits: memory with swap capped at the same size (no swap on top), CPUs as a CFS quota. */
+function buildLimits(r: Resources = {}): Pick<DockerBuildPlan["options"], "memory" | "memswap" | "cpuperiod" | "cpuquota"> {
+  return {
+    ...(r.memoryBytes ? { memory: r.memoryBytes, memswap: r.memoryBytes } : {}),
+    ...(r.cpus ? { cpuperiod: CPU_PERIOD_US, cpuquota: Math.round(r.cpus * CPU_PERIOD_US) } : {}),
   };
 }

@@ -1,12 +1,28 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { dispatchAfter, sweepBuilds } from "../core/build-dispatch.js";
 import type { CancelBus } from "../core/cancel-bus.js";
 import { BUILD_QUEUE, releaseJobId, type DeploymentJob, type Queues } from "../core/queue.js";
 import { reportExhaustedJob } from "../core/worker-errors.js";
 import { runBuild, type BuildDeps } from "./build-workflow.js";
 
-/** The build role: takes build jobs, and hands a built deployment to the release queue. */
-export function startBuildWorker(deps: BuildDeps, queues: Queues, cancels: CancelBus, connection: Redis, concurrency: number): Worker<DeploymentJob> {
+export interface BuildLimits {
+  /** Builds this process runs at once. */
+  concurrency: number;
+  /** Builds of one app that may run at once, across processes, unless the app sets its own limit. */
+  appConcurrency: number;
+  /** How often waiting and orphaned builds are swept (core/build-dispatch.ts). */
+  sweepMs: number;
+}
+
+/**
+ * The build role: takes build jobs, hands a built deployment to the release queue, and frees its app's
+ * build slot for the next deployment in line. Returns the worker and a stop for the sweeper.
+ */
+export function startBuildWorker(deps: BuildDeps, queues: Queues, cancels: CancelBus, connection: Redis, limits: BuildLimits): { worker: Worker<DeploymentJob>; stop: () => void } {
+  const dispatch = { db: deps.db, queues, appBuildConcurrency: limits.appConcurrency };
+  const next = (deploymentId: number): void =>
+    void dispatchAfter(dispatch, deploymentId).catch((err: unknown) => deps.log.warn({ err, deploymentId }, "could not dispatch the next build; the sweeper will"));
   const worker = new Worker<DeploymentJob>(
     BUILD_QUEUE,
     async (job, _token, signal) => {
@@ -15,11 +31,22 @@ export function startBuildWorker(deps: BuildDeps, queues: Queues, cancels: Cance
       if (outcome === "built") {
         await queues.release.add("release", job.data, { jobId: releaseJobId(job.data.deploymentId, job.data.sha) });
       }
+      next(job.data.deploymentId);
       return outcome;
     },
-    { connection, concurrency, lockDuration: 60_000 },
+    { connection, concurrency: limits.concurrency, lockDuration: 60_000 },
   );
-  worker.on("failed", (job, err) => void reportExhaustedJob(deps, job, err, "build").catch((e) => deps.log.error({ err: e }, "failure report failed")));
+  worker.on("failed", (job, err) => {
+    void reportExhaustedJob(deps, job, err, "build")
+      .then(() => job && next(job.data.deploymentId))
+      .catch((e: unknown) => deps.log.error({ err: e }, "failure report failed"));
+  });
   worker.on("error", (err) => deps.log.error({ err }, "build worker error"));
-  return worker;
+  const timer = setInterval(() => {
+    sweepBuilds(dispatch)
+      .then((r) => r.requeued.length && deps.log.warn({ deployments: r.requeued }, "build jobs lost from the queue were queued again"))
+      .catch((err: unknown) => deps.log.warn({ err }, "build sweep failed"));
+  }, limits.sweepMs);
+  timer.unref();
+  return { worker, stop: () => clearInterval(timer) };
 }

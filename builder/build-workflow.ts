@@ -7,7 +7,7 @@ import type { GitHubReporter } from "../core/github-reporter.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../core/store.js";
-import { ManifestError, manifestAnnotations } from "../core/manifest.js";
+import { ManifestError, manifestAnnotations, type Resources } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
 import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { touchesWatched } from "./watch-plan.js";
@@ -29,6 +29,8 @@ export interface BuildDeps {
   pack: PackBuilder;
   /** Default buildpacks builder image; berth.yaml's build.builder overrides it per app. */
   packBuilder: string;
+  /** Limits of a build's RUN steps; berth.yaml's build.resources overrides them field by field. */
+  buildResources: Resources;
   log: Logger;
 }
 
@@ -89,7 +91,9 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       contextDir,
       entries: await readdir(contextDir),
       dockerfile,
+      target: build?.target,
       buildArgs: build?.args ?? {},
+      resources: { ...deps.buildResources, ...build?.resources },
     });
     logs.note(`building ${plan.image} (${strategy === "buildpacks" ? `buildpacks, builder ${build?.builder ?? deps.packBuilder}` : dockerfile})`);
     const started = Date.now();

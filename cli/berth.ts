@@ -4,6 +4,7 @@
  * http://localhost:3000) and BERTH_API_TOKEN from the environment.
  *
  *   berth apps
+ *   berth apps set <app> build-concurrency=<N|default>
  *   berth deployments <app>
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value]   (without value: read from stdin, so it stays out of shell history)
@@ -13,6 +14,7 @@ import { readFileSync } from "node:fs";
 
 const USAGE = `usage:
   berth apps
+  berth apps set <app> build-concurrency=<N|default>
   berth deployments <app>
   berth secrets list <app>
   berth secrets set <app> <NAME> [value]   (value read from stdin when omitted)
@@ -37,7 +39,17 @@ export async function run(argv: string[], env: Record<string, string | undefined
   };
   const [cmd, sub, a, b, c] = argv;
   try {
-    if (cmd === "apps") {
+    if (cmd === "apps" && sub === "set" && a && b) {
+      const m = /^build-concurrency=(\d+|default)$/.exec(b);
+      if (!m) {
+        out("berth: expected build-concurrency=<N> (1-64) or build-concurrency=default");
+        return 2;
+      }
+      const app = (await call("PATCH", `/apps/${a}`, { buildConcurrency: m[1] === "default" ? null : Number(m[1]) })) as { buildConcurrency: number | null };
+      out(`${a}: build concurrency ${app.buildConcurrency ?? "default (BERTH_APP_BUILD_CONCURRENCY)"}`);
+      return 0;
+    }
+    if (cmd === "apps" && !sub) {
       for (const app of (await call("GET", "/apps")) as { name: string; repository: string }[]) out(`${app.name}\t${app.repository}`);
       return 0;
     }

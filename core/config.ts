@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.js";
-import { parseDuration } from "./manifest-units.js";
+import type { Resources } from "./manifest-types.js";
+import { parseDuration, parseMemory } from "./manifest-units.js";
 import { decodeSecretKey } from "./secret-box.js";
 import { Sensitive } from "./sensitive.js";
 
@@ -40,6 +41,10 @@ export interface Config {
   /** How long the old container keeps running after the route switched, for in-flight requests. */
   drainMs: number;
   buildConcurrency: number;
+  /** Builds of one app at once (its apps row may override); more wait in push order. */
+  appBuildConcurrency: number;
+  /** Limits of a build's RUN steps unless berth.yaml's build.resources sets them. */
+  buildResources: Resources;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
@@ -84,6 +89,21 @@ export function loadConfig(env: Env = process.env): Config {
       return parseDuration(fallback) ?? 0;
     }
     return ms;
+  };
+
+  const size = (name: string): number | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    const bytes = parseMemory(raw);
+    if (bytes === undefined || bytes < 6 * 1024 ** 2) problems.push(`${name}=${raw}: expected a size of at least 6m, such as 512m or 2g`);
+    return bytes;
+  };
+  const cpus = (name: string): number | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0.01 || n > 1024) problems.push(`${name}=${raw}: expected a number of CPUs such as 1 or 0.5`);
+    return n;
   };
 
   const port = int("PORT", 3000, 1);
@@ -144,6 +164,8 @@ export function loadConfig(env: Env = process.env): Config {
     healthTimeoutMs: int("BERTH_HEALTH_TIMEOUT", 60, 1, 3600) * 1000,
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
+    appBuildConcurrency: int("BERTH_APP_BUILD_CONCURRENCY", 1, 1, 64),
+    buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
@@ -154,6 +176,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`berth cannot start; fix these environment variables:\n  - ${problems.join("\n  - ")}`);
   }
   return config;
+}
+
+function resourcesOf(memoryBytes: number | undefined, cpus: number | undefined): Resources {
+  return { ...(memoryBytes ? { memoryBytes } : {}), ...(cpus ? { cpus } : {}) };
 }
 
 function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {

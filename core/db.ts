@@ -14,6 +14,8 @@ export interface AppsTable {
   repo_id: string;
   installation_id: string;
   default_branch: string;
+  /** Builds of this app that may run at once; null: BERTH_APP_BUILD_CONCURRENCY. */
+  build_concurrency: number | null;
   created_at: Generated<Date>;
 }
 
@@ -41,6 +43,8 @@ export interface DeploymentsTable {
   files: ColumnType<Record<string, string> | null, string | null, string | null>;
   /** Paths the push changed; null when unknown (new branch, force push, too many commits). */
   changed_paths: ColumnType<string[] | null, string | null, string | null>;
+  /** When the deployment was handed to the build queue; null while it waits for a slot of its app. */
+  dispatched_at: Date | null;
 }
 
 export interface BuildLogsTable {

@@ -1,4 +1,4 @@
-import { defaultWeb, processes, services, web } from "./manifest-containers.js";
+import { defaultWeb, processes, resources, services, web } from "./manifest-containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
 import {
   type Declared,
@@ -47,19 +47,36 @@ const watchGlobs: Read<string[]> = (ctx, path, raw) => {
   return raw.flatMap((item, i) => watchGlob(ctx, [...path, i], item) ?? []);
 };
 
+// Docker's rule for a stage name in `FROM image AS name`.
+const STAGE_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]*$/;
+
+const stageName: Read<string> = (ctx, path, raw) => {
+  if (typeof raw !== "string" || !STAGE_NAME.test(raw)) return ctx.fail(path, `expected the name of a stage of the Dockerfile (FROM image AS name); got ${describe(raw)}`);
+  return raw;
+};
+
+/** Build secrets must be declared app secrets too: that is how berth knows to ask for their values. */
+const buildSecrets: Read<string[]> = (ctx, path, raw) => {
+  const names = secretNames(ctx, path, raw);
+  return names?.filter((name, i) => ctx.declared.secrets.has(name) || !ctx.fail([...path, i], `"${name}" is not listed in secrets: add it there too, then set its value with berth secrets set`));
+};
+
 const BUILD_SHAPE = {
   context: relativePath("the repository", "services/shop"),
   dockerfile: relativePath("the build context", "Dockerfile"),
+  target: stageName,
   strategy: oneOf(["dockerfile", "buildpacks"] as const),
   builder: text,
   args: stringMap("args"),
+  secrets: buildSecrets,
+  resources,
   watch: watchGlobs,
   timeout: duration(1),
 };
 
 /** build when the file has no `build:`. */
 function defaultBuild(): BuildSettings {
-  return { context: ".", dockerfile: "Dockerfile", args: {}, watch: [] };
+  return { context: ".", dockerfile: "Dockerfile", args: {}, secrets: [], resources: {}, watch: [] };
 }
 
 const build: Read<BuildSettings> = (ctx, path, raw) => {
@@ -69,9 +86,12 @@ const build: Read<BuildSettings> = (ctx, path, raw) => {
   return withoutUndefined<BuildSettings>({
     context: f.context ?? d.context,
     dockerfile: f.dockerfile ?? d.dockerfile,
+    target: f.target,
     strategy: f.strategy,
     builder: f.builder,
     args: f.args ?? d.args,
+    secrets: f.secrets ?? d.secrets,
+    resources: f.resources ?? d.resources,
     watch: f.watch ?? d.watch,
     timeoutMs: f.timeout,
   });

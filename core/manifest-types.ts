@@ -38,10 +38,16 @@ export interface BuildSettings {
   context: string;
   /** Relative to the context; ignored by buildpacks. */
   dockerfile: string;
+  /** The Dockerfile stage to build; absent: the last one. */
+  target?: string;
   strategy?: BuildStrategy;
   /** Buildpacks builder image; ignored by Dockerfile builds, so one file can serve both while the strategy is detected. */
   builder?: string;
   args: Record<string, string>;
+  /** App secrets mounted into RUN steps with BuildKit (`RUN --mount=type=secret,id=NAME`), never stored in the image. */
+  secrets: string[];
+  /** Limits of the build's RUN steps; absent fields: BERTH_BUILD_MEMORY / BERTH_BUILD_CPUS. */
+  resources: Resources;
   /** Repository-relative globs; empty: every push to the default branch builds. */
   watch: string[];
   timeoutMs?: number;

@@ -3,6 +3,7 @@ import * as init from "./0001-init.js";
 import * as environments from "./0002-environments.js";
 import * as secrets from "./0003-secrets.js";
 import * as manifest from "./0004-deployment-manifest.js";
+import * as dispatch from "./0005-build-dispatch.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "0002-environments": environments,
   "0003-secrets": secrets,
   "0004-deployment-manifest": manifest,
+  "0005-build-dispatch": dispatch,
 };

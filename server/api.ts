@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import type { Db } from "../core/db.js";
+import type { App, Db } from "../core/db.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../core/secret-store.js";
 import { Sensitive } from "../core/sensitive.js";
@@ -8,8 +8,8 @@ import { readJson, sendError, sendJson, type Route } from "./respond.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
-/** The REST API under /api/v1, for the admin bearer token. */
-export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox): Route {
+/** The REST API under /api/v1, for the admin bearer token. `redispatch` runs after an app's build limit changed. */
+export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox, redispatch?: (appId: number) => Promise<unknown>): Route {
   return async (req, res, url) => {
     if (!url.pathname.startsWith("/api/v1/") && url.pathname !== "/api/v1") return false;
     if (!token) {
@@ -24,7 +24,29 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox)
     const path = url.pathname.replace(/\/+$/, "");
     if (req.method === "GET" && path === "/api/v1/apps") {
       const apps = await listApps(db);
-      sendJson(res, 200, apps.map((a) => ({ name: a.name, repository: a.repo_full_name, defaultBranch: a.default_branch, createdAt: a.created_at })));
+      sendJson(res, 200, apps.map(appJson));
+      return true;
+    }
+    const one = /^\/api\/v1\/apps\/([a-z0-9-]+)$/.exec(path);
+    if (one && (req.method === "GET" || req.method === "PATCH")) {
+      const app = await findAppByName(db, one[1] ?? "");
+      if (!app) {
+        sendError(res, 404, `No app named ${one[1]}; GET /api/v1/apps lists them.`);
+        return true;
+      }
+      if (req.method === "GET") {
+        sendJson(res, 200, appJson(app));
+        return true;
+      }
+      const body = (await readJson(req, 4096)) as { buildConcurrency?: unknown } | undefined;
+      const limit = body?.buildConcurrency;
+      if (!body || Object.keys(body).some((k) => k !== "buildConcurrency") || !(limit === null || (Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= 64))) {
+        sendError(res, 400, 'Send a JSON body {"buildConcurrency": N} with N from 1 to 64, or null for the server default (BERTH_APP_BUILD_CONCURRENCY).');
+        return true;
+      }
+      const updated = await db.updateTable("apps").set({ build_concurrency: limit as number | null }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
+      await redispatch?.(app.id); // a raised limit starts waiting builds now, not at the next sweep
+      sendJson(res, 200, appJson(updated));
       return true;
     }
     const secret = /^\/api\/v1\/apps\/([a-z0-9-]+)\/secrets(?:\/([^/]+))?$/.exec(path);
@@ -80,6 +102,8 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox)
         image: d.image,
         error: d.error,
         createdAt: d.created_at,
+        startedAt: d.started_at,
+        builtAt: d.built_at,
         finishedAt: d.finished_at,
       })));
       return true;
@@ -87,6 +111,10 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox)
     sendError(res, 404, `No API route ${req.method} ${path}.`);
     return true;
   };
+}
+
+function appJson(a: App): Record<string, unknown> {
+  return { name: a.name, repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, createdAt: a.created_at };
 }
 
 function authorized(header: string | undefined, token: Sensitive): boolean {

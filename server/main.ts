@@ -8,6 +8,7 @@ import { DockerBuilder } from "../builder/docker-builder.js";
 import { startBuildWorker } from "../builder/build-worker.js";
 import { GitSourceFetcher } from "../builder/source-fetcher.js";
 import { PackBuilder } from "../builder/pack-builder.js";
+import { dispatchBuilds } from "../core/build-dispatch.js";
 import { CancelBus } from "../core/cancel-bus.js";
 import { loadConfig, type Config } from "../core/config.js";
 import { createDb, migrate } from "../core/db.js";
@@ -73,8 +74,14 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, log: log.child({ role: "builder" }) };
-    workers.push(startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), config.buildConcurrency));
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, buildResources: config.buildResources, log: log.child({ role: "builder" }) };
+    const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
+      concurrency: config.buildConcurrency,
+      appConcurrency: config.appBuildConcurrency,
+      sweepMs: config.reconcileIntervalSeconds * 1000,
+    });
+    workers.push(builds.worker);
+    stops.push(async () => builds.stop());
   }
   if (github && reporter && config.roles.includes("releaser")) {
     const host = new DockerodeHost(docker, "default");
@@ -99,7 +106,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let server: import("node:http").Server | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
-      const deps = { db, queues, reporter, cancels, github, log: log.child({ component: "webhooks" }) };
+      const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
       probot.on("push", async (context) => {
         await handlePush(deps, context.id, context.payload);
       });
@@ -110,7 +117,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
-      apiRoutes(db, config.apiToken, secretBox),
+      apiRoutes(db, config.apiToken, secretBox, (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId)),
       pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);

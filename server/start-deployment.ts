@@ -5,6 +5,7 @@ import type { GitHubReporter } from "../core/github-reporter.js";
 import { supersedeOlder } from "../core/environment-store.js";
 import type { Logger } from "../core/logger.js";
 import { appNameFromRepo } from "../core/names.js";
+import { dispatchBuilds } from "../core/build-dispatch.js";
 import { buildJobId, type Queues } from "../core/queue.js";
 import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../core/store.js";
 
@@ -15,6 +16,8 @@ export interface WebhookDeps {
   cancels: CancelBus;
   github: GitHubReporter;
   log: Logger;
+  /** Builds of one app that may run at once unless the app sets its own limit. */
+  appBuildConcurrency: number;
 }
 
 interface RepositoryFacts {
@@ -39,7 +42,8 @@ export async function appFor(db: Db, repo: RepositoryFacts, installationId: numb
 
 /**
  * Records a deployment once per webhook delivery, supersedes the environment's older commits that are
- * still queued or building (their builds stop wherever they run), and queues the build, or for a fork
+ * still queued or building (their builds stop wherever they run), and queues the build (once its app
+ * has a free build slot: core/build-dispatch.ts), or for a fork
  * awaiting approval reports why it waits. Returns undefined for a redelivery.
  */
 export async function startDeployment(deps: WebhookDeps, app: App, input: DeploymentInput, waitingNote?: string): Promise<Deployment | undefined> {
@@ -47,8 +51,7 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
   if (!d) {
     deps.log.info({ deliveryId: input.deliveryId }, "webhook redelivered; already recorded");
     // If the first delivery failed between recording and queueing, the redelivery completes it.
-    const known = await deps.db.selectFrom("deployments").selectAll().where("delivery_id", "=", input.deliveryId).executeTakeFirst();
-    if (known?.state === "queued") await deps.queues.build.add("build", { deploymentId: known.id, sha: known.sha }, { jobId: buildJobId(known.id, known.sha) });
+    await dispatchBuilds(deps, app.id);
     return undefined;
   }
   const short = d.sha.slice(0, 7);
@@ -63,8 +66,9 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
     return d;
   }
   deps.reporter.queued(app, d);
-  await deps.queues.build.add("build", { deploymentId: d.id, sha: d.sha }, { jobId: buildJobId(d.id, d.sha) });
-  deps.log.info({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id }, "queued for build");
+  const dispatched = await dispatchBuilds(deps, app.id);
+  const waits = !dispatched.some((x) => x.id === d.id);
+  deps.log.info({ app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id }, waits ? "queued; waits for a build slot of its app" : "queued for build");
   return d;
 }
 

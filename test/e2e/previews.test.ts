@@ -90,6 +90,25 @@ describe("pull request previews, end to end", () => {
     expect(h.github.deploymentsFor(slow).flatMap((d) => d.statuses.map((s) => s.state))).not.toContain("success");
   });
 
+  it("builds one app's previews one at a time, in the order they were opened (BERTH_APP_BUILD_CONCURRENCY=1)", async () => {
+    const slowSite = (n: number) => ({ ...staticSite(`queued ${n}\n`), Dockerfile: `FROM berth-standin/busybox:latest\nRUN sleep 1 && echo ${n}-${Date.now()}\nCOPY index.html /www/index.html\nEXPOSE 8080\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n` });
+    const shas = [31, 32, 33].map((n) => h.repo.commitToPull(n, slowSite(n)));
+    await Promise.all([31, 32, 33].map((n, i) => h.pull({ action: "opened", number: n, head: shas[i]! })));
+    for (const sha of shas) expect((await completed(sha)).conclusion).toBe("success");
+    type Row = { environment: string; sha: string; createdAt: string; startedAt: string; builtAt: string };
+    const rows = ((await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: "Bearer e2e-admin-token" } })).json()) as Row[])
+      .filter((r) => shas.includes(r.sha))
+      .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+    expect(rows).toHaveLength(3); // one deployment per PR
+    const byStart = [...rows].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
+    expect(byStart.map((r) => r.environment)).toEqual(rows.map((r) => r.environment)); // FIFO: started in arrival order
+    for (let i = 1; i < byStart.length; i++) {
+      // The next build of the app starts only once the one before it was built.
+      expect(Date.parse(byStart[i]!.startedAt)).toBeGreaterThanOrEqual(Date.parse(byStart[i - 1]!.builtAt));
+    }
+    await Promise.all([31, 32, 33].map((n, i) => h.pull({ action: "closed", number: n, head: shas[i]! })));
+  });
+
   it("removes everything of the preview when the PR closes and marks its Deployment inactive", async () => {
     const head = h.github.pulls.get(1)?.head ?? "";
     const started = performance.now();

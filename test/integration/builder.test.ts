@@ -95,4 +95,39 @@ describe("source fetch and Dockerfile build", () => {
     expect((err as UserError).message).toBe("docker build failed: The command '/bin/sh -c echo compiling && echo 'error: missing semicolon' && false' returned a non-zero code: 1");
     expect((err as UserError).detail).toContain("error: missing semicolon");
   });
+
+  it("stops at build.target and runs RUN steps under the build's memory and CPU limits", async () => {
+    const sha = repo.commit(
+      {
+        Dockerfile: [
+          "FROM berth-standin/busybox:latest AS tools",
+          "RUN echo tools > /stage",
+          // cgroup v1 and v2 name the limits differently; print whichever this engine has.
+          "RUN echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null) cpu=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null)",
+          "FROM berth-standin/busybox:latest AS runtime",
+          "RUN echo runtime > /stage",
+          "",
+        ].join("\n"),
+      },
+      "stages",
+    );
+    const dir = checkout();
+    await new GitSourceFetcher().fetch({ cloneUrl: github.cloneUrl("o", app), sha, token: new Sensitive("ghs_fake_1") }, dir);
+    const plan = planDockerBuild({
+      app, environment: "production", sha, deploymentId: 4, contextDir: dir, entries: readdirSync(dir), dockerfile: "Dockerfile", target: "tools", buildArgs: {},
+      resources: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5 },
+    });
+    let log = "";
+    await builder.build(plan, (t) => (log += t));
+    expect(log).toMatch(/mem=67108864 cpu=(50000|50000 100000)\n/);
+    expect(log).not.toContain("echo runtime"); // the later stage was never built
+    const run = await docker.createContainer({ Image: plan.image, Cmd: ["cat", "/stage"] });
+    try {
+      await run.start();
+      await run.wait();
+      expect((await run.logs({ stdout: true })).toString()).toContain("tools");
+    } finally {
+      await run.remove({ force: true });
+    }
+  });
 });

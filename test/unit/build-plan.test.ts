@@ -36,6 +36,24 @@ describe("planDockerBuild", () => {
       },
     });
   });
+
+  it("stops at build.target and limits each RUN step's memory (no extra swap) and CPU time", () => {
+    const plan = planDockerBuild({
+      app: "shop",
+      environment: "pr-3",
+      sha: "0".repeat(40),
+      deploymentId: 10,
+      contextDir: "/c",
+      entries: ["Dockerfile"],
+      dockerfile: "docker/Dockerfile.prod",
+      target: "runtime",
+      buildArgs: {},
+      resources: { memoryBytes: 536_870_912, cpus: 1.5 },
+    });
+    expect(plan.options).toMatchObject({ dockerfile: "docker/Dockerfile.prod", target: "runtime", memory: 536_870_912, memswap: 536_870_912, cpuperiod: 100_000, cpuquota: 150_000 });
+    const plain = planDockerBuild({ ...{ app: "a", environment: "production", sha: "1".repeat(40), deploymentId: 1, contextDir: "/c", entries: [], dockerfile: "Dockerfile", buildArgs: {} }, resources: {} });
+    for (const key of ["target", "memory", "memswap", "cpuperiod", "cpuquota"]) expect(plain.options).not.toHaveProperty(key);
+  });
 });
 
 describe("planGitFetch", () => {

@@ -62,6 +62,10 @@ const CORPUS: [string, string, string][] = [
     'build.watch[0] (line 3): expected a glob relative to the repository root (GitHub lists changed files that way); got "/libs/**"',
   ],
   ["a watch glob leaving the repository", lines("build: { watch: ['../x/**'] }"), 'build.watch[0] (line 1): "../x/**" leaves the repository'],
+  ["a target that is no stage name", lines("build: { target: 'my stage' }"), 'build.target (line 1): expected the name of a stage of the Dockerfile (FROM image AS name); got "my stage"'],
+  ["an undeclared build secret", lines("secrets: [DB_PASSWORD]", "build:", "  secrets: [NPM_TOKEN]"), 'build.secrets[0] (line 3): "NPM_TOKEN" is not listed in secrets: add it there too, then set its value with berth secrets set'],
+  ["a lower-case build secret", lines("build: { secrets: [npm_token] }"), 'build.secrets[0] (line 1): expected a secret name of A-Z, 0-9 and "_", not starting with a digit, such as DB_PASSWORD; got "npm_token"'],
+  ["a build memory without unit", lines("build: { resources: { memory: lots } }"), 'build.resources.memory (line 1): expected a size such as 512m, 1g, 256k or a number of bytes; got "lots"'],
   ["a timeout without unit", lines("build: { timeout: 900 }"), "build.timeout (line 1): expected a duration such as 500ms, 2s, 5m, 1h or 7d (a unit is required); got 900"],
   ["a zero timeout", lines("build: { timeout: 0s }"), 'build.timeout (line 1): expected a duration longer than 0; got "0s"'],
   [

@@ -48,7 +48,7 @@ previews:
 `;
 
 const DEFAULTS: Manifest = {
-  build: { context: ".", dockerfile: "Dockerfile", args: {}, watch: [] },
+  build: { context: ".", dockerfile: "Dockerfile", args: {}, secrets: [], resources: {}, watch: [] },
   web: { resources: {}, volumes: [] },
   processes: {},
   services: {},
@@ -80,6 +80,8 @@ describe("parseManifest", () => {
         strategy: "dockerfile",
         builder: "paketobuildpacks/builder-jammy-base",
         args: { NODE_ENV: "production" },
+        secrets: [],
+        resources: {},
         watch: ["services/shop/**", "libs/**"],
         timeoutMs: 900_000,
       },
@@ -192,6 +194,10 @@ describe("parseManifest", () => {
         "  strategy: buildpacks",
         "  watch: [./libs/**, 'services/shop/**/*.py']",
         "  args: { BUILD_NO: 7 }",
+        "  target: runtime-slim",
+        "  secrets: [NPM_TOKEN]",
+        "  resources: { memory: 2g, cpus: 1.5 }",
+        "secrets: [NPM_TOKEN]",
         "volumes: { data: , cache: {} }",
         "web:",
         "  resources: { memory: 268435456, cpus: '0.5' }",
@@ -216,9 +222,13 @@ describe("parseManifest", () => {
         context: "services/shop",
         dockerfile: "Dockerfile.prod",
         strategy: "buildpacks",
+        target: "runtime-slim",
         args: { BUILD_NO: "7" },
+        secrets: ["NPM_TOKEN"],
+        resources: { memoryBytes: 2_147_483_648, cpus: 1.5 },
         watch: ["libs/**", "services/shop/**/*.py"],
       },
+      secrets: ["NPM_TOKEN"],
       volumes: ["data", "cache"],
       web: {
         resources: { memoryBytes: 268_435_456, cpus: 0.5 },

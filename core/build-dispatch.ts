@@ -1,0 +1,91 @@
+import { sql } from "kysely";
+import type { Db, Deployment } from "./db.js";
+import { buildJobId, type Queues } from "./queue.js";
+
+export interface DispatchDeps {
+  db: Db;
+  queues: Pick<Queues, "build">;
+  /** Builds of one app that may run at once unless the app sets its own limit. */
+  appBuildConcurrency: number;
+}
+
+// Two-key advisory locks: this class and the app id. One dispatcher per app at a time, across processes.
+const DISPATCH_LOCK_CLASS = 0x62756c64; // "buld"
+
+/**
+ * Hands an app's queued deployments to the build queue, oldest first, while fewer of its builds than
+ * its limit are in flight. The global limit is the build queue's; this one keeps one busy app from
+ * taking every builder and keeps each app's builds in push order. Postgres decides, under a per-app
+ * lock, so the limit holds across server and builder processes. Returns what it handed over.
+ */
+export async function dispatchBuilds(deps: DispatchDeps, appId: number): Promise<Deployment[]> {
+  const picked = await deps.db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(${DISPATCH_LOCK_CLASS}, ${appId})`.execute(tx);
+    const app = await tx.selectFrom("apps").select("build_concurrency").where("id", "=", appId).executeTakeFirst();
+    if (!app) return [];
+    const limit = app.build_concurrency ?? deps.appBuildConcurrency;
+    const active = await tx
+      .selectFrom("deployments")
+      .select(["id", "dispatched_at"])
+      .where("app_id", "=", appId)
+      .where("state", "in", ["queued", "building"])
+      .orderBy("id")
+      .execute();
+    const inFlight = active.filter((d) => d.dispatched_at !== null).length;
+    const next = active.filter((d) => d.dispatched_at === null).slice(0, Math.max(0, limit - inFlight));
+    if (next.length === 0) return [];
+    return tx
+      .updateTable("deployments")
+      .set({ dispatched_at: sql`now()` })
+      .where("id", "in", next.map((d) => d.id))
+      .returningAll()
+      .execute();
+  });
+  // After the commit: a job for a deployment another transaction cancelled meanwhile finds it cancelled and skips.
+  for (const d of picked.sort((a, b) => a.id - b.id)) await enqueueBuild(deps, d);
+  return picked;
+}
+
+/** Job ids derive from the deployment, so enqueueing twice is a no-op. */
+async function enqueueBuild(deps: Pick<DispatchDeps, "queues">, d: Pick<Deployment, "id" | "sha">): Promise<void> {
+  await deps.queues.build.add("build", { deploymentId: d.id, sha: d.sha }, { jobId: buildJobId(d.id, d.sha) });
+}
+
+/** Re-dispatches the app of a deployment whose build just ended, freeing its slot for the next one. */
+export async function dispatchAfter(deps: DispatchDeps, deploymentId: number): Promise<Deployment[]> {
+  const row = await deps.db.selectFrom("deployments").select("app_id").where("id", "=", deploymentId).executeTakeFirst();
+  return row ? dispatchBuilds(deps, row.app_id) : [];
+}
+
+export interface SweepReport {
+  /** Dispatched deployments whose job BullMQ no longer had (Redis lost or flushed), queued again. */
+  requeued: number[];
+  dispatched: number[];
+}
+
+/**
+ * The level-triggered safety net: a dispatched deployment whose build job is gone (Redis lost its data,
+ * a crash between commit and enqueue) is queued again, and every app with waiting deployments gets a
+ * dispatch, so no app's line stalls behind a slot nobody will free. `graceMs` spares just-dispatched ones.
+ */
+export async function sweepBuilds(deps: DispatchDeps, graceMs = 30_000): Promise<SweepReport> {
+  const report: SweepReport = { requeued: [], dispatched: [] };
+  const active = await deps.db
+    .selectFrom("deployments")
+    .select(["id", "app_id", "sha", "dispatched_at"])
+    .where("state", "in", ["queued", "building"])
+    .orderBy("id")
+    .execute();
+  const cutoff = Date.now() - graceMs;
+  for (const d of active) {
+    if (!d.dispatched_at || d.dispatched_at.getTime() > cutoff) continue;
+    const job = await deps.queues.build.getJob(buildJobId(d.id, d.sha));
+    if (job) continue;
+    await enqueueBuild(deps, d);
+    report.requeued.push(d.id);
+  }
+  for (const appId of new Set(active.filter((d) => !d.dispatched_at).map((d) => d.app_id))) {
+    report.dispatched.push(...(await dispatchBuilds(deps, appId)).map((d) => d.id));
+  }
+  return report;
+}
