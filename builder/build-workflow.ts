@@ -10,6 +10,7 @@ import { getDeployment, liveRelease, setDeploymentState, transition } from "../c
 import { ManifestError, manifestAnnotations, type Resources } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
 import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
+import { ProgressTicker } from "./build-progress.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy, planPackBuild } from "./pack-plan.js";
 import type { PackBuilder } from "./pack-builder.js";
@@ -29,6 +30,8 @@ export interface BuildDeps {
   pack: PackBuilder;
   /** Default buildpacks builder image; berth.yaml's build.builder overrides it per app. */
   packBuilder: string;
+  /** How often a running build's check run shows its step and log tail; 0: never. */
+  progressIntervalMs: number;
   /** Limits of a build's RUN steps; berth.yaml's build.resources overrides them field by field. */
   buildResources: Resources;
   log: Logger;
@@ -97,6 +100,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     });
     logs.note(`building ${plan.image} (${strategy === "buildpacks" ? `buildpacks, builder ${build?.builder ?? deps.packBuilder}` : dockerfile})`);
     const started = Date.now();
+    const ticker = new ProgressTicker(deps.progressIntervalMs, () => logs.tail(), (p) => deps.reporter.buildProgress(app, d, p)).start();
     const limitMs = build?.timeoutMs ?? deps.buildTimeoutMs;
     const timeout = AbortSignal.timeout(limitMs);
     try {
@@ -113,6 +117,8 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
         throw new UserError(`The build took longer than ${formatMs(limitMs)} and was stopped (build.timeout in ${MANIFEST_FILE}, default ${formatMs(deps.buildTimeoutMs)}).`);
       }
       throw e;
+    } finally {
+      ticker.stop();
     }
     logs.note(`built ${plan.image} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     // A newer commit may have superseded this one while it built: then it is not released.

@@ -43,6 +43,8 @@ export interface Config {
   buildConcurrency: number;
   /** Builds of one app at once (its apps row may override); more wait in push order. */
   appBuildConcurrency: number;
+  /** How often a running build's check run is updated with its step and log tail. */
+  progressIntervalMs: number;
   /** Limits of a build's RUN steps unless berth.yaml's build.resources sets them. */
   buildResources: Resources;
   /** A preview with no push for this long is torn down. */
@@ -165,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
     appBuildConcurrency: int("BERTH_APP_BUILD_CONCURRENCY", 1, 1, 64),
+    progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s"),
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),

@@ -5,6 +5,15 @@ import type { SerialQueue } from "./serial-queue.js";
 import { setDeploymentGitHubIds } from "./store.js";
 import { render } from "./templates.js";
 
+/** What a running build's check run shows between phase changes. */
+export interface ProgressSnapshot {
+  /** The Dockerfile step, BuildKit step or buildpacks phase the log is at; absent before the first. */
+  step?: string;
+  /** The last lines of the log. */
+  tail: string;
+  elapsedMs: number;
+}
+
 export function repoRef(app: App): RepoRef {
   const [owner = "", repo = ""] = app.repo_full_name.split("/");
   return { owner, repo, installationId: app.installation_id };
@@ -45,6 +54,7 @@ type Ids = Pick<Deployment, "check_run_id" | "github_deployment_id">;
  */
 export class DeploymentReporter {
   readonly #comments: PreviewComments;
+  readonly #progress = new Map<number, ProgressSnapshot>();
 
   constructor(
     private readonly github: GitHubReporter,
@@ -90,6 +100,30 @@ export class DeploymentReporter {
       await this.github.createDeploymentStatus(repo, id, { state: "in_progress", description: "Building", logUrl: this.detailsUrl(d.id) });
     });
     this.comment(app, d, "building");
+  }
+
+  /**
+   * A running build's step and log tail on its check run. Updates that pile up behind a slow GitHub
+   * are coalesced: only the newest is sent, in order with the deployment's other reports.
+   */
+  buildProgress(app: App, d: Deployment, p: ProgressSnapshot): void {
+    const waiting = this.#progress.has(d.id);
+    this.#progress.set(d.id, p);
+    if (waiting) return;
+    this.enqueue(d, "build progress", async (ids) => {
+      const latest = this.#progress.get(d.id);
+      this.#progress.delete(d.id);
+      if (!latest || !ids.check_run_id) return;
+      const update = this.progressUpdate(app, d, "Building");
+      const elapsed = `${Math.round(latest.elapsedMs / 1000)}s`;
+      await this.github.updateCheckRun(repoRef(app), ids.check_run_id, {
+        output: {
+          ...update.output!,
+          title: `Building ${d.sha.slice(0, 7)} · ${latest.step ? `${latest.step} · ` : ""}${elapsed}`,
+          text: render("check-run-failure-text", { detail: latest.tail, detailTitle: `Build log (last lines, at ${elapsed})` }),
+        },
+      });
+    });
   }
 
   progress(app: App, d: Deployment, phase: string): void {

@@ -74,7 +74,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, buildResources: config.buildResources, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
     const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,

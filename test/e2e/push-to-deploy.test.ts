@@ -13,7 +13,7 @@ describe("push to deploy, end to end", () => {
     waitFor(`check run on ${sha.slice(0, 7)} to complete`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 200);
 
   beforeAll(async () => {
-    h = await startHarness({ BERTH_KEEP_IMAGES: "2" });
+    h = await startHarness({ BERTH_KEEP_IMAGES: "2", BERTH_BUILD_PROGRESS_INTERVAL: "1s" });
   });
 
   afterAll(async () => {
@@ -99,6 +99,24 @@ describe("push to deploy, end to end", () => {
     expect(states.length).toBeGreaterThan(1); // it was followed while running, not read afterwards
     expect(stream).toMatch(/\ndata: Step 1\/\d+ : FROM berth-standin\/busybox:latest\n/);
     expect(stream).toContain(`data: ==> `);
+  });
+
+  it("shows a running build's step and log tail on its check run, at most once a second (BERTH_BUILD_PROGRESS_INTERVAL=1s)", async () => {
+    const before = h.repo.head;
+    const site = staticSite("version two\n");
+    const sha = h.repo.commit({ ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN for i in 1 2 3 4 5 6 7; do echo tick $i-${Date.now()}; sleep 1; done\nCOPY`) }, "slow steps");
+    await h.push(sha, before);
+    const run = await waitFor("check run completed", () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 60_000, 100);
+    expect(run.conclusion).toBe("success");
+    const progress = run.history.map((u) => u.output as { title: string; text?: string } | undefined).filter((o) => o?.text?.includes("Build log (last lines"));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.some((o) => /^Building [0-9a-f]{7} · step 2\/\d+: RUN for i in 1 2 3 4 5 6 7; do echo tick .* · \d+s$/.test(o!.title))).toBe(true);
+    expect(progress.some((o) => /tick [2-7]-/.test(o!.text!))).toBe(true);
+    type Row = { sha: string; startedAt: string; builtAt: string };
+    const rows = (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: "Bearer e2e-admin-token" } })).json()) as Row[];
+    const row = rows.find((r) => r.sha === sha)!;
+    const buildSeconds = (Date.parse(row.builtAt) - Date.parse(row.startedAt)) / 1000;
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(buildSeconds) + 1);
   });
 
   it("prunes the app's old images, keeping those of the last releases (BERTH_KEEP_IMAGES=2)", async () => {
