@@ -8,13 +8,18 @@ export class PackBuilder {
 
   async build(plan: { file: string; args: string[] }, log: LogSink, signal?: AbortSignal): Promise<void> {
     let tail = "";
-    const child = execa(plan.file, plan.args, { all: true, reject: false, cancelSignal: signal, env: this.env, stdin: "ignore" });
+    // pack runs in a process group of its own, and a cancel stops the whole group: killing only pack would
+    // leave whatever it started holding the output pipe, and the build would look running until they end.
+    const child = execa(plan.file, plan.args, { all: true, reject: false, detached: true, env: this.env, stdin: "ignore" });
+    const stop = (): void => killGroup(child.pid);
+    signal?.addEventListener("abort", stop, { once: true });
+    if (signal?.aborted) stop();
     child.all?.on("data", (d: Buffer) => {
       const text = d.toString();
       tail = (tail + text).slice(-8000);
       log(text);
     });
-    const r = await child;
+    const r = await child.finally(() => signal?.removeEventListener("abort", stop));
     if (signal?.aborted) throw signal.reason ?? new Error("build cancelled");
     if (r.code === "ENOENT") {
       throw new UserError(
@@ -27,4 +32,20 @@ export class PackBuilder {
       throw new UserError(`pack build failed (exit ${r.exitCode ?? "signal"})`, lastLines(tail, 40) || err.message);
     }
   }
+}
+
+const KILL_AFTER_MS = 5000;
+
+/** SIGTERM to the process group, SIGKILL to what is left of it a few seconds later. */
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signalGroup("SIGTERM");
+  setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_MS).unref();
 }
