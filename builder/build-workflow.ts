@@ -1,6 +1,9 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Db } from "../core/db.js";
+import type { App, Db } from "../core/db.js";
+import type { SecretBox } from "../core/secret-box.js";
+import { openSecrets, requireSecrets } from "../core/secret-store.js";
+import type { Sensitive } from "../core/sensitive.js";
 import type { DeploymentReporter } from "../core/deployment-reporter.js";
 import { UserError } from "../core/errors.js";
 import type { GitHubReporter } from "../core/github-reporter.js";
@@ -12,7 +15,8 @@ import { planDockerBuild } from "./build-plan.js";
 import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { ProgressTicker } from "./build-progress.js";
 import { touchesWatched } from "./watch-plan.js";
-import { detectStrategy, planPackBuild } from "./pack-plan.js";
+import { detectStrategy, planPackBuild, type Strategy } from "./pack-plan.js";
+import type { BuildkitBuilder } from "./buildkit-builder.js";
 import type { PackBuilder } from "./pack-builder.js";
 import type { DockerBuilder } from "./docker-builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
@@ -23,6 +27,10 @@ export interface BuildDeps {
   reporter: DeploymentReporter;
   fetcher: SourceFetcher;
   builder: DockerBuilder;
+  /** Dockerfile builds that mount build secrets run on the engine's BuildKit; absent: the engine is not on a unix socket. */
+  buildkit?: BuildkitBuilder;
+  /** Opens the app's secrets; absent: this berth has no BERTH_SECRET_KEY. */
+  secretBox?: SecretBox;
   /** Where sources are checked out for the length of a build. */
   workDir: string;
   /** How long a build may run unless its berth.yaml says otherwise. */
@@ -98,7 +106,9 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       buildArgs: build?.args ?? {},
       resources: { ...deps.buildResources, ...build?.resources },
     });
-    logs.note(`building ${plan.image} (${strategy === "buildpacks" ? `buildpacks, builder ${build?.builder ?? deps.packBuilder}` : dockerfile})`);
+    const secrets = await buildSecrets(deps, app, build?.secrets ?? [], strategy);
+    const engine = secrets ? "BuildKit, with build secrets " + Object.keys(secrets).join(", ") : dockerfile;
+    logs.note(`building ${plan.image} (${strategy === "buildpacks" ? `buildpacks, builder ${build?.builder ?? deps.packBuilder}` : engine})`);
     const started = Date.now();
     const ticker = new ProgressTicker(deps.progressIntervalMs, () => logs.tail(), (p) => deps.reporter.buildProgress(app, d, p)).start();
     const limitMs = build?.timeoutMs ?? deps.buildTimeoutMs;
@@ -109,6 +119,9 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
         const pack = planPackBuild({ app: app.name, sha: d.sha, deploymentId: d.id, contextDir, builder: build?.builder ?? deps.packBuilder, env: build?.args ?? {} });
         logs.note(`${pack.file} ${pack.args.join(" ")}`);
         await deps.pack.build(pack, logs.write, limit);
+      } else if (secrets) {
+        if (!deps.buildkit) throw new UserError(`build.secrets need a BuildKit session, which berth opens only on a Docker engine reached through its unix socket; this builder's BERTH_DOCKER_HOST is remote. Its operator can run a builder on the droid host.`);
+        await deps.buildkit.build(plan, logs.write, limit, secrets);
       } else {
         await deps.builder.build(plan, logs.write, limit);
       }
@@ -152,6 +165,21 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     await logs.flush();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The values of berth.yaml's build.secrets, for BuildKit to mount into RUN steps; undefined when the
+ * build has none. A missing value stops the build before it starts, saying how to set it.
+ */
+async function buildSecrets(deps: BuildDeps, app: App, names: readonly string[], strategy: Strategy): Promise<Record<string, Sensitive> | undefined> {
+  if (names.length === 0) return undefined;
+  if (strategy === "buildpacks") {
+    throw new UserError(`build.secrets in ${MANIFEST_FILE} are mounted into Dockerfile RUN steps (RUN --mount=type=secret,id=NAME); this app builds with buildpacks, which cannot mount them. Add a Dockerfile or remove build.secrets.`);
+  }
+  if (!deps.secretBox) throw new UserError(`${MANIFEST_FILE} declares build secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.`);
+  const all = await openSecrets(deps.db, deps.secretBox, app.id);
+  requireSecrets(names, all, app.name);
+  return Object.fromEntries(names.map((name) => [name, all.get(name)!]));
 }
 
 function formatMs(ms: number): string {

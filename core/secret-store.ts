@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { UserError } from "./errors.js";
 import type { Db } from "./db.js";
 import type { SecretBox } from "./secret-box.js";
 import type { Sensitive } from "./sensitive.js";
@@ -30,4 +31,14 @@ export async function deleteSecret(db: Db, appId: number, name: string): Promise
 export async function openSecrets(db: Db, box: SecretBox, appId: number): Promise<Map<string, Sensitive>> {
   const rows = await db.selectFrom("secrets").select(["name", "sealed"]).where("app_id", "=", appId).execute();
   return new Map(rows.map((r) => [r.name, box.open(context(appId, r.name), r.sealed)]));
+}
+
+/** Stops a deployment before anything starts when berth.yaml names secrets that have no value yet, saying how to set them. */
+export function requireSecrets(names: readonly string[], secrets: ReadonlyMap<string, Sensitive>, app: string): void {
+  const missing = names.filter((name) => !secrets.has(name));
+  if (missing.length === 0) return;
+  throw new UserError(
+    `berth.yaml needs ${missing.length === 1 ? "secret" : "secrets"} ${missing.join(", ")}, not set for ${app}. ` +
+      `Set ${missing.length === 1 ? "it" : "each"} with \`berth secrets set ${app} ${missing[0]}\` (or PUT /api/v1/apps/${app}/secrets/${missing[0]}) and push again.`,
+  );
 }

@@ -1,4 +1,5 @@
 import { UserError } from "../core/errors.js";
+import { requireSecrets } from "../core/secret-store.js";
 import { expandReferences, type Manifest } from "../core/manifest.js";
 import type { Sensitive } from "../core/sensitive.js";
 
@@ -9,13 +10,7 @@ import type { Sensitive } from "../core/sensitive.js";
  * deployment before anything starts.
  */
 export function resolveAppEnv(manifest: Manifest, environment: string, app: string, secrets: ReadonlyMap<string, Sensitive>): Record<string, string> {
-  const missing = manifest.secrets.filter((name) => !secrets.has(name));
-  if (missing.length > 0) {
-    throw new UserError(
-      `berth.yaml needs ${missing.length === 1 ? "secret" : "secrets"} ${missing.join(", ")}, not set for ${app}. ` +
-        `Set ${missing.length === 1 ? "it" : "each"} with \`berth secrets set ${app} ${missing[0]}\` (or PUT /api/v1/apps/${app}/secrets/${missing[0]}) and push again.`,
-    );
-  }
+  requireSecrets(manifest.secrets, secrets, app);
   const raw = environment === "production" ? manifest.env : { ...manifest.env, ...manifest.previews.env };
   return expandAll(raw, secrets);
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { Probot } from "probot";
 import type { Worker } from "bullmq";
+import { BuildkitBuilder } from "../builder/buildkit-builder.js";
 import { DockerBuilder } from "../builder/docker-builder.js";
 import { startBuildWorker } from "../builder/build-worker.js";
 import { GitSourceFetcher } from "../builder/source-fetcher.js";
@@ -74,7 +75,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builder: new DockerBuilder(docker), buildkit: config.dockerHost.startsWith("unix://") ? new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) : undefined, secretBox, workDir, buildTimeoutMs: config.buildTimeoutMs, pack: new PackBuilder(), packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
     const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -146,6 +147,32 @@ describe("berth.yaml apps, end to end", () => {
     const body = await waitFor("preview", async () => ((await page(`${h.app}-pr-4.localhost`)).includes("version=pr") ? page(`${h.app}-pr-4.localhost`) : undefined));
     expect(body).toBe("greeting=hello preview\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nredis=release\nversion=pr\n");
     expect(await serviceId("pr-4")).not.toBe(await serviceId("production"));
+  });
+
+  it("mounts build.secrets into RUN steps with BuildKit, and keeps them out of the image and the log", async () => {
+    const manifest = MANIFEST.replace("web:\n", "build: { secrets: [API_KEY] }\nweb:\n");
+    const dockerfile = [
+      "FROM berth-standin/busybox:latest",
+      "COPY app.sh /app.sh",
+      // Compares a digest, so the value itself is nowhere in the Dockerfile (nor in the history that records it).
+      `RUN --mount=type=secret,id=API_KEY test "$(sha256sum < /run/secrets/API_KEY | cut -c1-64)" = ${createHash("sha256").update("k-123").digest("hex")} && echo checked-${Date.now()} > /build-check`,
+      "ENV VERSION=bk",
+      "EXPOSE 8080",
+      "",
+    ].join("\n");
+    const sha = h.repo.commitToPull(11, { ...files("bk", manifest), Dockerfile: dockerfile });
+    await h.pull({ action: "opened", number: 11, head: sha });
+    const check = await completed(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    await waitFor("preview built with a build secret", async () => (await page(`${h.app}-pr-11.localhost`)).includes("version=bk"));
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain("(BuildKit, with build secrets API_KEY)");
+    expect(log).toMatch(/#\d+ \[3\/3\] RUN --mount=type=secret,id=API_KEY/);
+    expect(log).not.toContain("k-123");
+    const image = docker.getImage(`berth/${h.app}:${sha}`);
+    expect(JSON.stringify(await image.history())).not.toContain("k-123");
+    expect(JSON.stringify(await image.inspect())).not.toContain("k-123");
+    await h.pull({ action: "closed", number: 11, head: sha });
   });
 
   it("skips a push that touches none of build.watch, and builds one that does", async () => {
