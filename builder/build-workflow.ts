@@ -9,6 +9,7 @@ import { UserError } from "../core/errors.js";
 import type { GitHubReporter } from "../core/github-reporter.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
+import { publicName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../core/store.js";
 import { ManifestError, manifestAnnotations, type Resources } from "../core/manifest.js";
 import { planDockerBuild } from "./build-plan.js";
@@ -178,7 +179,7 @@ async function buildSecrets(deps: BuildDeps, app: App, names: readonly string[],
   }
   if (!deps.secretBox) throw new UserError(`${MANIFEST_FILE} declares build secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.`);
   const all = await openSecrets(deps.db, deps.secretBox, app.id);
-  requireSecrets(names, all, app.name);
+  requireSecrets(names, all, publicName(app));
   return Object.fromEntries(names.map((name) => [name, all.get(name)!]));
 }
 

@@ -14,6 +14,8 @@ export interface AppsTable {
   repo_id: string;
   installation_id: string;
   default_branch: string;
+  /** The name berth.yaml gives the app, for hostnames, URLs and the API; null: `name`. Docker names keep `name`. */
+  public_name: string | null;
   /** Builds of this app that may run at once; null: BERTH_APP_BUILD_CONCURRENCY. */
   build_concurrency: number | null;
   created_at: Generated<Date>;

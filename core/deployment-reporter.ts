@@ -3,6 +3,7 @@ import type { CheckRunOutput, CheckRunUpdate, GitHubReporter, RepoRef } from "./
 import { PreviewComments, type PreviewState } from "./preview-comment.js";
 import type { SerialQueue } from "./serial-queue.js";
 import { setDeploymentGitHubIds } from "./store.js";
+import { publicName } from "./names.js";
 import { render } from "./templates.js";
 
 /** What a running build's check run shows between phase changes. */
@@ -148,7 +149,7 @@ export class DeploymentReporter {
         detailsUrl,
         output: {
           title: `Live at ${r.url}`,
-          summary: render("check-run-success", { app: app.name, sha: d.sha, environment: d.environment, detailsUrl, ...r }),
+          summary: render("check-run-success", { app: publicName(app), sha: d.sha, environment: d.environment, detailsUrl, ...r }),
         },
       }),
     );
@@ -219,7 +220,7 @@ export class DeploymentReporter {
       this.#comments.update(app, repo, environment, pr, {
         state,
         sha: latest?.sha ?? "",
-        url: this.urlFor(app.name, environment),
+        url: this.urlFor(publicName(app), environment),
         logUrl: latest ? this.detailsUrl(latest.id) : this.publicUrl,
         note,
       });
@@ -232,7 +233,7 @@ export class DeploymentReporter {
     this.#comments.update(app, repoRef(app), d.environment, pr, {
       state,
       sha: d.sha,
-      url: this.urlFor(app.name, d.environment),
+      url: this.urlFor(publicName(app), d.environment),
       logUrl: this.detailsUrl(d.id),
       note,
     });
@@ -244,7 +245,7 @@ export class DeploymentReporter {
       detailsUrl: this.detailsUrl(d.id),
       output: {
         title: `${phase} ${d.sha.slice(0, 7)}`,
-        summary: render("check-run-progress", { phase, app: app.name, sha: d.sha, environment: d.environment, detailsUrl: this.detailsUrl(d.id) }),
+        summary: render("check-run-progress", { phase, app: publicName(app), sha: d.sha, environment: d.environment, detailsUrl: this.detailsUrl(d.id) }),
       },
     };
   }

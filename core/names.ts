@@ -12,9 +12,17 @@ export function appNameFromRepo(repoName: string): string {
   return safe || "app";
 }
 
+/** The name users see (hostnames, URLs, API): berth.yaml's `name`, else the app's first name, which Docker names keep. */
+export function publicName(app: { name: string; public_name: string | null }): string {
+  return app.public_name ?? app.name;
+}
+
+/** The environment of the default branch. */
+export const PRODUCTION = "production";
+
 /** `production` for the default branch, `pr-<N>` for previews. */
 export function environmentName(pr?: number): string {
-  return pr === undefined ? "production" : `pr-${pr}`;
+  return pr === undefined ? PRODUCTION : `pr-${pr}`;
 }
 
 /** `<app>.<domain>` in production, `<app>-pr-<N>.<domain>` for previews. */

@@ -143,8 +143,10 @@ export async function listDeployments(db: Db, appId: number, limit = 50): Promis
   return db.selectFrom("deployments").selectAll().where("app_id", "=", appId).orderBy("id", "desc").limit(limit).execute();
 }
 
+/** The app a name means: its public name (berth.yaml's `name`) first, else its first name. */
 export async function findAppByName(db: Db, name: string): Promise<App | undefined> {
-  return db.selectFrom("apps").selectAll().where("name", "=", name).executeTakeFirst();
+  const rows = await db.selectFrom("apps").selectAll().where((eb) => eb.or([eb("public_name", "=", name), eb("name", "=", name)])).execute();
+  return rows.find((a) => a.public_name === name) ?? rows[0];
 }
 
 /** The app environments that have a live release on a droid server, as [app name, environment]. */

@@ -4,6 +4,7 @@ import * as environments from "./0002-environments.js";
 import * as secrets from "./0003-secrets.js";
 import * as manifest from "./0004-deployment-manifest.js";
 import * as dispatch from "./0005-build-dispatch.js";
+import * as publicName from "./0006-app-public-name.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "0003-secrets": secrets,
   "0004-deployment-manifest": manifest,
   "0005-build-dispatch": dispatch,
+  "0006-app-public-name": publicName,
 };

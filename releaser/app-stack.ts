@@ -2,7 +2,7 @@ import type { App, Db } from "../core/db.js";
 import { UserError, lastLines } from "../core/errors.js";
 import type { LogWriter } from "../core/log-writer.js";
 import type { Manifest } from "../core/manifest.js";
-import { LABEL } from "../core/names.js";
+import { LABEL, PRODUCTION, networkName, publicName } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { openSecrets } from "../core/secret-store.js";
 import { resolveAppEnv, resolveServiceEnv } from "./app-env.js";
@@ -30,6 +30,8 @@ export interface StackContext {
 export interface PreparedStack {
   env: Record<string, string>;
   volumes: VolumeSpec[];
+  /** Networks the app's containers join besides their own: production's, for a preview sharing its services. */
+  sharedNetworks: string[];
 }
 
 /**
@@ -42,12 +44,14 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     throw new UserError("berth.yaml declares secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.");
   }
   const secrets = c.secretBox ? await openSecrets(c.db, c.secretBox, c.app.id) : new Map();
-  const env = resolveAppEnv(manifest, c.environment, c.app.name, secrets);
+  const env = resolveAppEnv(manifest, c.environment, publicName(c.app), secrets);
   const labels = { [LABEL.managed]: "true", [LABEL.app]: c.app.name, [LABEL.environment]: c.environment };
   const mount = (m: { volume: string; path: string; readOnly: boolean }): VolumeSpec => ({ name: volumeName(c.app.name, c.environment, m.volume), path: m.path, readOnly: m.readOnly });
   for (const v of manifest.volumes) await c.host.ensureVolume(volumeName(c.app.name, c.environment, v), { ...labels, "berth.volume": v });
 
-  for (const [name, svc] of Object.entries(manifest.services)) {
+  const shared = c.environment !== PRODUCTION && manifest.previews.services === "shared" && Object.keys(manifest.services).length > 0;
+  if (shared) await requireProductionServices(c, manifest);
+  for (const [name, svc] of Object.entries(shared ? {} : manifest.services)) {
     const files = Object.fromEntries(svc.files.map((f) => [f.path, c.files[f.source] ?? ""]));
     const options = planServiceContainer({
       files,
@@ -75,7 +79,10 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     c.logs.note(`service ${name} is up`);
   }
 
-  if (manifest.release) {
+  if (manifest.release && shared) {
+    // A pull request's migrations must not run against the database production uses.
+    c.logs.note(`not running the release command: with previews.services: shared it would run against production's services; they are migrated by the default branch's releases`);
+  } else if (manifest.release) {
     c.logs.note(`running release command: ${manifest.release.join(" ")}`);
     const r = await c.host.runOnce(
       {
@@ -92,7 +99,18 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
       throw new UserError(`The release command \`${manifest.release.join(" ")}\` exited with ${r.exitCode}; nothing was switched.`, lastLines(r.output, 40) || "(no output)");
     }
   }
-  return { env, volumes: manifest.web.volumes.map(mount) };
+  return { env, volumes: manifest.web.volumes.map(mount), sharedNetworks: shared ? [networkName(c.app.name, PRODUCTION)] : [] };
+}
+
+/** A preview sharing production's services needs them running: it joins their network and uses them as they are. */
+async function requireProductionServices(c: StackContext, manifest: Manifest): Promise<void> {
+  for (const name of Object.keys(manifest.services)) {
+    const info = await c.host.inspectContainer(serviceContainerName(c.app.name, PRODUCTION, name));
+    if (!info?.running) {
+      throw new UserError(`berth.yaml sets previews.services: shared, but production's service ${name} is not running: deploy the default branch first, or use previews.services: fresh.`);
+    }
+  }
+  c.logs.note(`previews.services: shared: using production's ${Object.keys(manifest.services).join(", ")} (this preview's own volumes stay its own)`);
 }
 
 /** Runs a health command in a container until it exits 0, or fails with its last output. */

@@ -14,6 +14,8 @@ export interface ProcessContext {
   d: Deployment;
   image: string;
   network: string;
+  /** Joined besides `network` (no aliases there): production's, for a preview sharing its services. */
+  sharedNetworks: readonly string[];
   env: Record<string, string>;
   logs: LogWriter;
   timeoutMs: number;
@@ -37,6 +39,7 @@ export async function startProcesses(host: DockerHost, c: ProcessContext): Promi
     });
     for (const plan of plans) {
       const id = await host.createContainer(plan);
+      for (const shared of c.sharedNetworks) await host.connect(shared, id);
       await host.startContainer(id);
       if (settings.healthcheck) await waitForCommand(host, id, settings.healthcheck.command, settings.healthcheck.timeoutMs ?? c.timeoutMs, `process ${name}`);
       else await assertStaysUp(host, id, `process ${name}`);

@@ -4,7 +4,8 @@ import { prNumberOf, type DeploymentReporter } from "../core/deployment-reporter
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
-import { LABEL, hostnameFor, networkName, publicUrl, webContainerName } from "../core/names.js";
+import { applyManifestName } from "../core/app-name.js";
+import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getEnvironment } from "../core/environment-store.js";
 import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../core/store.js";
 import { planWebContainer, webPort } from "./container-plan.js";
@@ -49,7 +50,8 @@ export interface ReleaseDeps {
 export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal?: AbortSignal): Promise<"live" | "failed" | "skipped"> {
   const found = await getDeployment(deps.db, deploymentId);
   if (!found || found.deployment.state !== "releasing" || !found.deployment.image) return "skipped";
-  const { app, deployment: d } = found;
+  const { deployment: d } = found;
+  let { app } = found;
   return withLock(deps.db, `release:${app.id}:${d.environment}`, async () => {
     const { settings: s, db } = deps;
     const logs = new LogWriter(db, d.id);
@@ -60,10 +62,24 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       await logs.flush();
       return "skipped";
     }
-    const hostname = hostnameFor(app.name, d.environment, s.domain);
-    const url = publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort);
     const image = d.image ?? "";
     const previous = await liveRelease(db, app.id, d.environment);
+    const where = (a: App) => {
+      const hostname = hostnameFor(publicName(a), d.environment, s.domain);
+      return { hostname, url: publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort) };
+    };
+    // Production's berth.yaml names the app; a preview's proposes a name only once merged.
+    if (d.environment === PRODUCTION) {
+      const before = publicName(app);
+      try {
+        app = await applyManifestName(db, app, d.manifest?.name);
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        return reportFailure(deps, { app, d, ...where(app), image, previous, logs }, e, "Release failed before the switch");
+      }
+      if (publicName(app) !== before) logs.note(`app renamed from ${before} to ${publicName(app)} (berth.yaml name): production moves to ${where(app).hostname}`);
+    }
+    const { hostname, url } = where(app);
 
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
     if (previous?.deployment_id !== d.id) {
@@ -114,7 +130,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const port = manifest?.web.port ?? webPort(await host.imageExposedPorts(image));
   const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
   const pr = prNumberOf(d.environment);
-  const berthEnv: Record<string, string> = { BERTH_APP: app.name, BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
+  const berthEnv: Record<string, string> = { BERTH_APP: publicName(app), BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
   let stack: PreparedStack | undefined;
   try {
     if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {} }, manifest);
@@ -144,6 +160,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   if (leftover) await host.removeContainer(leftover.id);
   logs.note(`starting ${containerName} (port ${port})`);
   const containerId = await host.createContainer(plan);
+  for (const shared of stack?.sharedNetworks ?? []) await host.connect(shared, containerId); // before start: its first lookups must resolve
   const release = await db
     .insertInto("releases")
     .values({ deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName })
@@ -170,10 +187,10 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     });
     logs.note(`healthy after ${Date.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
-      await startProcesses(host, { manifest, app, d, image, network, env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
+      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
-    const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName }) : [];
+    const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
     await switchLive(db, release, previous, `${containerName}:${port}`, paths);
     await applyRoutes(deps);
     logs.note(`routed ${hostname} to ${containerName}`);

@@ -9,6 +9,8 @@ export interface RouteContext {
   sha: string;
   deploymentId: number;
   webContainer: string;
+  /** The environment whose services serve this one: production's for a preview with previews.services: shared. */
+  servicesEnvironment?: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface RouteContext {
 export function planPathRoutes(manifest: Manifest, c: RouteContext): PathRoute[] {
   return manifest.routes.map((r) => {
     if (r.target === "web") return { path: r.path, upstreams: [`${c.webContainer}:${r.port}`] };
-    if (manifest.services[r.target]) return { path: r.path, upstreams: [`${serviceContainerName(c.app, c.environment, r.target)}:${r.port}`] };
+    if (manifest.services[r.target]) return { path: r.path, upstreams: [`${serviceContainerName(c.app, c.servicesEnvironment ?? c.environment, r.target)}:${r.port}`] };
     const replicas = manifest.processes[r.target]?.replicas ?? 0;
     const upstreams = Array.from({ length: replicas }, (_, i) => `${processContainerName(c.app, c.environment, r.target, c.sha, c.deploymentId, i + 1)}:${r.port}`);
     return { path: r.path, upstreams };

@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { App, Db } from "../core/db.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../core/secret-store.js";
+import { publicName } from "../core/names.js";
 import { Sensitive } from "../core/sensitive.js";
 import { findAppByName, listApps, listDeployments } from "../core/store.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
@@ -81,7 +82,7 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
       }
       if (req.method === "DELETE" && name) {
         if (await deleteSecret(db, app.id, name)) res.writeHead(204).end();
-        else sendError(res, 404, `App ${app.name} has no secret ${name}.`);
+        else sendError(res, 404, `App ${publicName(app)} has no secret ${name}.`);
         return true;
       }
     }
@@ -114,7 +115,7 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
 }
 
 function appJson(a: App): Record<string, unknown> {
-  return { name: a.name, repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, createdAt: a.created_at };
+  return { name: publicName(a), repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, createdAt: a.created_at };
 }
 
 function authorized(header: string | undefined, token: Sensitive): boolean {

@@ -1,0 +1,31 @@
+import { sql } from "kysely";
+import type { App, Db } from "./db.js";
+import { UserError } from "./errors.js";
+
+// One rename at a time across processes, so two apps can never both take a free name.
+const NAMES_LOCK = 0x6e616d65; // "name"
+
+/**
+ * Gives the app the name its production berth.yaml declares (or takes it back when `name:` is gone).
+ * Only the public name changes: hostnames, URLs, the API. A name another app holds, as its public or
+ * first name, is refused, because both would claim the same hostnames.
+ */
+export async function applyManifestName(db: Db, app: App, wanted: string | undefined): Promise<App> {
+  const target = wanted === undefined || wanted === app.name ? null : wanted;
+  if (target === app.public_name) return app;
+  return db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(${NAMES_LOCK})`.execute(tx);
+    if (target !== null) {
+      const holder = await tx
+        .selectFrom("apps")
+        .select(["repo_full_name"])
+        .where("id", "!=", app.id)
+        .where((eb) => eb.or([eb("name", "=", target), eb("public_name", "=", target)]))
+        .executeTakeFirst();
+      if (holder) {
+        throw new UserError(`name: ${target} in berth.yaml is already the name of ${holder.repo_full_name}'s app on this berth; choose another name. The app keeps its current name until then.`);
+      }
+    }
+    return tx.updateTable("apps").set({ public_name: target }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
+  });
+}
