@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../support/docker-cleanup.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
+import { startPoller } from "../support/poller.js";
 import { getVia, waitFor } from "../support/services.js";
 
 const APP_SH = `#!/bin/sh
@@ -27,6 +28,8 @@ processes:
     command: "sh -c 'touch /tmp/ok; echo worker up; exec sleep 3600'"
     replicas: 2
     healthcheck: { command: ["test", "-e", "/tmp/ok"], interval: 1s }
+  docs:
+    command: "sh -c 'mkdir -p /d/docs && echo docs-$VERSION > /d/docs/index.html && exec httpd -f -p 7070 -h /d'"
 release: ["sh", "-c", "echo migrating; wget -q -O /data/migrated http://cache:7000/ && printf 'SET migrated-by release\\r\\n' | nc -w 1 redis 6379"]
 services:
   redis:
@@ -40,6 +43,7 @@ services:
 volumes: { data: {} }
 routes:
   - { path: /cache/*, to: "cache:7000" }
+  - { path: /docs/*, to: "docs:7070" }
 env:
   GREETING: hello
   API_KEY: "\${secret.API_KEY}"
@@ -112,9 +116,19 @@ describe("berth.yaml apps, end to end", () => {
     const service = await serviceId("production");
     const before = h.repo.head;
     const sha = h.repo.commit(files("3"), "next release");
+    // Requests to web and, through a path route, to a process keep being answered through the switch.
+    const polls = [startPoller(h.ingressPort, `${h.app}.localhost`), startPoller(h.ingressPort, `${h.app}.localhost`, "/docs/")];
     await h.push(sha, before);
     expect((await completed(sha)).conclusion).toBe("success");
     const body = await waitFor("v3", async () => ((await page(`${h.app}.localhost`)).includes("version=3") ? page(`${h.app}.localhost`) : undefined));
+    await waitFor("old web and processes retired", async () => (await workers("production")).every((w) => w === sha), 30_000);
+    await new Promise((r) => setTimeout(r, 1500)); // keep polling past the drain
+    const [web, docs] = await Promise.all(polls.map((p) => p.stop()));
+    console.log(`web + processes release under load: web ${web!.ok} ok / ${web!.failures} failed, /docs/ ${docs!.ok} ok / ${docs!.failures} failed`);
+    expect(web!.failures, web!.errors.slice(0, 5).join("\n")).toBe(0);
+    expect(docs!.failures, docs!.errors.slice(0, 5).join("\n")).toBe(0);
+    expect([...docs!.bodies].sort()).toEqual(["docs-2\n", "docs-3\n"]);
+    expect(web!.ok + docs!.ok).toBeGreaterThan(100);
     expect(body).toContain("starts=2\n");
     expect(await serviceId("production")).toBe(service);
     await waitFor("old workers retired", async () => (await workers("production")).every((w) => w === sha));
@@ -147,6 +161,29 @@ describe("berth.yaml apps, end to end", () => {
     const body = await waitFor("preview", async () => ((await page(`${h.app}-pr-4.localhost`)).includes("version=pr") ? page(`${h.app}-pr-4.localhost`) : undefined));
     expect(body).toBe("greeting=hello preview\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=cache-ok\nredis=release\nversion=pr\n");
     expect(await serviceId("pr-4")).not.toBe(await serviceId("production"));
+  });
+
+  it("lets a preview use production's services with previews.services: shared, keeping its own volumes and never running its release command", async () => {
+    const manifest = MANIFEST.replace("previews:\n  env: { GREETING: hello preview }", "previews:\n  env: { GREETING: hello shared }\n  services: shared");
+    const sha = h.repo.commitToPull(12, files("shared", manifest));
+    await h.pull({ action: "opened", number: 12, head: sha });
+    const check = await completed(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    const body = await waitFor("shared preview", async () => ((await page(`${h.app}-pr-12.localhost`)).includes("version=shared") ? page(`${h.app}-pr-12.localhost`) : undefined));
+    // redis=release is what production's release command stored in production's Redis; migrated is
+    // empty because this preview's own data volume never saw a release command.
+    expect(body).toBe("greeting=hello shared\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=\nredis=release\nversion=shared\n");
+    expect(await serviceId("pr-12")).toBeUndefined();
+    expect((await getVia(h.ingressPort, `${h.app}-pr-12.localhost`, "/cache/")).body).toBe("cache-ok\n"); // path route to production's service
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain("previews.services: shared: using production's cache, redis");
+    expect(log).toContain("not running the release command");
+    await h.pull({ action: "closed", number: 12, head: sha });
+    const filters = JSON.stringify({ label: [`berth.app=${h.app}`, "berth.environment=pr-12"] });
+    // The preview's own volume goes with it (teardown removes containers, then networks, then volumes).
+    await waitFor("shared preview gone", async () => (await docker.listContainers({ all: true, filters })).length === 0 && ((await docker.listVolumes({ filters })).Volumes ?? []).length === 0);
+    expect(await serviceId("production")).toBeDefined(); // production's services outlive the preview that used them
+    expect(await page(`${h.app}.localhost`)).toContain("redis=release");
   });
 
   it("mounts build.secrets into RUN steps with BuildKit, and keeps them out of the image and the log", async () => {
@@ -226,5 +263,26 @@ describe("berth.yaml apps, end to end", () => {
     const last = check.history.at(-1) as { output?: { annotations?: { path: string; start_line: number }[] } };
     expect(last.output?.annotations?.[0]).toMatchObject({ path: "berth.yaml", start_line: 5 });
     expect(await page(`${h.app}.localhost`)).toContain("version=5");
+  });
+
+  it("renames the app with name:, moving production to the new hostname with its data and services", async () => {
+    const renamed = `${h.app}-shop`;
+    const service = await serviceId("production");
+    const before = h.repo.head;
+    const sha = h.repo.commit(files("7", `name: ${renamed}\n${MANIFEST}`), "rename");
+    await h.push(sha, before);
+    const check = await completed(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    const body = await waitFor("renamed app", async () => ((await page(`${renamed}.localhost`)).includes("version=7") ? page(`${renamed}.localhost`) : undefined));
+    expect(body).toMatch(/starts=([2-9]|\d\d)\n/); // the same data volume, not a fresh one
+    expect(body).toContain("redis=release\n");
+    expect(await serviceId("production")).toBe(service); // services were not moved or restarted
+    expect(await page(`${h.app}.localhost`)).not.toContain("version=");
+    const [deployment] = h.github.deploymentsFor(sha);
+    expect(deployment?.statuses.at(-1)?.environment_url).toBe(`http://${renamed}.localhost:${h.ingressPort}`);
+    const api = (await (await fetch(`${h.berth.url}/api/v1/apps/${renamed}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { name: string };
+    expect(api.name).toBe(renamed);
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain(`app renamed from ${h.app} to ${renamed} (berth.yaml name): production moves to ${renamed}.localhost`);
   });
 });

@@ -10,7 +10,7 @@ export interface PollStats {
 }
 
 /** Requests the app through the ingress back to back (keep-alive and fresh connections) until stopped. */
-export function startPoller(port: number, host: string): { stop: () => Promise<PollStats> } {
+export function startPoller(port: number, host: string, path = "/"): { stop: () => Promise<PollStats> } {
   const stats: PollStats = { ok: 0, retried: 0, failures: 0, errors: [], bodies: new Set() };
   let running = true;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -19,7 +19,7 @@ export function startPoller(port: number, host: string): { stop: () => Promise<P
   // do; Node's docs show the same check. Anything else counts as a failed request.
   const once = (agent: http.Agent | false, retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
-      const req = http.get({ host: "127.0.0.1", port, path: "/", headers: { host }, agent, timeout: 5000 }, (res) => {
+      const req = http.get({ host: "127.0.0.1", port, path, headers: { host }, agent, timeout: 5000 }, (res) => {
         let body = "";
         res.on("data", (d) => (body += d));
         res.on("end", () => {
