@@ -109,7 +109,9 @@ describe("push to deploy, end to end", () => {
     const run = await waitFor("check run completed", () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 60_000, 100);
     expect(run.conclusion).toBe("success");
     const progress = run.history.map((u) => u.output as { title: string; text?: string } | undefined).filter((o) => o?.text?.includes("Build log (last lines"));
-    expect(progress.length).toBeGreaterThanOrEqual(2);
+    // GitHub writes of one installation are spaced a second apart, and updates waiting behind them are
+    // coalesced to the newest, so a 7 s build shows one to a few; ProgressTicker's unit test covers the rest.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress.some((o) => /^Building [0-9a-f]{7} · step 2\/\d+: RUN for i in 1 2 3 4 5 6 7; do echo tick .* · \d+s$/.test(o!.title))).toBe(true);
     expect(progress.some((o) => /tick [2-7]-/.test(o!.text!))).toBe(true);
     type Row = { sha: string; startedAt: string; builtAt: string };
@@ -117,6 +119,31 @@ describe("push to deploy, end to end", () => {
     const row = rows.find((r) => r.sha === sha)!;
     const buildSeconds = (Date.parse(row.builtAt) - Date.parse(row.startedAt)) / 1000;
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(buildSeconds) + 1);
+  });
+
+  it("reuses the cached dependency layer when a push changes only the source", async () => {
+    const dockerfile = (body: string) => ({
+      ...staticSite(body),
+      Dockerfile: `FROM berth-standin/busybox:latest\nCOPY deps.txt /deps.txt\nRUN sleep 1 && echo installed $(cat /deps.txt) > /installed\nCOPY index.html /www/index.html\nEXPOSE 8080\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`,
+      "deps.txt": `deps-${h.app}\n`,
+    });
+    const logOf = async (sha: string) => {
+      const check = await waitFor("check run completed", () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 60_000, 100);
+      expect(check.conclusion).toBe("success");
+      return (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    };
+    let before = h.repo.head;
+    const cold = h.repo.commit(dockerfile("cache one\n"), "deps");
+    await h.push(cold, before);
+    const coldLog = await logOf(cold);
+    expect(coldLog).toMatch(/Step 3\/\d+ : RUN sleep 1[^\n]*\n ---> Running in/);
+    before = h.repo.head;
+    const warm = h.repo.commit({ "index.html": "version two\n" }, "source only"); // what later tests expect live
+    await h.push(warm, before);
+    const warmLog = await logOf(warm);
+    expect(warmLog).toMatch(/Step 3\/\d+ : RUN sleep 1[^\n]*\n ---> Using cache\n/);
+    expect(warmLog).toMatch(/Step 4\/\d+ : COPY index.html \/www\/index.html\n ---> [0-9a-f]{12}\n/); // changed: rebuilt
+    await waitFor("warm build served", async () => (await getVia(h.ingressPort, h.host)).body === "version two\n");
   });
 
   it("prunes the app's old images, keeping those of the last releases (BERTH_KEEP_IMAGES=2)", async () => {
