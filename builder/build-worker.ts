@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { dispatchAfter, sweepBuilds } from "../core/build-dispatch.js";
 import type { CancelBus } from "../core/cancel-bus.js";
 import { BUILD_QUEUE, releaseJobId, type DeploymentJob, type Queues } from "../core/queue.js";
-import { reportExhaustedJob } from "../core/worker-errors.js";
+import { failForBerth, reportExhaustedJob } from "../core/worker-errors.js";
 import { runBuild, type BuildDeps } from "./build-workflow.js";
 
 export interface BuildLimits {
@@ -44,7 +44,16 @@ export function startBuildWorker(deps: BuildDeps, queues: Queues, cancels: Cance
   worker.on("error", (err) => deps.log.error({ err }, "build worker error"));
   const timer = setInterval(() => {
     sweepBuilds(dispatch)
-      .then((r) => r.requeued.length && deps.log.warn({ deployments: r.requeued }, "build jobs lost from the queue were queued again"))
+      .then((r) => {
+        if (r.requeued.length) deps.log.warn({ deployments: r.requeued }, "build jobs lost from the queue were queued again");
+        if (r.releases.length) deps.log.warn({ deployments: r.releases }, "release jobs lost from the queue were queued again");
+        for (const o of r.orphaned) {
+          deps.log.warn({ deploymentId: o.id, phase: o.phase }, "job ended without its outcome recorded; failing the deployment");
+          void failForBerth(deps, o.id, o.phase, "(its job ended without recording an outcome, most likely because berth stopped at that moment)")
+            .then(() => next(o.id))
+            .catch((err: unknown) => deps.log.warn({ err, deploymentId: o.id }, "could not fail an orphaned deployment"));
+        }
+      })
       .catch((err: unknown) => deps.log.warn({ err }, "build sweep failed"));
   }, limits.sweepMs);
   timer.unref();

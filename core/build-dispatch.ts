@@ -1,10 +1,11 @@
 import { sql } from "kysely";
 import type { Db, Deployment } from "./db.js";
-import { buildJobId, type Queues } from "./queue.js";
+import { buildJobId, releaseJobId, type Queues } from "./queue.js";
 
 export interface DispatchDeps {
   db: Db;
-  queues: Pick<Queues, "build">;
+  /** The release queue is only needed by the sweeper, to requeue releases Redis lost. */
+  queues: Pick<Queues, "build"> & Partial<Pick<Queues, "release">>;
   /** Builds of one app that may run at once unless the app sets its own limit. */
   appBuildConcurrency: number;
 }
@@ -38,6 +39,8 @@ export async function dispatchBuilds(deps: DispatchDeps, appId: number): Promise
       .updateTable("deployments")
       .set({ dispatched_at: sql`now()` })
       .where("id", "in", next.map((d) => d.id))
+      .where("state", "=", "queued") // one cancelled meanwhile (supersede takes no lock) is left out
+      .where("dispatched_at", "is", null)
       .returningAll()
       .execute();
   });
@@ -61,31 +64,60 @@ export interface SweepReport {
   /** Dispatched deployments whose job BullMQ no longer had (Redis lost or flushed), queued again. */
   requeued: number[];
   dispatched: number[];
+  /** Built deployments whose release job was lost, queued for release again. */
+  releases: number[];
+  /** Deployments still building or releasing whose job already ended: the outcome was never recorded. */
+  orphaned: { id: number; phase: "build" | "release" }[];
 }
 
+// A release job lost longer ago than this is not revived: its image may be pruned, its commit long superseded.
+const RELEASE_MAX_AGE_MS = 24 * 3600_000;
+
 /**
- * The level-triggered safety net: a dispatched deployment whose build job is gone (Redis lost its data,
- * a crash between commit and enqueue) is queued again, and every app with waiting deployments gets a
- * dispatch, so no app's line stalls behind a slot nobody will free. `graceMs` spares just-dispatched ones.
+ * The level-triggered safety net. A dispatched deployment whose build job is gone (Redis lost its data,
+ * a crash between commit and enqueue) is queued again; one whose job ended without its outcome being
+ * recorded (the builder stopped right after) is reported as orphaned, so its app's slot is not held
+ * until BullMQ forgets the job. Every app with waiting deployments gets a dispatch, so no line stalls.
+ * Releases the same way. `graceMs` spares the ones just handed over.
  */
 export async function sweepBuilds(deps: DispatchDeps, graceMs = 30_000): Promise<SweepReport> {
-  const report: SweepReport = { requeued: [], dispatched: [] };
+  const report: SweepReport = { requeued: [], dispatched: [], releases: [], orphaned: [] };
   const active = await deps.db
     .selectFrom("deployments")
     .select(["id", "app_id", "sha", "dispatched_at"])
     .where("state", "in", ["queued", "building"])
     .orderBy("id")
     .execute();
-  const cutoff = Date.now() - graceMs;
+  const now = Date.now();
+  const cutoff = now - graceMs;
   for (const d of active) {
     if (!d.dispatched_at || d.dispatched_at.getTime() > cutoff) continue;
     const job = await deps.queues.build.getJob(buildJobId(d.id, d.sha));
-    if (job) continue;
-    await enqueueBuild(deps, d);
-    report.requeued.push(d.id);
+    if (!job) {
+      await enqueueBuild(deps, d);
+      report.requeued.push(d.id);
+    } else if (ENDED.has(await job.getState())) {
+      report.orphaned.push({ id: d.id, phase: "build" });
+    }
   }
   for (const appId of new Set(active.filter((d) => !d.dispatched_at).map((d) => d.app_id))) {
     report.dispatched.push(...(await dispatchBuilds(deps, appId)).map((d) => d.id));
   }
+  const release = deps.queues.release;
+  if (release) {
+    const built = await deps.db.selectFrom("deployments").select(["id", "sha", "built_at"]).where("state", "=", "releasing").orderBy("id").execute();
+    for (const d of built) {
+      if (!d.built_at || d.built_at.getTime() > cutoff || d.built_at.getTime() < now - RELEASE_MAX_AGE_MS) continue;
+      const job = await release.getJob(releaseJobId(d.id, d.sha));
+      if (!job) {
+        await release.add("release", { deploymentId: d.id, sha: d.sha }, { jobId: releaseJobId(d.id, d.sha) });
+        report.releases.push(d.id);
+      } else if (ENDED.has(await job.getState())) {
+        report.orphaned.push({ id: d.id, phase: "release" });
+      }
+    }
+  }
   return report;
 }
+
+const ENDED = new Set(["completed", "failed"]);

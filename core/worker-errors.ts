@@ -18,10 +18,18 @@ export async function reportExhaustedJob(
   if (!job) return;
   const attempts = job.opts.attempts ?? 1;
   if (job.attemptsMade < attempts) return;
-  const found = await getDeployment(deps.db, job.data.deploymentId);
-  if (!found || ["failed", "live", "cancelled", "removed"].includes(found.deployment.state)) return;
   deps.log.error({ err, deploymentId: job.data.deploymentId }, `${phase} failed after ${attempts} attempts`);
-  const message = `berth could not ${phase} this commit after ${attempts} attempts: ${err.message}. This is a problem of the berth installation, not of the repository; its operator should check berth's log.`;
+  await failForBerth(deps, job.data.deploymentId, phase, `after ${attempts} attempts: ${err.message}`);
+}
+
+/**
+ * Fails a deployment for a reason of berth's own (its job exhausted its retries, or ended without its
+ * outcome recorded) and says so on GitHub; one that already reached a final state is left alone.
+ */
+export async function failForBerth(deps: { db: Db; reporter: DeploymentReporter }, deploymentId: number, phase: "build" | "release", why: string): Promise<void> {
+  const found = await getDeployment(deps.db, deploymentId);
+  if (!found || ["failed", "live", "cancelled", "removed", "skipped", "replaced"].includes(found.deployment.state)) return;
+  const message = `berth could not ${phase} this commit ${why}. This is a problem of the berth installation, not of the repository; its operator should check berth's log, and a new push retries.`;
   await setDeploymentState(deps.db, found.deployment.id, "failed", { error: message });
   deps.reporter.failed(found.app, found.deployment, { title: `berth could not ${phase}`, message, previousLive: false });
 }

@@ -9,6 +9,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("deployments").addColumn("dispatched_at", "timestamptz").execute();
   await db.schema.alterTable("apps").addColumn("build_concurrency", "integer").execute();
   // The dispatcher's and the sweeper's question: which deployments of an app are queued or building.
+  // Deployments already in the queue when berth is upgraded hold their slots like any dispatched one.
+  await sql`update deployments set dispatched_at = coalesce(started_at, created_at) where state in ('queued', 'building')`.execute(db);
   await sql`create index deployments_app_active on deployments (app_id, id) where state in ('queued', 'building')`.execute(db);
 }
 

@@ -95,10 +95,10 @@ describe("pull request previews, end to end", () => {
     const shas = [31, 32, 33].map((n) => h.repo.commitToPull(n, slowSite(n)));
     await Promise.all([31, 32, 33].map((n, i) => h.pull({ action: "opened", number: n, head: shas[i]! })));
     for (const sha of shas) expect((await completed(sha)).conclusion).toBe("success");
-    type Row = { environment: string; sha: string; createdAt: string; startedAt: string; builtAt: string };
+    type Row = { id: number; environment: string; sha: string; startedAt: string; builtAt: string };
     const rows = ((await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: "Bearer e2e-admin-token" } })).json()) as Row[])
       .filter((r) => shas.includes(r.sha))
-      .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+      .sort((a, b) => a.id - b.id); // the order berth recorded the deliveries in
     expect(rows).toHaveLength(3); // one deployment per PR
     const byStart = [...rows].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
     expect(byStart.map((r) => r.environment)).toEqual(rows.map((r) => r.environment)); // FIFO: started in arrival order

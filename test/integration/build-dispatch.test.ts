@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { dispatchAfter, dispatchBuilds, sweepBuilds, type DispatchDeps } from "../../core/build-dispatch.js";
 import { createDb, migrate, type Db } from "../../core/db.js";
-import { buildJobId, createQueues, createRedis, type Queues } from "../../core/queue.js";
+import { Worker } from "bullmq";
+import { BUILD_QUEUE, buildJobId, createQueues, createRedis, releaseJobId, type Queues } from "../../core/queue.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { recordDeployment, setDeploymentState, upsertApp } from "../../core/store.js";
-import { freshDatabase, freshRedis } from "../support/services.js";
+import { freshDatabase, freshRedis, waitFor } from "../support/services.js";
 
 describe("per-app build dispatch (Postgres + Redis)", () => {
   let db: Db;
@@ -12,6 +13,7 @@ describe("per-app build dispatch (Postgres + Redis)", () => {
   let queues: Queues;
   let redis: ReturnType<typeof createRedis>;
   let deps: DispatchDeps;
+  let redisUrl: Sensitive;
   let seq = 0;
 
   beforeAll(async () => {
@@ -19,7 +21,8 @@ describe("per-app build dispatch (Postgres + Redis)", () => {
     drop = fresh.drop;
     db = createDb(new Sensitive(fresh.url));
     await migrate(db);
-    redis = createRedis(new Sensitive(await freshRedis(14)));
+    redisUrl = new Sensitive(await freshRedis(14));
+    redis = createRedis(redisUrl);
     queues = createQueues(redis);
     deps = { db, queues, appBuildConcurrency: 1 };
   });
@@ -32,7 +35,9 @@ describe("per-app build dispatch (Postgres + Redis)", () => {
   });
 
   beforeEach(async () => {
+    // Each case starts from an empty line: the sweeper looks at every app's deployments.
     await queues.build.obliterate({ force: true });
+    await db.deleteFrom("deployments").execute();
   });
 
   const app = (name: string) =>
@@ -85,13 +90,36 @@ describe("per-app build dispatch (Postgres + Redis)", () => {
     const d2 = await push(d.id, "pr-7");
     await dispatchBuilds(deps, d.id);
     await queues.build.obliterate({ force: true }); // Redis lost everything
-    expect(await sweepBuilds(deps)).toEqual({ requeued: [], dispatched: [] }); // too fresh to call lost
+    expect(await sweepBuilds(deps, 30_000)).toEqual({ requeued: [], dispatched: [], releases: [], orphaned: [] }); // too fresh to call lost
     await db.updateTable("deployments").set({ dispatched_at: new Date(Date.now() - 60_000) }).where("id", "=", d1.id).execute();
-    expect(await sweepBuilds(deps)).toEqual({ requeued: [d1.id], dispatched: [] });
+    expect(await sweepBuilds(deps, 30_000)).toEqual({ requeued: [d1.id], dispatched: [], releases: [], orphaned: [] });
     expect(await queues.build.getJob(buildJobId(d1.id, d1.sha))).toBeDefined();
 
     // A builder died after finishing d1 and before dispatching: the sweep moves the line on.
     await setDeploymentState(db, d1.id, "live");
-    expect(await sweepBuilds(deps)).toEqual({ requeued: [], dispatched: [d2.id] });
+    expect(await sweepBuilds(deps, 30_000)).toEqual({ requeued: [], dispatched: [d2.id], releases: [], orphaned: [] });
+  });
+
+  it("sweeps: reports a build whose job ended without recording its outcome, so its app's slot is freed", async () => {
+    const z = await app("zeta");
+    const z1 = await push(z.id, "production");
+    await dispatchBuilds(deps, z.id);
+    // A builder that finished the job but stopped before writing the outcome.
+    const worker = new Worker(BUILD_QUEUE, async () => "built", { connection: createRedis(redisUrl) });
+    await waitFor("job completed", async () => (await (await queues.build.getJob(buildJobId(z1.id, z1.sha)))?.getState()) === "completed", 10_000, 50);
+    await worker.close();
+    await setDeploymentState(db, z1.id, "building");
+    await db.updateTable("deployments").set({ dispatched_at: new Date(Date.now() - 60_000) }).where("id", "=", z1.id).execute();
+    expect((await sweepBuilds(deps, 30_000)).orphaned).toEqual([{ id: z1.id, phase: "build" }]);
+  });
+
+  it("sweeps: queues again the release of a built deployment whose release job Redis lost", async () => {
+    const e = await app("epsilon");
+    const e1 = await push(e.id, "production");
+    await db.updateTable("deployments").set({ state: "releasing", built_at: new Date(Date.now() - 60_000), dispatched_at: new Date() }).where("id", "=", e1.id).execute();
+    await queues.release.obliterate({ force: true });
+    expect((await sweepBuilds(deps, 30_000)).releases).toEqual([e1.id]);
+    expect(await queues.release.getJob(releaseJobId(e1.id, e1.sha))).toBeDefined();
+    expect((await sweepBuilds(deps, 30_000)).releases).toEqual([]); // its job is there now
   });
 });
