@@ -5,6 +5,14 @@ import { UserError } from "./errors.js";
 // One rename at a time across processes, so two apps can never both take a free name.
 const NAMES_LOCK = 0x6e616d65; // "name"
 
+/** Runs fn in a transaction holding the names lock: what it reads of app names stays true until it commits. */
+export async function withNamesLock<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(${NAMES_LOCK})`.execute(tx);
+    return fn(tx);
+  });
+}
+
 /**
  * Gives the app the name its production berth.yaml declares (or takes it back when `name:` is gone).
  * Only the public name changes: hostnames, URLs, the API. A name another app holds, as its public or
@@ -13,8 +21,7 @@ const NAMES_LOCK = 0x6e616d65; // "name"
 export async function applyManifestName(db: Db, app: App, wanted: string | undefined): Promise<App> {
   const target = wanted === undefined || wanted === app.name ? null : wanted;
   if (target === app.public_name) return app;
-  return db.transaction().execute(async (tx) => {
-    await sql`select pg_advisory_xact_lock(${NAMES_LOCK})`.execute(tx);
+  return withNamesLock(db, async (tx) => {
     if (target !== null) {
       const holder = await tx
         .selectFrom("apps")
@@ -28,4 +35,9 @@ export async function applyManifestName(db: Db, app: App, wanted: string | undef
     }
     return tx.updateTable("apps").set({ public_name: target }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
   });
+}
+
+/** Puts back the public name a failed release had taken: the live release still answers under it. */
+export async function restoreName(db: Db, appId: number, publicName: string | null): Promise<void> {
+  await db.updateTable("apps").set({ public_name: publicName }).where("id", "=", appId).execute();
 }

@@ -25,14 +25,19 @@ import type { LineTree } from "./manifest-yaml.js";
 
 // The app name becomes a hostname label with `-pr-<N>` appended, hence 40 rather than 63.
 const APP_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+const PREVIEW_SUFFIX = /-pr-\d+$/;
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 // Docker's own rule for volume names.
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const SEVEN_DAYS = 7 * 86_400_000;
 
 const appName: Read<string> = (ctx, path, raw) => {
-  if (typeof raw === "string" && APP_NAME.test(raw)) return raw;
-  return ctx.fail(path, `expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got ${describe(raw)}`);
+  if (typeof raw !== "string" || !APP_NAME.test(raw)) {
+    return ctx.fail(path, `expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got ${describe(raw)}`);
+  }
+  // shop-pr-3.<domain> is the hostname of shop's preview of pull request 3: no app may own it.
+  if (PREVIEW_SUFFIX.test(raw)) return ctx.fail(path, `"${raw}" ends like a preview's hostname (<app>-pr-<N>); choose a name that does not end in -pr-<number>`);
+  return raw;
 };
 
 const watchGlob: Read<string> = (ctx, path, raw) => {

@@ -9,6 +9,8 @@ export function appNameFromRepo(repoName: string): string {
     .replace(/^-|-$/g, "")
     .slice(0, 40)
     .replace(/-$/, "");
+  // `<app>-pr-<N>` hostnames belong to previews: a repository called shop-pr-3 must not take shop's.
+  if (/-pr-\d+$/.test(safe)) return `${safe.slice(0, 36).replace(/-$/, "")}-app`;
   return safe || "app";
 }
 

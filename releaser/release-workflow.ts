@@ -4,7 +4,7 @@ import { prNumberOf, type DeploymentReporter } from "../core/deployment-reporter
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
-import { applyManifestName } from "../core/app-name.js";
+import { applyManifestName, restoreName } from "../core/app-name.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getEnvironment } from "../core/environment-store.js";
 import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../core/store.js";
@@ -69,6 +69,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       return { hostname, url: publicUrl(hostname, s.tls, s.ingressHttpPort, s.ingressHttpsPort) };
     };
     // Production's berth.yaml names the app; a preview's proposes a name only once merged.
+    const named = app.public_name;
     if (d.environment === PRODUCTION) {
       const before = publicName(app);
       try {
@@ -84,8 +85,15 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
     if (previous?.deployment_id !== d.id) {
       deps.reporter.progress(app, d, "Releasing");
-      const outcome = await startAndSwitch(deps, { app, d, hostname, url, image, previous, logs }, signal);
-      if (outcome === "failed") return "failed";
+      const outcome = await startAndSwitch(deps, { app, d, hostname, url, image, previous, logs }, signal).catch(async (e: unknown) => {
+        if (app.public_name !== named) await restoreName(db, app.id, named).catch(() => undefined);
+        throw e;
+      });
+      if (outcome === "failed") {
+        // Production still serves under the old name: keep it, so no other app can claim its hostname.
+        if (app.public_name !== named) await restoreName(db, app.id, named);
+        return "failed";
+      }
     }
 
     await setDeploymentState(db, d.id, "live", { url });

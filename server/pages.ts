@@ -1,4 +1,5 @@
 import type { Db } from "../core/db.js";
+import { publicName } from "../core/names.js";
 import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { render } from "../core/templates.js";
@@ -22,7 +23,7 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
         return true;
       }
       const apps = await Promise.all(
-        (await listApps(db)).map(async (a) => ({ ...a, latest: (await listDeployments(db, a.id, 1))[0] })),
+        (await listApps(db)).map(async (a) => ({ ...a, name: publicName(a), latest: (await listDeployments(db, a.id, 1))[0] })),
       );
       sendHtml(res, 200, render("index.html", { apps, configured: opts.configured, root: "" }));
       return true;
@@ -43,7 +44,7 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
     const log = await readBuildLog(db, found.deployment.id);
     const query = url.search;
     if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, log, running: RUNNING.has(found.deployment.state), root: "", query }));
+    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running: RUNNING.has(found.deployment.state), root: "", query }));
     return true;
   };
 }

@@ -5,6 +5,7 @@ import type { GitHubReporter } from "../core/github-reporter.js";
 import { supersedeOlder } from "../core/environment-store.js";
 import type { Logger } from "../core/logger.js";
 import { appNameFromRepo } from "../core/names.js";
+import { withNamesLock } from "../core/app-name.js";
 import { dispatchBuilds } from "../core/build-dispatch.js";
 import { buildJobId, type Queues } from "../core/queue.js";
 import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../core/store.js";
@@ -31,6 +32,13 @@ interface RepositoryFacts {
 /** The app of a repository, created on first sight; its facts (name, installation, branch) kept current. */
 export async function appFor(db: Db, repo: RepositoryFacts, installationId: number): Promise<App> {
   const owner = repo.owner?.login ?? repo.full_name.split("/")[0] ?? "";
+  const known = await db.selectFrom("apps").selectAll().where("repo_id", "=", String(repo.id)).executeTakeFirst();
+  // A new app's name is chosen and taken under the names lock, so a rename cannot take it meanwhile.
+  if (!known) return withNamesLock(db, (tx) => saveApp(tx, repo, owner, installationId));
+  return saveApp(db, repo, owner, installationId);
+}
+
+async function saveApp(db: Db, repo: RepositoryFacts, owner: string, installationId: number): Promise<App> {
   return upsertApp(db, {
     name: await uniqueAppName(db, repo.name, owner, String(repo.id)),
     repoFullName: repo.full_name,
@@ -55,7 +63,8 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
     return undefined;
   }
   const short = d.sha.slice(0, 7);
-  for (const old of await supersedeOlder(deps.db, app.id, d.environment, d.id)) {
+  const superseded = await supersedeOlder(deps.db, app.id, d.environment, d.id);
+  for (const old of superseded) {
     await deps.cancels.cancel(old.id);
     await (await deps.queues.build.getJob(buildJobId(old.id, old.sha)))?.remove().catch(() => undefined); // still waiting: never starts
     deps.reporter.cancelled(app, old, `Superseded by ${short}`, `A newer commit (\`${short}\`) for \`${d.environment}\` arrived before this one was released, so its build was stopped.`);
@@ -63,6 +72,7 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
   }
   if (waitingNote) {
     deps.reporter.waiting(app, d, waitingNote);
+    if (superseded.length > 0) await dispatchBuilds(deps, app.id); // a cancelled build's slot goes to the next in line
     return d;
   }
   deps.reporter.queued(app, d);
@@ -72,10 +82,16 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
   return d;
 }
 
-/** The repository name made DNS-safe; prefixed with the owner when another repository already has it. */
+/**
+ * The repository name made DNS-safe; prefixed with the owner when another app already holds it (as its
+ * first or its public name), then numbered, so no two apps ever claim the same hostnames.
+ */
 async function uniqueAppName(db: Db, repoName: string, owner: string, repoId: string): Promise<string> {
-  const name = appNameFromRepo(repoName);
-  const holder = await findAppByName(db, name);
-  if (!holder || holder.repo_id === repoId) return name;
-  return appNameFromRepo(`${owner}-${repoName}`);
+  const base = appNameFromRepo(`${owner}-${repoName}`);
+  const candidates = [appNameFromRepo(repoName), base, ...Array.from({ length: 20 }, (_, i) => appNameFromRepo(`${base.slice(0, 36)}-${i + 2}`))];
+  for (const name of candidates) {
+    const holder = await findAppByName(db, name);
+    if (!holder || holder.repo_id === repoId) return name;
+  }
+  return appNameFromRepo(`${base.slice(0, 30)}-${repoId}`);
 }

@@ -51,6 +51,16 @@ describe("app names from berth.yaml (Postgres)", () => {
   it("lets exactly one of two apps racing for a free name have it", async () => {
     const results = await Promise.allSettled([applyManifestName(db, alpha, "store"), applyManifestName(db, beta, "store")]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    // The loser hears why, as the user's error, not as a unique-index violation from Postgres.
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(UserError);
+    // A new app named like a public name loses too: it gets another name.
+    const [renamed, created] = await Promise.all([
+      applyManifestName(db, (await findAppByName(db, "beta"))!, "delta").catch((e: unknown) => e),
+      appFor(db, { id: 4, name: "delta", full_name: "third/delta", default_branch: "main", owner: { login: "third" } }, 9),
+    ]);
+    if (renamed instanceof Error) expect(renamed).toBeInstanceOf(UserError);
+    else expect(created.name).not.toBe("delta");
     alpha = (await findAppByName(db, "alpha"))!;
   });
 

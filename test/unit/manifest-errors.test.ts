@@ -51,6 +51,7 @@ const CORPUS: [string, string, string][] = [
   ["an upper-case name", lines("name: Shop"), 'name (line 1): expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got "Shop"'],
   ["a name ending in -", lines("name: shop-"), 'name (line 1): expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got "shop-"'],
   ["a 41-character name", lines(`name: ${"a".repeat(41)}`), `name (line 1): expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got "${"a".repeat(41)}"`],
+  ["a name that is a preview hostname", lines("name: shop-pr-3"), 'name (line 1): "shop-pr-3" ends like a preview\'s hostname (<app>-pr-<N>); choose a name that does not end in -pr-<number>'],
   ["an unknown strategy", lines("build: { strategy: nixpacks }"), 'build.strategy (line 1): expected dockerfile or buildpacks; got "nixpacks"'],
   ["a context outside the repository", lines("build:", "  context: services/../../other"), 'build.context (line 2): "services/../../other" leaves the repository'],
   ["an absolute context", lines("build: { context: /srv/app }"), 'build.context (line 1): expected a path relative to the repository, such as services/shop; got "/srv/app"'],

@@ -11,6 +11,12 @@ describe("names", () => {
     expect(appNameFromRepo("x".repeat(39) + "-y")).toBe("x".repeat(39));
   });
 
+  it("never gives a repository a preview's hostname", () => {
+    expect(appNameFromRepo("shop-PR-3")).toBe("shop-pr-3-app");
+    expect(appNameFromRepo("shop-pr-3b")).toBe("shop-pr-3b");
+    expect(appNameFromRepo(`${"s".repeat(33)}-pr-1234`)).toBe(`${"s".repeat(33)}-pr-app`);
+  });
+
   it("names hostnames, URLs, images, networks and containers", () => {
     expect(hostnameFor("shop", "production", "apps.example.com")).toBe("shop.apps.example.com");
     expect(hostnameFor("shop", "pr-12", "apps.example.com")).toBe("shop-pr-12.apps.example.com");
