@@ -178,6 +178,10 @@ async function buildSecrets(deps: BuildDeps, app: App, names: readonly string[],
     throw new UserError(`build.secrets in ${MANIFEST_FILE} are mounted into Dockerfile RUN steps (RUN --mount=type=secret,id=NAME); this app builds with buildpacks, which cannot mount them. Add a Dockerfile or remove build.secrets.`);
   }
   if (!deps.secretBox) throw new UserError(`${MANIFEST_FILE} declares build secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.`);
+  // BuildKit on the engines berth targets ignores build resource limits: the operator's must not be escapable.
+  if (deps.buildResources.memoryBytes || deps.buildResources.cpus) {
+    throw new UserError(`build.secrets need BuildKit, which cannot enforce the build limits this berth sets (BERTH_BUILD_MEMORY / BERTH_BUILD_CPUS), so builds with secrets are refused here. Remove build.secrets, or ask the operator to lift the limits.`);
+  }
   const all = await openSecrets(deps.db, deps.secretBox, app.id);
   requireSecrets(names, all, publicName(app));
   return Object.fromEntries(names.map((name) => [name, all.get(name)!]));

@@ -184,8 +184,12 @@ function buildFailure(message: string, tail: string, missing: ReadonlySet<string
 /** Masks secret values in build output, so a step that prints one does not leak it into the stored log. */
 function redactor(secrets: Readonly<Record<string, Sensitive>>): (s: string) => string {
   // Very short values would mask ordinary text everywhere and hide nothing worth hiding.
-  const values = Object.values(secrets)
-    .map((s) => s.unwrap())
+  // A multi-line value (a PEM key, an .npmrc) reaches the log line by line, each behind its step's "#N "
+  // prefix, so each of its lines is masked too, besides the whole.
+  const values = [...new Set(Object.values(secrets).flatMap((s) => {
+    const v = s.unwrap();
+    return [v, ...v.split(/\r?\n/).map((line) => line.trim())];
+  }))]
     .filter((v) => v.length >= 4)
     .sort((a, b) => b.length - a.length);
   return (text) => values.reduce((t, v) => t.split(v).join("[redacted]"), text);

@@ -111,10 +111,13 @@ export class DeploymentReporter {
     const waiting = this.#progress.has(d.id);
     this.#progress.set(d.id, p);
     if (waiting) return;
-    this.enqueue(d, "build progress", async (ids) => {
+    this.queue.run(`d:${d.id}`, "build progress", async () => {
       const latest = this.#progress.get(d.id);
-      this.#progress.delete(d.id);
-      if (!latest || !ids.check_run_id) return;
+      this.#progress.delete(d.id); // first, so a failure below never holds back the next report
+      // Held up behind GitHub's pacing, it must not overwrite what another process reported since
+      // (released, failed, superseded): progress is only ever shown while the build runs.
+      const ids = await this.db.selectFrom("deployments").select(["check_run_id", "state"]).where("id", "=", d.id).executeTakeFirst();
+      if (!latest || !ids?.check_run_id || ids.state !== "building") return;
       const update = this.progressUpdate(app, d, "Building");
       const elapsed = `${Math.round(latest.elapsedMs / 1000)}s`;
       await this.github.updateCheckRun(repoRef(app), ids.check_run_id, {

@@ -49,9 +49,11 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
   const mount = (m: { volume: string; path: string; readOnly: boolean }): VolumeSpec => ({ name: volumeName(c.app.name, c.environment, m.volume), path: m.path, readOnly: m.readOnly });
   for (const v of manifest.volumes) await c.host.ensureVolume(volumeName(c.app.name, c.environment, v), { ...labels, "berth.volume": v });
 
-  const shared = c.environment !== PRODUCTION && manifest.previews.services === "shared" && Object.keys(manifest.services).length > 0;
+  const shared = c.environment !== PRODUCTION && Object.keys(manifest.services).length > 0 && (await previewsShareServices(c, manifest));
   if (shared) await requireProductionServices(c, manifest);
-  for (const [name, svc] of Object.entries(shared ? {} : manifest.services)) {
+  const services = shared ? {} : manifest.services;
+  await removeUndeclaredServices(c, new Set(Object.keys(services)));
+  for (const [name, svc] of Object.entries(services)) {
     const files = Object.fromEntries(svc.files.map((f) => [f.path, c.files[f.source] ?? ""]));
     const options = planServiceContainer({
       files,
@@ -100,6 +102,41 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     }
   }
   return { env, volumes: manifest.web.volumes.map(mount), sharedNetworks: shared ? [networkName(c.app.name, PRODUCTION)] : [] };
+}
+
+/**
+ * Removes this environment's service containers berth.yaml no longer declares, as `compose up
+ * --remove-orphans` does; for a preview that now shares production's, all of its own, or their names
+ * would keep resolving to them. Their volumes stay (data outlives a definition) until the environment goes.
+ */
+async function removeUndeclaredServices(c: StackContext, wanted: ReadonlySet<string>): Promise<void> {
+  const { containers } = await c.host.listManaged({ [LABEL.app]: c.app.name, [LABEL.environment]: c.environment, [LABEL.role]: "service" });
+  for (const old of containers) {
+    const name = old.labels["berth.service"] ?? old.name;
+    if (wanted.has(name)) continue;
+    c.logs.note(`removing service ${name}: no longer declared for ${c.environment}`);
+    await c.host.removeContainer(old.id);
+  }
+}
+
+/**
+ * Whether previews use production's services is production's call: the default branch's live berth.yaml
+ * decides, so a pull request cannot hand itself production's database by editing its own copy.
+ */
+async function previewsShareServices(c: StackContext, manifest: Manifest): Promise<boolean> {
+  const live = await c.db
+    .selectFrom("releases")
+    .innerJoin("deployments", "deployments.id", "releases.deployment_id")
+    .select("deployments.manifest")
+    .where("releases.app_id", "=", c.app.id)
+    .where("releases.environment", "=", PRODUCTION)
+    .where("releases.state", "=", "live")
+    .executeTakeFirst();
+  const shared = live?.manifest?.previews.services === "shared";
+  if (!shared && manifest.previews.services === "shared") {
+    c.logs.note("previews.services: shared in this pull request's berth.yaml takes effect once it is live on the default branch; this preview gets its own services");
+  }
+  return shared;
 }
 
 /** A preview sharing production's services needs them running: it joins their network and uses them as they are. */

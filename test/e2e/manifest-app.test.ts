@@ -165,15 +165,24 @@ describe("berth.yaml apps, end to end", () => {
 
   it("lets a preview use production's services with previews.services: shared, keeping its own volumes and never running its release command", async () => {
     const manifest = MANIFEST.replace("previews:\n  env: { GREETING: hello preview }", "previews:\n  env: { GREETING: hello shared }\n  services: shared");
+    // A pull request cannot opt itself in: until the default branch says so, it gets its own services.
+    const proposed = h.repo.commitToPull(12, files("proposed", manifest));
+    await h.pull({ action: "opened", number: 12, head: proposed });
+    expect((await completed(proposed)).conclusion).toBe("success");
+    expect(await serviceId("pr-12")).toBeDefined();
+    const before = h.repo.head;
+    const merged = h.repo.commit(files("3s", manifest), "previews share services");
+    await h.push(merged, before);
+    expect((await completed(merged)).conclusion).toBe("success");
     const sha = h.repo.commitToPull(12, files("shared", manifest));
-    await h.pull({ action: "opened", number: 12, head: sha });
+    await h.pull({ action: "synchronize", number: 12, head: sha });
     const check = await completed(sha);
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     const body = await waitFor("shared preview", async () => ((await page(`${h.app}-pr-12.localhost`)).includes("version=shared") ? page(`${h.app}-pr-12.localhost`) : undefined));
     // redis=release is what production's release command stored in production's Redis; migrated is
     // empty because this preview's own data volume never saw a release command.
     expect(body).toBe("greeting=hello shared\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=\nredis=release\nversion=shared\n");
-    expect(await serviceId("pr-12")).toBeUndefined();
+    await waitFor("the preview's own services removed", async () => (await serviceId("pr-12")) === undefined, 30_000);
     expect((await getVia(h.ingressPort, `${h.app}-pr-12.localhost`, "/cache/")).body).toBe("cache-ok\n"); // path route to production's service
     const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
     expect(log).toContain("previews.services: shared: using production's cache, redis");

@@ -70,6 +70,16 @@ describe("BuildKit builder with a client session", () => {
     expect((await execa("docker", ["image", "inspect", plan.image])).stdout).not.toContain(secret);
   });
 
+  it("masks every line of a multi-line secret a step prints", async () => {
+    const lines = [`key-${randomBytes(8).toString("hex")}`, `key-${randomBytes(8).toString("hex")}`];
+    const pem = `-----BEGIN TEST KEY-----\n${lines.join("\n")}\n-----END TEST KEY-----\n`;
+    const plan = planFor({ Dockerfile: `FROM berth-standin/busybox:latest\nRUN --mount=type=secret,id=KEY echo ${nonce()} && cat /run/secrets/KEY\n` });
+    let log = "";
+    await builder.build(plan, (t) => (log += t), undefined, { KEY: new Sensitive(pem) });
+    for (const line of lines) expect(log).not.toContain(line);
+    expect(log.match(/^#\d+ \[redacted\]$/gm)?.length).toBeGreaterThanOrEqual(2);
+  });
+
   it("names a secret the Dockerfile mounts but the build does not have", async () => {
     const advice = `; the Dockerfile mounts the build secret "MISSING_ONE", which is not defined for this app: add it to the app's build secrets or remove --mount=type=secret,id=MISSING_ONE`;
     // BuildKit runs the step without the file when the mount is optional (the default) and stops it when required.
