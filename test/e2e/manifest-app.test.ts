@@ -179,14 +179,15 @@ describe("berth.yaml apps, end to end", () => {
     const check = await completed(sha);
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     const body = await waitFor("shared preview", async () => ((await page(`${h.app}-pr-12.localhost`)).includes("version=shared") ? page(`${h.app}-pr-12.localhost`) : undefined));
-    // redis=release is what production's release command stored in production's Redis; migrated is
-    // empty because this preview's own data volume never saw a release command.
-    expect(body).toBe("greeting=hello shared\nsecret=k-123\ncache=cache\nstarts=1\nmigrated=\nredis=release\nversion=shared\n");
+    // Its own data volume carries on from its first (fresh) release: starts=2, and what that release's
+    // command wrote. redis=release now comes from production's Redis: its own Redis is gone (below).
+    expect(body).toBe("greeting=hello shared\nsecret=k-123\ncache=cache\nstarts=2\nmigrated=cache-ok\nredis=release\nversion=shared\n");
     await waitFor("the preview's own services removed", async () => (await serviceId("pr-12")) === undefined, 30_000);
     expect((await getVia(h.ingressPort, `${h.app}-pr-12.localhost`, "/cache/")).body).toBe("cache-ok\n"); // path route to production's service
     const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
     expect(log).toContain("previews.services: shared: using production's cache, redis");
     expect(log).toContain("not running the release command");
+    expect(log).toContain("removing service redis: no longer declared for pr-12");
     await h.pull({ action: "closed", number: 12, head: sha });
     const filters = JSON.stringify({ label: [`berth.app=${h.app}`, "berth.environment=pr-12"] });
     // The preview's own volume goes with it (teardown removes containers, then networks, then volumes).
