@@ -1,3 +1,4 @@
+import { awaitCheckRunId, checkRunIdOf, claimCheckRun, dropClaim } from "./check-run-claim.js";
 import type { App, Db, Deployment } from "./db.js";
 import type { CheckRunOutput, CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
 import { PreviewComments, type PreviewState } from "./preview-comment.js";
@@ -75,9 +76,9 @@ export class DeploymentReporter {
   /** Creates the queued check run. */
   queued(app: App, d: Deployment): void {
     this.enqueue(d, "queued check run", async (ids) => {
-      if (ids.check_run_id) return;
-      const checkRunId = await this.github.createCheckRun(repoRef(app), d.sha, this.progressUpdate(app, d, "Queued", "queued"));
-      await setDeploymentGitHubIds(this.db, d.id, { checkRunId });
+      // Queued is the first state: if any process created the check run already, it says more.
+      if (ids.check_run_id || !(await claimCheckRun(this.db, d.id))) return;
+      await this.createCheckRun(repoRef(app), d, this.progressUpdate(app, d, "Queued", "queued"));
     });
     this.comment(app, d, "queued");
   }
@@ -117,10 +118,11 @@ export class DeploymentReporter {
       // Held up behind GitHub's pacing, it must not overwrite what another process reported since
       // (released, failed, superseded): progress is only ever shown while the build runs.
       const ids = await this.db.selectFrom("deployments").select(["check_run_id", "state"]).where("id", "=", d.id).executeTakeFirst();
-      if (!latest || !ids?.check_run_id || ids.state !== "building") return;
+      const checkRunId = checkRunIdOf(ids?.check_run_id);
+      if (!latest || !checkRunId || ids?.state !== "building") return;
       const update = this.progressUpdate(app, d, "Building");
       const elapsed = `${Math.round(latest.elapsedMs / 1000)}s`;
-      await this.github.updateCheckRun(repoRef(app), ids.check_run_id, {
+      await this.github.updateCheckRun(repoRef(app), checkRunId, {
         output: {
           ...update.output!,
           title: `Building ${d.sha.slice(0, 7)} · ${latest.step ? `${latest.step} · ` : ""}${elapsed}`,
@@ -132,7 +134,8 @@ export class DeploymentReporter {
 
   progress(app: App, d: Deployment, phase: string): void {
     this.enqueue(d, "check run progress", async (ids) => {
-      if (ids.check_run_id) await this.github.updateCheckRun(repoRef(app), ids.check_run_id, { output: this.progressUpdate(app, d, phase).output });
+      const checkRunId = checkRunIdOf(ids.check_run_id);
+      if (checkRunId) await this.github.updateCheckRun(repoRef(app), checkRunId, { output: this.progressUpdate(app, d, phase).output });
     });
     if (phase === "Releasing") this.comment(app, d, "releasing");
   }
@@ -253,9 +256,24 @@ export class DeploymentReporter {
     };
   }
 
+  /** Updates the deployment's check run, or creates it with this update when no process has yet. */
   private async upsertCheckRun(repo: RepoRef, d: Deployment, ids: Ids, update: CheckRunUpdate): Promise<void> {
-    if (ids.check_run_id) await this.github.updateCheckRun(repo, ids.check_run_id, update);
-    else await setDeploymentGitHubIds(this.db, d.id, { checkRunId: await this.github.createCheckRun(repo, d.sha, update) });
+    let id = checkRunIdOf(ids.check_run_id);
+    if (!id) {
+      const claimed = (await claimCheckRun(this.db, d.id)) ? "claimed" : await awaitCheckRunId(this.db, d.id);
+      if (claimed === "claimed") return this.createCheckRun(repo, d, update);
+      id = claimed;
+    }
+    if (id) await this.github.updateCheckRun(repo, id, update);
+  }
+
+  private async createCheckRun(repo: RepoRef, d: Deployment, update: CheckRunUpdate): Promise<void> {
+    try {
+      await setDeploymentGitHubIds(this.db, d.id, { checkRunId: await this.github.createCheckRun(repo, d.sha, update) });
+    } catch (e) {
+      await dropClaim(this.db, d.id);
+      throw e;
+    }
   }
 
   /** Runs fn after the deployment's earlier reports, with the GitHub ids known at that moment. */
