@@ -6,6 +6,7 @@
  *   berth apps
  *   berth apps set <app> build-concurrency=<N|default>
  *   berth deployments <app>
+ *   berth rollback <app> [deployment-id]   (default: the release before the live one)
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value]   (without value: read from stdin, so it stays out of shell history)
  *   berth secrets rm <app> <NAME>
@@ -16,6 +17,7 @@ const USAGE = `usage:
   berth apps
   berth apps set <app> build-concurrency=<N|default>
   berth deployments <app>
+  berth rollback <app> [deployment-id]
   berth secrets list <app>
   berth secrets set <app> <NAME> [value]   (value read from stdin when omitted)
   berth secrets rm <app> <NAME>`;
@@ -57,6 +59,15 @@ export async function run(argv: string[], env: Record<string, string | undefined
       for (const d of (await call("GET", `/apps/${sub}/deployments`)) as { id: number; environment: string; sha: string; state: string; url: string | null }[]) {
         out(`${d.id}\t${d.environment}\t${d.sha.slice(0, 7)}\t${d.state}\t${d.url ?? ""}`);
       }
+      return 0;
+    }
+    if (cmd === "rollback" && sub) {
+      if (a !== undefined && !/^\d+$/.test(a)) {
+        out("berth: expected a deployment id (berth deployments <app> lists them)");
+        return 2;
+      }
+      const d = (await call("POST", `/apps/${sub}/rollback`, a ? { deployment: Number(a) } : undefined)) as { id: number; sha: string; rollbackOf: number };
+      out(`rolling back ${sub} to ${d.sha.slice(0, 7)} (deployment ${d.rollbackOf}) as deployment ${d.id}; berth deployments ${sub} shows when it is live`);
       return 0;
     }
     if (cmd === "secrets" && sub === "list" && a) {

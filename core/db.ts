@@ -47,6 +47,8 @@ export interface DeploymentsTable {
   changed_paths: ColumnType<string[] | null, string | null, string | null>;
   /** When the deployment was handed to the build queue; null while it waits for a slot of its app. */
   dispatched_at: Date | null;
+  /** The earlier deployment whose image a rollback releases again; null for a push. */
+  rollback_of: number | null;
 }
 
 export interface BuildLogsTable {

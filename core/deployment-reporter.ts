@@ -84,9 +84,10 @@ export class DeploymentReporter {
   }
 
   /** Marks the check run in progress (creating it if the webhook could not) and opens the GitHub Deployment. */
-  started(app: App, d: Deployment): void {
+  /** The deployment's work began: "Building", or for a rollback "Rolling back to" (the sha follows). */
+  started(app: App, d: Deployment, phase = "Building"): void {
     const repo = repoRef(app);
-    this.enqueue(d, "check run in progress", (ids) => this.upsertCheckRun(repo, d, ids, this.progressUpdate(app, d, "Building", "in_progress")));
+    this.enqueue(d, "check run in progress", (ids) => this.upsertCheckRun(repo, d, ids, this.progressUpdate(app, d, phase, "in_progress")));
     this.enqueue(d, "deployment", async (ids) => {
       let id = ids.github_deployment_id;
       if (!id) {
@@ -99,7 +100,7 @@ export class DeploymentReporter {
         });
         await setDeploymentGitHubIds(this.db, d.id, { githubDeploymentId: id });
       }
-      await this.github.createDeploymentStatus(repo, id, { state: "in_progress", description: "Building", logUrl: this.detailsUrl(d.id) });
+      await this.github.createDeploymentStatus(repo, id, { state: "in_progress", description: `${phase} ${d.sha.slice(0, 7)}`, logUrl: this.detailsUrl(d.id) });
     });
     this.comment(app, d, "building");
   }

@@ -5,6 +5,7 @@ import * as secrets from "./0003-secrets.js";
 import * as manifest from "./0004-deployment-manifest.js";
 import * as dispatch from "./0005-build-dispatch.js";
 import * as publicName from "./0006-app-public-name.js";
+import * as rollbacks from "./0007-rollbacks.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "0004-deployment-manifest": manifest,
   "0005-build-dispatch": dispatch,
   "0006-app-public-name": publicName,
+  "0007-rollbacks": rollbacks,
 };

@@ -24,6 +24,8 @@ export interface StackContext {
   timeoutMs: number;
   /** Repository files services mount, by repository path, as read at the commit. */
   files: Readonly<Record<string, string>>;
+  /** A rollback to an earlier release: its release command ran when it was first released. */
+  rollback?: boolean;
 }
 
 /** What the web container gets from the manifest once the stack around it is up. */
@@ -81,7 +83,10 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     c.logs.note(`service ${name} is up`);
   }
 
-  if (manifest.release && shared) {
+  if (manifest.release && c.rollback) {
+    // Migrations of older code must not run against the schema newer code left behind.
+    c.logs.note("not running the release command: this is a rollback, and it ran when this version was first released");
+  } else if (manifest.release && shared) {
     // A pull request's migrations must not run against the database production uses.
     c.logs.note(`not running the release command: with previews.services: shared it would run against production's services; they are migrated by the default branch's releases`);
   } else if (manifest.release) {

@@ -81,6 +81,11 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       if (publicName(app) !== before) logs.note(`app renamed from ${before} to ${publicName(app)} (berth.yaml name): production moves to ${where(app).hostname}`);
     }
     const { hostname, url } = where(app);
+    if (d.rollback_of !== null && !(await deps.host.imageExposedPorts(image).then(() => true, () => false))) {
+      const e = new UserError(`The image ${image} is no longer on the droid server: berth keeps the images of the last BERTH_KEEP_IMAGES releases. Roll back to a more recent deployment, or push that commit again to rebuild it.`);
+      return reportFailure(deps, { app, d, hostname, url, image, previous, logs }, e, "Rollback failed: the image is gone");
+    }
+    if (d.rollback_of !== null) logs.note(`rolling back to ${image} (deployment ${d.rollback_of})`);
 
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
     if (previous?.deployment_id !== d.id) {
@@ -141,7 +146,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const berthEnv: Record<string, string> = { BERTH_APP: publicName(app), BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
   let stack: PreparedStack | undefined;
   try {
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {} }, manifest);
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");

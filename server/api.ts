@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import type { App, Db } from "../core/db.js";
+import type { App, Db, Deployment } from "../core/db.js";
+import { RollbackRefused } from "../core/rollback.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../core/secret-store.js";
 import { publicName } from "../core/names.js";
@@ -9,8 +10,15 @@ import { readJson, sendError, sendJson, type Route } from "./respond.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
-/** The REST API under /api/v1, for the admin bearer token. `redispatch` runs after an app's build limit changed. */
-export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox, redispatch?: (appId: number) => Promise<unknown>): Route {
+/** What the API does beyond reading and writing rows; absent where this process has no queues or GitHub. */
+export interface ApiActions {
+  /** Runs after an app's build limit changed: waiting builds may start now. */
+  redispatch?: (appId: number) => Promise<unknown>;
+  rollback?: (app: App, deploymentId?: number) => Promise<Deployment>;
+}
+
+/** The REST API under /api/v1, for the admin bearer token. */
+export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox, actions: ApiActions = {}): Route {
   return async (req, res, url) => {
     if (!url.pathname.startsWith("/api/v1/") && url.pathname !== "/api/v1") return false;
     if (!token) {
@@ -46,7 +54,7 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
         return true;
       }
       const updated = await db.updateTable("apps").set({ build_concurrency: limit as number | null }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
-      await redispatch?.(app.id); // a raised limit starts waiting builds now, not at the next sweep
+      await actions.redispatch?.(app.id); // a raised limit starts waiting builds now, not at the next sweep
       sendJson(res, 200, appJson(updated));
       return true;
     }
@@ -86,6 +94,34 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
         return true;
       }
     }
+    const rollback = /^\/api\/v1\/apps\/([a-z0-9-]+)\/rollback$/.exec(path);
+    if (rollback && req.method === "POST") {
+      const app = await findAppByName(db, rollback[1] ?? "");
+      if (!app) {
+        sendError(res, 404, `No app named ${rollback[1]}; GET /api/v1/apps lists them.`);
+        return true;
+      }
+      if (!actions.rollback) {
+        sendError(res, 409, "This berth has no GitHub App configured, so it cannot release: finish /setup first.");
+        return true;
+      }
+      const sent = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+      const parsed = await readJson(req, 4096);
+      const body = (parsed ?? {}) as { deployment?: unknown };
+      // An unreadable body must not turn into "roll back to the previous release".
+      if ((sent && parsed === undefined) || typeof body !== "object" || (body.deployment !== undefined && !Number.isInteger(body.deployment))) {
+        sendError(res, 400, 'Send an empty body for the release before the live one, or {"deployment": <id>} (ids from GET /api/v1/apps/{app}/deployments).');
+        return true;
+      }
+      try {
+        const d = await actions.rollback(app, body.deployment as number | undefined);
+        sendJson(res, 202, { id: d.id, environment: d.environment, sha: d.sha, state: d.state, image: d.image, rollbackOf: d.rollback_of });
+      } catch (e) {
+        if (!(e instanceof RollbackRefused)) throw e;
+        sendError(res, e.status, e.message);
+      }
+      return true;
+    }
     const m = /^\/api\/v1\/apps\/([a-z0-9-]+)\/deployments$/.exec(path);
     if (req.method === "GET" && m) {
       const app = await findAppByName(db, m[1] ?? "");
@@ -102,6 +138,7 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
         url: d.url,
         image: d.image,
         error: d.error,
+        rollbackOf: d.rollback_of,
         createdAt: d.created_at,
         startedAt: d.started_at,
         builtAt: d.built_at,

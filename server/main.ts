@@ -10,6 +10,7 @@ import { startBuildWorker } from "../builder/build-worker.js";
 import { GitSourceFetcher } from "../builder/source-fetcher.js";
 import { PackBuilder } from "../builder/pack-builder.js";
 import { dispatchBuilds } from "../core/build-dispatch.js";
+import { startRollback } from "../core/rollback.js";
 import { CancelBus } from "../core/cancel-bus.js";
 import { loadConfig, type Config } from "../core/config.js";
 import { createDb, migrate } from "../core/db.js";
@@ -118,7 +119,10 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
-      apiRoutes(db, config.apiToken, secretBox, (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId)),
+      apiRoutes(db, config.apiToken, secretBox, {
+        redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
+        rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
+      }),
       pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);

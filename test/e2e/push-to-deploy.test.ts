@@ -247,4 +247,53 @@ describe("push to deploy, end to end", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(h.github.checkRuns.size).toBe(before);
   });
+
+  it("rolls production back to the previous release, reports it on that commit, and refuses what cannot be rolled back to", async () => {
+    type Row = { id: number; sha: string; state: string; image: string | null; rollbackOf: number | null };
+    const auth = { authorization: "Bearer e2e-admin-token", "content-type": "application/json" };
+    const list = async () => (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: auth })).json()) as Row[];
+    const rollback = (body?: unknown) => fetch(`${h.berth.url}/api/v1/apps/${h.app}/rollback`, { method: "POST", headers: auth, body: body === undefined ? undefined : JSON.stringify(body) });
+    const before = h.repo.head;
+    const three = h.repo.commit(staticSite("version three\n"), "v3");
+    await h.push(three, before);
+    expect((await completedCheck(three)).conclusion).toBe("success");
+    await waitFor("v3 served", async () => (await getVia(h.ingressPort, h.host)).body === "version three\n");
+    const previous = (await list()).find((r) => r.state === "replaced" && r.image !== null && r.sha !== three)!;
+
+    const poll = startPoller(h.ingressPort, h.host);
+    const res = await rollback();
+    expect(res.status).toBe(202);
+    const started = (await res.json()) as Row;
+    expect(started).toMatchObject({ sha: previous.sha, rollbackOf: previous.id, state: "releasing" });
+    await waitFor("rolled back", async () => (await getVia(h.ingressPort, h.host)).body === "version two\n");
+    await waitFor("rollback live", async () => (await list()).find((r) => r.id === started.id)?.state === "live");
+    const stats = await poll.stop();
+    expect(stats.failures, stats.errors.slice(0, 5).join("\n")).toBe(0);
+    const check = await waitFor("rollback check run", () =>
+      h.github.checkRunsFor(previous.sha).find((c) => c.status === "completed" && c.details_url?.includes(`/deployments/${started.id}?`)),
+    );
+    expect(check.conclusion).toBe("success");
+    expect(check.history.some((u) => (u.output as { title?: string } | undefined)?.title === `Rolling back to ${previous.sha.slice(0, 7)}`)).toBe(true);
+    const deployment = h.github.deploymentsFor(previous.sha).at(-1);
+    expect(deployment?.statuses.map((st) => [st.state, st.description])).toEqual([["in_progress", `Rolling back to ${previous.sha.slice(0, 7)}`], ["success", `Live: ${previous.sha.slice(0, 7)}`]]);
+    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    expect(log).toContain(`rolling back to ${previous.image} (deployment ${previous.id})`);
+
+    // What production runs already, a deployment that never went live, a malformed request.
+    expect((await rollback({ deployment: started.id })).status).toBe(409);
+    const failed = (await list()).find((r) => r.state === "failed")!;
+    expect((await rollback({ deployment: failed.id })).status).toBe(404);
+    expect((await fetch(`${h.berth.url}/api/v1/apps/${h.app}/rollback`, { method: "POST", headers: auth, body: "{oops" })).status).toBe(400);
+
+    // An image pruned long ago (BERTH_KEEP_IMAGES=2): the rollback fails on GitHub and production keeps serving.
+    const oldest = (await list()).filter((r) => r.state === "replaced" && r.rollbackOf === null).at(-1)!;
+    const gone = (await (await rollback({ deployment: oldest.id })).json()) as Row;
+    await waitFor("pruned rollback failed", async () => (await list()).find((r) => r.id === gone.id)?.state === "failed");
+    const refused = await waitFor("pruned rollback reported", () =>
+      h.github.checkRunsFor(oldest.sha).find((c) => c.status === "completed" && c.details_url?.includes(`/deployments/${gone.id}?`)),
+    );
+    expect(refused?.output?.title).toBe("Rollback failed: the image is gone");
+    expect(refused?.output?.summary).toContain("is no longer on the droid server");
+    expect((await getVia(h.ingressPort, h.host)).body).toBe("version two\n");
+  });
 });

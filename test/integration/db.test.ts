@@ -25,7 +25,7 @@ describe("Postgres state", () => {
 
   it("applies migrations once when several processes start together", async () => {
     const [a, b, c] = await Promise.all([migrate(db), migrate(other), migrate(db)]);
-    expect([...a, ...b, ...c]).toEqual(["0001-init", "0002-environments", "0003-secrets", "0004-deployment-manifest", "0005-build-dispatch", "0006-app-public-name"]);
+    expect([...a, ...b, ...c]).toEqual(["0001-init", "0002-environments", "0003-secrets", "0004-deployment-manifest", "0005-build-dispatch", "0006-app-public-name", "0007-rollbacks"]);
     const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' order by 1`.execute(db);
     expect(tables.rows.map((r) => r.tablename)).toEqual(["apps", "build_logs", "deployments", "environments", "kysely_migration", "kysely_migration_lock", "releases", "secrets"]);
   });
