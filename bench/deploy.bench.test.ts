@@ -79,7 +79,7 @@ it("measures push-to-live against raw docker, webhook answers and drops under lo
     `idle memory: berth ${mem.berth}MB, postgres ${mem.postgres}MB, redis ${mem.redis}MB, proxy ${mem.proxy}MB; total ${mem.total}MB (limit 300MB: ${(mem.total / 300).toFixed(2)} of it)`,
   ];
   console.log(`\n${lines.join("\n")}\n`);
-  expect(stats.failures).toBe(0);
+  expect(stats.failures, stats.errors.slice(0, 5).join("\n")).toBe(0);
 });
 
 /** Proportional set sizes (shared pages split fairly) of berth, Postgres, Redis and the proxy container, in MB. */
