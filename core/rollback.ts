@@ -29,7 +29,7 @@ export class RollbackRefused extends UserError {
  */
 export async function startRollback(deps: RollbackDeps, app: App, targetId?: number): Promise<Deployment> {
   const live = await deps.db.selectFrom("releases").select(["deployment_id", "image"]).where("app_id", "=", app.id).where("environment", "=", PRODUCTION).where("state", "=", "live").executeTakeFirst();
-  const target = targetId === undefined ? await previousRelease(deps.db, app.id, live?.image) : await wentLive(deps.db, app.id, targetId);
+  const target = await wentLive(deps.db, app.id, targetId === undefined ? { notImage: live?.image } : { id: targetId });
   if (!target) {
     throw new RollbackRefused(
       404,
@@ -62,28 +62,18 @@ export async function startRollback(deps: RollbackDeps, app: App, targetId?: num
   return d;
 }
 
-/** The newest production deployment that went live with an image other than the live one. */
-async function previousRelease(db: Db, appId: number, liveImage: string | undefined): Promise<Deployment | undefined> {
-  return db
+/**
+ * Production deployments of the app that once went live (their image passed a health check), newest
+ * first: the one named, or the newest whose image is not the live one.
+ */
+async function wentLive(db: Db, appId: number, which: { id: number } | { notImage: string | undefined }): Promise<Deployment | undefined> {
+  let q = db
     .selectFrom("deployments")
     .selectAll()
     .where("app_id", "=", appId)
     .where("environment", "=", PRODUCTION)
     .where("image", "is not", null)
-    .where("image", "!=", liveImage ?? "")
-    .where((eb) => eb.exists(eb.selectFrom("releases").select("releases.id").whereRef("releases.deployment_id", "=", "deployments.id").where("releases.state", "in", ["live", "draining", "stopped"])))
-    .orderBy("id", "desc")
-    .executeTakeFirst();
-}
-
-async function wentLive(db: Db, appId: number, deploymentId: number): Promise<Deployment | undefined> {
-  return db
-    .selectFrom("deployments")
-    .selectAll()
-    .where("id", "=", deploymentId)
-    .where("app_id", "=", appId)
-    .where("environment", "=", PRODUCTION)
-    .where("image", "is not", null)
-    .where((eb) => eb.exists(eb.selectFrom("releases").select("releases.id").whereRef("releases.deployment_id", "=", "deployments.id").where("releases.state", "in", ["live", "draining", "stopped"])))
-    .executeTakeFirst();
+    .where((eb) => eb.exists(eb.selectFrom("releases").select("releases.id").whereRef("releases.deployment_id", "=", "deployments.id").where("releases.state", "in", ["live", "draining", "stopped"])));
+  q = "id" in which ? q.where("id", "=", which.id) : q.where("image", "!=", which.notImage ?? "");
+  return q.orderBy("id", "desc").executeTakeFirst();
 }

@@ -1,12 +1,12 @@
 import { sql } from "kysely";
-import type { App, Db, Deployment, PathRoute, Release } from "../core/db.js";
+import type { App, Db, Deployment, Release } from "../core/db.js";
 import { prNumberOf, type DeploymentReporter } from "../core/deployment-reporter.js";
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../core/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { applyManifestName, restoreName } from "../core/app-name.js";
+import { staleReason, switchLive } from "./release-state.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
-import { getEnvironment } from "../core/environment-store.js";
 import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../core/store.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
@@ -260,35 +260,6 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
     await deps.db.updateTable("deployments").set({ state: "replaced" }).where("id", "=", old.deployment_id).where("state", "=", "live").execute();
     logs.note(`removed previous release ${old.container_name}`);
   }
-}
-
-/** Why a built deployment must not be released any more: a newer commit is on its way, or its preview closed. */
-async function staleReason(db: Db, appId: number, deploymentId: number, environment: string): Promise<{ title: string; summary: string } | undefined> {
-  const newer = await db
-    .selectFrom("deployments")
-    .select(["sha"])
-    .where("app_id", "=", appId)
-    .where("environment", "=", environment)
-    .where("id", ">", deploymentId)
-    .where("state", "in", ["queued", "building", "releasing", "live"])
-    .orderBy("id", "desc")
-    .executeTakeFirst();
-  if (newer) {
-    const short = newer.sha.slice(0, 7);
-    return { title: `Superseded by ${short}`, summary: `A newer commit (\`${short}\`) for \`${environment}\` arrived before this one was released.` };
-  }
-  const env = await getEnvironment(db, appId, environment);
-  if (env && env.state !== "open") return { title: "Cancelled: the environment was removed", summary: `\`${environment}\` was closed before this commit was released.` };
-  return undefined;
-}
-
-/** Makes the new release the live one and the previous one draining, in one transaction. */
-async function switchLive(db: Db, release: Release, previous: Release | undefined, upstream: string, paths: PathRoute[]): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    if (previous) await tx.updateTable("releases").set({ state: "draining" }).where("id", "=", previous.id).execute();
-    const routes = paths.length ? JSON.stringify(paths) : null;
-    await tx.updateTable("releases").set({ state: "live", upstream, routes, live_at: new Date() }).where("id", "=", release.id).execute();
-  });
 }
 
 /** Renders the droid server's whole route table from Postgres and applies it; serialized per server. */
