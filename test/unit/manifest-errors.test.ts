@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ManifestError, parseManifest } from "../../core/manifest.js";
+import { errorOf } from "../support/manifest-error-of.js";
 
-/** The ManifestError message of a file that must not parse. */
-function errorOf(text: string): string {
-  try {
-    parseManifest(text);
-  } catch (e) {
-    if (e instanceof ManifestError) return e.message;
-    throw e;
-  }
-  throw new Error("the manifest parsed");
-}
 
 const lines = (...l: string[]): string => l.join("\n") + "\n";
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { errorOf } from "../support/manifest-error-of.js";
 import { UserError } from "../../core/errors.js";
 import { type Manifest, ManifestError, manifestAnnotations, parseManifest } from "../../core/manifest.js";
 
@@ -59,16 +60,6 @@ const DEFAULTS: Manifest = {
   previews: { env: {}, services: "fresh", expireAfterMs: 604_800_000 },
 };
 
-/** The ManifestError message of a file that must not parse. */
-function errorOf(text: string): string {
-  try {
-    parseManifest(text);
-  } catch (e) {
-    if (e instanceof ManifestError) return e.message;
-    throw e;
-  }
-  throw new Error("the manifest parsed");
-}
 
 describe("parseManifest", () => {
   it("normalizes the example of the architecture document exactly", () => {

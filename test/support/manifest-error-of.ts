@@ -1,0 +1,12 @@
+import { ManifestError, parseManifest } from "../../core/manifest.js";
+
+/** The ManifestError message of a file that must not parse. */
+export function errorOf(text: string): string {
+  try {
+    parseManifest(text);
+  } catch (e) {
+    if (e instanceof ManifestError) return e.message;
+    throw e;
+  }
+  throw new Error("the manifest parsed");
+}
