@@ -5,6 +5,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY core core
+COPY manifest manifest
+COPY github github
+COPY store store
+COPY jobs jobs
 COPY server server
 COPY builder builder
 COPY releaser releaser

@@ -1,4 +1,4 @@
-import type { Resources } from "../core/manifest.js";
+import type { Resources } from "../manifest/manifest.js";
 import { LABEL, imageRef } from "../core/names.js";
 
 /** What to build: everything a planner needs, nothing from the database. */

@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from "../core/deployment-reporter.js";
+import type { ProgressSnapshot } from "../github/deployment-reporter.js";
 import { lastLines } from "../core/errors.js";
 
 // Classic builder "Step 3/7 : RUN make", BuildKit "#7 [build 2/5] RUN make", pack "===> BUILDING" / "[builder] ===> BUILDING".

@@ -1,9 +1,9 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { dispatchAfter, sweepBuilds } from "../core/build-dispatch.js";
-import type { CancelBus } from "../core/cancel-bus.js";
-import { BUILD_QUEUE, releaseJobId, type DeploymentJob, type Queues } from "../core/queue.js";
-import { failForBerth, reportExhaustedJob } from "../core/worker-errors.js";
+import { dispatchAfter, sweepBuilds } from "../jobs/build-dispatch.js";
+import type { CancelBus } from "../jobs/cancel-bus.js";
+import { BUILD_QUEUE, releaseJobId, type DeploymentJob, type Queues } from "../jobs/queue.js";
+import { failForBerth, reportExhaustedJob } from "../jobs/worker-errors.js";
 import { runBuild, type BuildDeps } from "./build-workflow.js";
 
 export interface BuildLimits {
@@ -11,7 +11,7 @@ export interface BuildLimits {
   concurrency: number;
   /** Builds of one app that may run at once, across processes, unless the app sets its own limit. */
   appConcurrency: number;
-  /** How often waiting and orphaned builds are swept (core/build-dispatch.ts). */
+  /** How often waiting and orphaned builds are swept (jobs/build-dispatch.ts). */
   sweepMs: number;
 }
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../core/errors.js";
-import { parseManifest, type Manifest } from "../core/manifest.js";
+import { parseManifest, type Manifest } from "../manifest/manifest.js";
 
 export const MANIFEST_FILE = "berth.yaml";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.js";
-import type { Resources } from "./manifest-types.js";
-import { parseDuration, parseMemory } from "./manifest-units.js";
+import type { Resources } from "../manifest/types.js";
+import { parseDuration, parseMemory } from "../manifest/units.js";
 import { decodeSecretKey } from "./secret-box.js";
 import { Sensitive } from "./sensitive.js";
 

@@ -1,6 +1,6 @@
 import { UserError } from "../core/errors.js";
-import { requireSecrets } from "../core/secret-store.js";
-import { expandReferences, type Manifest } from "../core/manifest.js";
+import { requireSecrets } from "../store/secret-store.js";
+import { expandReferences, type Manifest } from "../manifest/manifest.js";
 import type { Sensitive } from "../core/sensitive.js";
 
 /**

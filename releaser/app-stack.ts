@@ -1,10 +1,10 @@
-import type { App, Db } from "../core/db.js";
+import type { App, Db } from "../store/db.js";
 import { UserError, lastLines } from "../core/errors.js";
-import type { LogWriter } from "../core/log-writer.js";
-import type { Manifest } from "../core/manifest.js";
+import type { LogWriter } from "../store/log-writer.js";
+import type { Manifest } from "../manifest/manifest.js";
 import { LABEL, PRODUCTION, networkName, publicName } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { openSecrets } from "../core/secret-store.js";
+import { openSecrets } from "../store/secret-store.js";
 import { resolveAppEnv, resolveServiceEnv } from "./app-env.js";
 import type { VolumeSpec } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";

@@ -1,7 +1,7 @@
-import type { Db } from "../core/db.js";
+import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import { LABEL, networkName } from "../core/names.js";
-import { appendBuildLog } from "../core/store.js";
+import { appendBuildLog } from "../store/queries.js";
 import type { DockerHost } from "./docker-host.js";
 import { probeOnce } from "./health-check.js";
 

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { CommandHealthcheck, Resources } from "../core/manifest.js";
+import type { CommandHealthcheck, Resources } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
 
 /** A named Docker volume mounted into a container. */

@@ -1,4 +1,4 @@
-import type { Db } from "../core/db.js";
+import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import type { DockerHost } from "./docker-host.js";
 

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { ProcessSettings } from "../core/manifest.js";
+import type { ProcessSettings } from "../manifest/manifest.js";
 import { appHostConfig, dockerHealthcheck, releaseLabels, type VolumeSpec } from "./container-plan.js";
 
 export interface ProcessSpec {

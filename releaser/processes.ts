@@ -1,7 +1,7 @@
-import type { App, Deployment } from "../core/db.js";
+import type { App, Deployment } from "../store/db.js";
 import { UserError, lastLines } from "../core/errors.js";
-import type { LogWriter } from "../core/log-writer.js";
-import type { Manifest } from "../core/manifest.js";
+import type { LogWriter } from "../store/log-writer.js";
+import type { Manifest } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
 import { waitForCommand } from "./app-stack.js";
 import type { DockerHost } from "./docker-host.js";

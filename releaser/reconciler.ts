@@ -1,8 +1,8 @@
 import { sql } from "kysely";
-import { closeEnvironment, openPreviews, pendingTeardowns } from "../core/environment-store.js";
-import { prNumberOf, repoRef } from "../core/deployment-reporter.js";
-import type { GitHubReporter } from "../core/github-reporter.js";
-import { listApps } from "../core/store.js";
+import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
+import { prNumberOf, repoRef } from "../github/deployment-reporter.js";
+import type { GitHubReporter } from "../github/github-reporter.js";
+import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { findStrays } from "./teardown-plan.js";
 import { applyRoutes } from "./release-workflow.js";

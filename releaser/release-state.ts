@@ -1,5 +1,5 @@
-import type { Db, PathRoute, Release } from "../core/db.js";
-import { getEnvironment } from "../core/environment-store.js";
+import type { Db, PathRoute, Release } from "../store/db.js";
+import { getEnvironment } from "../store/environment-store.js";
 
 /** Why a built deployment must not be released any more: a newer commit is on its way, or its preview closed. */
 export async function staleReason(db: Db, appId: number, deploymentId: number, environment: string): Promise<{ title: string; summary: string } | undefined> {

@@ -1,7 +1,7 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { RELEASE_QUEUE, type DeploymentJob } from "../core/queue.js";
-import { reportExhaustedJob } from "../core/worker-errors.js";
+import { RELEASE_QUEUE, type DeploymentJob } from "../jobs/queue.js";
+import { reportExhaustedJob } from "../jobs/worker-errors.js";
 import { runRelease, type ReleaseDeps } from "./release-workflow.js";
 
 /** The release role. Releases of different environments run side by side; one environment's are serialized by a lock. */

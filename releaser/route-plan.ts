@@ -1,5 +1,5 @@
-import type { PathRoute } from "../core/db.js";
-import type { Manifest } from "../core/manifest.js";
+import type { PathRoute } from "../store/db.js";
+import type { Manifest } from "../manifest/manifest.js";
 import { processContainerName } from "./process-plan.js";
 import { serviceContainerName } from "./service-plan.js";
 

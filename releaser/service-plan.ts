@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type Docker from "dockerode";
-import type { CommandHealthcheck, Resources } from "../core/manifest.js";
+import type { CommandHealthcheck, Resources } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
 import { appHostConfig, dockerHealthcheck, type VolumeSpec } from "./container-plan.js";
 

@@ -1,6 +1,6 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { TEARDOWN_QUEUE, type TeardownJob } from "../core/queue.js";
+import { TEARDOWN_QUEUE, type TeardownJob } from "../jobs/queue.js";
 import { teardownEnvironment, type TeardownDeps } from "./teardown.js";
 
 /** Tears down environments whose pull request closed; the reconciler retries what fails here. */

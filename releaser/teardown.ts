@@ -1,8 +1,8 @@
 import { sql } from "kysely";
-import type { CancelBus } from "../core/cancel-bus.js";
-import type { App, Db } from "../core/db.js";
-import type { DeploymentReporter } from "../core/deployment-reporter.js";
-import { environmentImages, getEnvironment, latestReported, markTornDown, supersedeOlder } from "../core/environment-store.js";
+import type { CancelBus } from "../jobs/cancel-bus.js";
+import type { App, Db } from "../store/db.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import { environmentImages, getEnvironment, latestReported, markTornDown, supersedeOlder } from "../store/environment-store.js";
 import type { Logger } from "../core/logger.js";
 import { LABEL } from "../core/names.js";
 import type { DockerHost } from "./docker-host.js";

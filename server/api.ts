@@ -1,11 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
-import type { App, Db, Deployment } from "../core/db.js";
-import { RollbackRefused } from "../core/rollback.js";
+import type { App, Db, Deployment } from "../store/db.js";
+import { RollbackRefused } from "../jobs/rollback.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { deleteSecret, listSecretNames, putSecret } from "../core/secret-store.js";
+import { deleteSecret, listSecretNames, putSecret } from "../store/secret-store.js";
 import { publicName } from "../core/names.js";
 import { Sensitive } from "../core/sensitive.js";
-import { findAppByName, listApps, listDeployments } from "../core/store.js";
+import { findAppByName, listApps, listDeployments } from "../store/queries.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;

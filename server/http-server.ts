@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { sql } from "kysely";
 import type { Redis } from "ioredis";
-import type { Db } from "../core/db.js";
+import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import { sendError, sendJson, type Route } from "./respond.js";
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Db } from "../core/db.js";
+import type { Db } from "../store/db.js";
 
 const FINAL = new Set(["live", "failed", "cancelled", "removed", "skipped"]);
 

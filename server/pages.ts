@@ -1,9 +1,9 @@
-import type { Db } from "../core/db.js";
+import type { Db } from "../store/db.js";
 import { publicName } from "../core/names.js";
 import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { render } from "../core/templates.js";
-import { getDeployment, listApps, listDeployments, readBuildLog } from "../core/store.js";
+import { getDeployment, listApps, listDeployments, readBuildLog } from "../store/queries.js";
 import { streamLog } from "./log-stream.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 

@@ -1,5 +1,5 @@
-import { closeEnvironment, openPreview } from "../core/environment-store.js";
-import { WRITE_ROLES } from "../core/github-reporter.js";
+import { closeEnvironment, openPreview } from "../store/environment-store.js";
+import { WRITE_ROLES } from "../github/github-reporter.js";
 import { environmentName } from "../core/names.js";
 import { appFor, startDeployment, type WebhookDeps } from "./start-deployment.js";
 

@@ -1,14 +1,14 @@
-import type { CancelBus } from "../core/cancel-bus.js";
-import type { App, Db, Deployment } from "../core/db.js";
-import type { DeploymentReporter } from "../core/deployment-reporter.js";
-import type { GitHubReporter } from "../core/github-reporter.js";
-import { supersedeOlder } from "../core/environment-store.js";
+import type { CancelBus } from "../jobs/cancel-bus.js";
+import type { App, Db, Deployment } from "../store/db.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import type { GitHubReporter } from "../github/github-reporter.js";
+import { supersedeOlder } from "../store/environment-store.js";
 import type { Logger } from "../core/logger.js";
 import { appNameFromRepo } from "../core/names.js";
-import { withNamesLock } from "../core/app-name.js";
-import { dispatchBuilds } from "../core/build-dispatch.js";
-import { buildJobId, type Queues } from "../core/queue.js";
-import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../core/store.js";
+import { withNamesLock } from "../store/app-names.js";
+import { dispatchBuilds } from "../jobs/build-dispatch.js";
+import { buildJobId, type Queues } from "../jobs/queue.js";
+import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../store/queries.js";
 
 export interface WebhookDeps {
   db: Db;
@@ -51,7 +51,7 @@ async function saveApp(db: Db, repo: RepositoryFacts, owner: string, installatio
 /**
  * Records a deployment once per webhook delivery, supersedes the environment's older commits that are
  * still queued or building (their builds stop wherever they run), and queues the build (once its app
- * has a free build slot: core/build-dispatch.ts), or for a fork
+ * has a free build slot: jobs/build-dispatch.ts), or for a fork
  * awaiting approval reports why it waits. Returns undefined for a redelivery.
  */
 export async function startDeployment(deps: WebhookDeps, app: App, input: DeploymentInput, waitingNote?: string): Promise<Deployment | undefined> {

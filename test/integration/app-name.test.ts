@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyManifestName } from "../../core/app-name.js";
-import { createDb, migrate, type App, type Db } from "../../core/db.js";
+import { applyManifestName } from "../../store/app-names.js";
+import { createDb, migrate, type App, type Db } from "../../store/db.js";
 import { UserError } from "../../core/errors.js";
 import { publicName } from "../../core/names.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { findAppByName, upsertApp } from "../../core/store.js";
+import { findAppByName, upsertApp } from "../../store/queries.js";
 import { appFor } from "../../server/start-deployment.js";
 import { freshDatabase } from "../support/services.js";
 

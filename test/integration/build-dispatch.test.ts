@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { dispatchAfter, dispatchBuilds, sweepBuilds, type DispatchDeps } from "../../core/build-dispatch.js";
-import { createDb, migrate, type Db } from "../../core/db.js";
+import { dispatchAfter, dispatchBuilds, sweepBuilds, type DispatchDeps } from "../../jobs/build-dispatch.js";
+import { createDb, migrate, type Db } from "../../store/db.js";
 import { Worker } from "bullmq";
-import { BUILD_QUEUE, buildJobId, createQueues, createRedis, releaseJobId, type Queues } from "../../core/queue.js";
+import { BUILD_QUEUE, buildJobId, createQueues, createRedis, releaseJobId, type Queues } from "../../jobs/queue.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { recordDeployment, setDeploymentState, upsertApp } from "../../core/store.js";
+import { recordDeployment, setDeploymentState, upsertApp } from "../../store/queries.js";
 import { freshDatabase, freshRedis, waitFor } from "../support/services.js";
 
 describe("per-app build dispatch (Postgres + Redis)", () => {

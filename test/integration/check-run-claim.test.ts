@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { awaitCheckRunId, claimCheckRun } from "../../core/check-run-claim.js";
-import { createDb, migrate, type App, type Db } from "../../core/db.js";
-import { DeploymentReporter } from "../../core/deployment-reporter.js";
-import type { CheckRunUpdate, GitHubReporter } from "../../core/github-reporter.js";
+import { awaitCheckRunId, claimCheckRun } from "../../github/check-run-claim.js";
+import { createDb, migrate, type App, type Db } from "../../store/db.js";
+import { DeploymentReporter } from "../../github/deployment-reporter.js";
+import type { CheckRunUpdate, GitHubReporter } from "../../github/github-reporter.js";
 import { createLogger } from "../../core/logger.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { SerialQueue } from "../../core/serial-queue.js";
-import { recordDeployment, upsertApp } from "../../core/store.js";
+import { SerialQueue } from "../../github/serial-queue.js";
+import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
 
 /** A GitHub whose check-run creation takes a while, as it does behind Probot's write pacing. */

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, migrate, type Db } from "../../core/db.js";
+import { createDb, migrate, type Db } from "../../store/db.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { liveRoutes, recordDeployment, upsertApp } from "../../core/store.js";
+import { liveRoutes, recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
 
 describe("Postgres state", () => {

@@ -1,8 +1,8 @@
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelBus } from "../../core/cancel-bus.js";
+import { CancelBus } from "../../jobs/cancel-bus.js";
 import { createLogger } from "../../core/logger.js";
-import { buildJobId, createQueues, createRedis, type Queues } from "../../core/queue.js";
+import { buildJobId, createQueues, createRedis, type Queues } from "../../jobs/queue.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { freshRedis, waitFor } from "../support/services.js";
 

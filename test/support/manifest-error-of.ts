@@ -1,4 +1,4 @@
-import { ManifestError, parseManifest } from "../../core/manifest.js";
+import { ManifestError, parseManifest } from "../../manifest/manifest.js";
 
 /** The ManifestError message of a file that must not parse. */
 export function errorOf(text: string): string {

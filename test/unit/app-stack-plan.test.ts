@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseManifest } from "../../core/manifest.js";
+import { parseManifest } from "../../manifest/manifest.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { resolveAppEnv } from "../../releaser/app-env.js";
 import { planWebContainer } from "../../releaser/container-plan.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ProgressTicker, currentStep } from "../../builder/build-progress.js";
-import type { ProgressSnapshot } from "../../core/deployment-reporter.js";
+import type { ProgressSnapshot } from "../../github/deployment-reporter.js";
 
 describe("currentStep", () => {
   it("reads the latest classic-builder step", () => {

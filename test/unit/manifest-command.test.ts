@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitCommand } from "../../core/manifest-command.js";
+import { splitCommand } from "../../manifest/command.js";
 
 // Expected values are what Python's shlex.split (docker-compose's splitter) returns for the same input.
 describe("splitCommand", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { expandReferences, formatReference, parseTemplate } from "../../core/manifest-references.js";
-import { parseDuration, parseMemory } from "../../core/manifest-units.js";
+import { expandReferences, formatReference, parseTemplate } from "../../manifest/references.js";
+import { parseDuration, parseMemory } from "../../manifest/units.js";
 
 describe("parseDuration", () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { errorOf } from "../support/manifest-error-of.js";
 import { UserError } from "../../core/errors.js";
-import { type Manifest, ManifestError, manifestAnnotations, parseManifest } from "../../core/manifest.js";
+import { type Manifest, ManifestError, manifestAnnotations, parseManifest } from "../../manifest/manifest.js";
 
 // Verbatim from the architecture document ("berth.yaml — the app manifest").
 const EXAMPLE = `

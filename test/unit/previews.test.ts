@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration } from "../../core/manifest-units.js";
-import { prNumberOf } from "../../core/deployment-reporter.js";
-import { renderPreviewComment } from "../../core/preview-comment.js";
+import { parseDuration } from "../../manifest/units.js";
+import { prNumberOf } from "../../github/deployment-reporter.js";
+import { renderPreviewComment } from "../../github/preview-comment.js";
 import { environmentName, hostnameFor, networkName } from "../../core/names.js";
 import type { ContainerInfo, ManagedResources } from "../../releaser/docker-host.js";
 import { findStrays, planTeardown } from "../../releaser/teardown-plan.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseManifest } from "../../core/manifest.js";
+import { parseManifest } from "../../manifest/manifest.js";
 import { planPathRoutes } from "../../releaser/route-plan.js";
 
 const manifest = parseManifest(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { lastLines } from "../../core/errors.js";
-import { enterpriseFetch } from "../../core/github-fetch.js";
+import { enterpriseFetch } from "../../github/enterprise-fetch.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { demux, dockerOptions } from "../../releaser/docker-wire.js";
 

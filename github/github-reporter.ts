@@ -1,5 +1,5 @@
 import type { Probot } from "probot";
-import { Sensitive } from "./sensitive.js";
+import { Sensitive } from "../core/sensitive.js";
 
 /** Which repository a report goes to, and through which installation. */
 export interface RepoRef {

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db, Deployment } from "./db.js";
+import type { Db, Deployment } from "../store/db.js";
 import { buildJobId, releaseJobId, type Queues } from "./queue.js";
 
 export interface DispatchDeps {

@@ -1,7 +1,7 @@
 import type { ManifestPath } from "./manifest-error.js";
-import { type ManifestContext, type Read, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./manifest-reader.js";
-import type { CommandHealthcheck, Healthcheck, HttpHealthcheck, ProcessSettings, Resources, ServiceSettings, WebSettings } from "./manifest-types.js";
-import { cpus, fileMounts, memory, stringMap, urlPath, volumeMounts } from "./manifest-values.js";
+import { type ManifestContext, type Read, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./reader.js";
+import type { CommandHealthcheck, Healthcheck, HttpHealthcheck, ProcessSettings, Resources, ServiceSettings, WebSettings } from "./types.js";
+import { cpus, fileMounts, memory, stringMap, urlPath, volumeMounts } from "./values.js";
 
 /*
  * The schema of the containers in berth.yaml: web, processes and services, with their health checks

@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import type { Db } from "../store/db.js";
 
 /**
  * One check run per deployment, even when the server (queued) and a builder (started) report at the

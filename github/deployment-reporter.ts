@@ -1,11 +1,11 @@
 import { awaitCheckRunId, checkRunIdOf, claimCheckRun, dropClaim } from "./check-run-claim.js";
-import type { App, Db, Deployment } from "./db.js";
+import type { App, Db, Deployment } from "../store/db.js";
 import type { CheckRunOutput, CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
 import { PreviewComments, type PreviewState } from "./preview-comment.js";
 import type { SerialQueue } from "./serial-queue.js";
-import { setDeploymentGitHubIds } from "./store.js";
-import { publicName } from "./names.js";
-import { render } from "./templates.js";
+import { setDeploymentGitHubIds } from "../store/queries.js";
+import { publicName } from "../core/names.js";
+import { render } from "../core/templates.js";
 
 /** What a running build's check run shows between phase changes. */
 export interface ProgressSnapshot {

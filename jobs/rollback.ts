@@ -1,8 +1,8 @@
 import { sql } from "kysely";
-import type { App, Db, Deployment } from "./db.js";
-import type { DeploymentReporter } from "./deployment-reporter.js";
-import { UserError } from "./errors.js";
-import { PRODUCTION, publicName } from "./names.js";
+import type { App, Db, Deployment } from "../store/db.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import { UserError } from "../core/errors.js";
+import { PRODUCTION, publicName } from "../core/names.js";
 import { releaseJobId, type Queues } from "./queue.js";
 
 export interface RollbackDeps {

@@ -1,4 +1,4 @@
-import { UserError } from "./errors.js";
+import { UserError } from "../core/errors.js";
 
 /** A key path inside the manifest: mapping keys and list indexes, outermost first. */
 export type ManifestPath = readonly (string | number)[];

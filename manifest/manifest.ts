@@ -1,18 +1,18 @@
 import { ManifestError } from "./manifest-error.js";
-import { readManifest } from "./manifest-schema.js";
-import type { Manifest } from "./manifest-types.js";
-import { readYaml } from "./manifest-yaml.js";
+import { readManifest } from "./schema.js";
+import type { Manifest } from "./types.js";
+import { readYaml } from "./yaml.js";
 
 /*
  * berth.yaml, the app manifest: parsing, validation and the normalized types planners take. This is
- * the module to import; the manifest-*.ts files are its parts.
+ * the module to import; the other files in manifest/ are its parts.
  */
 
-export type * from "./manifest-types.js";
+export type * from "./types.js";
 export { ManifestError, formatIssue, manifestAnnotations, type ManifestAnnotation, type ManifestIssue } from "./manifest-error.js";
-export { expandReferences, parseTemplate, type ParsedTemplate, type Reference } from "./manifest-references.js";
-export { splitCommand } from "./manifest-command.js";
-export { parseDuration, parseMemory } from "./manifest-units.js";
+export { expandReferences, parseTemplate, type ParsedTemplate, type Reference } from "./references.js";
+export { splitCommand } from "./command.js";
+export { parseDuration, parseMemory } from "./units.js";
 
 /**
  * Parses and validates the text of berth.yaml, applying every default (an empty file is valid).

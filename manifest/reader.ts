@@ -1,7 +1,7 @@
-import { splitCommand } from "./manifest-command.js";
+import { splitCommand } from "./command.js";
 import { type ManifestIssue, type ManifestPath, formatPath } from "./manifest-error.js";
-import { parseDuration } from "./manifest-units.js";
-import { type LineTree, lineOf } from "./manifest-yaml.js";
+import { parseDuration } from "./units.js";
+import { type LineTree, lineOf } from "./yaml.js";
 
 /** Reads the value found at `path`; undefined after reporting a problem. {@link fields} skips keys set to nothing. */
 export type Read<T> = (ctx: ManifestContext, path: ManifestPath, raw: unknown) => T | undefined;

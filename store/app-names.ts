@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { App, Db } from "./db.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../core/errors.js";
 
 // One rename at a time across processes, so two apps can never both take a free name.
 const NAMES_LOCK = 0x6e616d65; // "name"

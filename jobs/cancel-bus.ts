@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../core/logger.js";
 
 const CHANNEL = "berth:cancel";
 

@@ -1,8 +1,8 @@
-import type { App, Db } from "./db.js";
-import { getEnvironment, setCommentId } from "./environment-store.js";
+import type { App, Db } from "../store/db.js";
+import { getEnvironment, setCommentId } from "../store/environment-store.js";
 import type { GitHubReporter, RepoRef } from "./github-reporter.js";
 import type { SerialQueue } from "./serial-queue.js";
-import { render } from "./templates.js";
+import { render } from "../core/templates.js";
 
 export const COMMENT_MARKER = "<!-- berth -->";
 

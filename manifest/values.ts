@@ -1,9 +1,9 @@
 import { posix } from "node:path";
 import type { ManifestPath } from "./manifest-error.js";
-import { type ManifestContext, type Read, describe, isMapping, put } from "./manifest-reader.js";
-import { formatReference, parseTemplate } from "./manifest-references.js";
-import { parseMemory } from "./manifest-units.js";
-import type { FileMount, VolumeMount } from "./manifest-types.js";
+import { type ManifestContext, type Read, describe, isMapping, put } from "./reader.js";
+import { formatReference, parseTemplate } from "./references.js";
+import { parseMemory } from "./units.js";
+import type { FileMount, VolumeMount } from "./types.js";
 
 /*
  * Readers for the value types of berth.yaml that know about berth: env maps and their references,

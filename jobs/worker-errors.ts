@@ -1,9 +1,9 @@
 import type { Job } from "bullmq";
-import type { DeploymentReporter } from "./deployment-reporter.js";
-import type { Db } from "./db.js";
-import type { Logger } from "./logger.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import type { Db } from "../store/db.js";
+import type { Logger } from "../core/logger.js";
 import type { DeploymentJob } from "./queue.js";
-import { getDeployment, setDeploymentState } from "./store.js";
+import { getDeployment, setDeploymentState } from "../store/queries.js";
 
 /**
  * After the last retry of an infrastructure failure, the deployment fails for good: say so on GitHub,

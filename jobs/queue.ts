@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import type { Sensitive } from "./sensitive.js";
+import type { Sensitive } from "../core/sensitive.js";
 
 export const BUILD_QUEUE = "berth-build";
 export const RELEASE_QUEUE = "berth-release";

@@ -1,4 +1,4 @@
-import type { Logger } from "./logger.js";
+import type { Logger } from "../core/logger.js";
 
 /**
  * Runs async tasks one after another per key, and different keys side by side. A failing task is

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
-import { UserError } from "./errors.js";
+import { UserError } from "../core/errors.js";
 import type { Db } from "./db.js";
-import type { SecretBox } from "./secret-box.js";
-import type { Sensitive } from "./sensitive.js";
+import type { SecretBox } from "../core/secret-box.js";
+import type { Sensitive } from "../core/sensitive.js";
 
 const context = (appId: number, name: string): string => `app:${appId}:secret:${name}`;
 

@@ -1,8 +1,8 @@
 import { Kysely, Migrator, PostgresDialect, sql, type ColumnType, type Generated, type Selectable } from "kysely";
-import type { Manifest } from "./manifest.js";
+import type { Manifest } from "../manifest/manifest.js";
 import pg from "pg";
 import { migrations } from "../migrations/index.js";
-import type { Sensitive } from "./sensitive.js";
+import type { Sensitive } from "../core/sensitive.js";
 
 export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting" | "skipped" | "replaced";
 export type ReleaseState = "starting" | "live" | "draining" | "stopped" | "failed";
@@ -39,7 +39,7 @@ export interface DeploymentsTable {
   started_at: Date | null;
   built_at: Date | null;
   finished_at: Date | null;
-  /** The normalized berth.yaml (core/manifest.ts), null for an app without one. */
+  /** The normalized berth.yaml (manifest/manifest.ts), null for an app without one. */
   manifest: ColumnType<Manifest | null, string | null, string | null>;
   /** Contents of the repository files that services mount, by repository path. */
   files: ColumnType<Record<string, string> | null, string | null, string | null>;

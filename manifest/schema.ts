@@ -1,4 +1,4 @@
-import { defaultWeb, processes, resources, services, web } from "./manifest-containers.js";
+import { defaultWeb, processes, resources, services, web } from "./containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
 import {
   type Declared,
@@ -13,10 +13,10 @@ import {
   requireKey,
   text,
   withoutUndefined,
-} from "./manifest-reader.js";
-import type { BuildSettings, Manifest, PreviewSettings, Route } from "./manifest-types.js";
-import { relativePath, stringMap, urlPath } from "./manifest-values.js";
-import type { LineTree } from "./manifest-yaml.js";
+} from "./reader.js";
+import type { BuildSettings, Manifest, PreviewSettings, Route } from "./types.js";
+import { relativePath, stringMap, urlPath } from "./values.js";
+import type { LineTree } from "./yaml.js";
 
 /*
  * The one schema of berth.yaml, from the top: each SHAPE lists every key a mapping may have with its

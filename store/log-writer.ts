@@ -1,5 +1,5 @@
 import type { Db } from "./db.js";
-import { appendBuildLog } from "./store.js";
+import { appendBuildLog } from "./queries.js";
 
 /**
  * Buffers a deployment's log and writes it to Postgres in chunks (every flushMs or maxBytes), so a

@@ -1,6 +1,6 @@
 /**
  * The normalized `berth.yaml`: every default applied, commands as argv, durations in milliseconds,
- * sizes in bytes. Planners take these types; only core/manifest-schema.ts builds them.
+ * sizes in bytes. Planners take these types; only manifest/schema.ts builds them.
  */
 
 /** How the image is built; undefined in {@link BuildSettings} means: Dockerfile if present, else buildpacks. */
