@@ -8,7 +8,7 @@ import { staticSite } from "../test/support/git-repo.js";
 import { startHarness, type Harness } from "../test/support/harness.js";
 import { startPoller } from "../test/support/poller.js";
 import { getVia, uniqueName, waitFor } from "../test/support/services.js";
-import { probeOnce } from "../releaser/health-check.js";
+import { httpStatus } from "../releaser/health-check.js";
 
 /**
  * Push-to-live overhead against a raw `docker build` + `docker run` + first 200 of the same app,
@@ -36,7 +36,7 @@ async function rawDeploy(body: string): Promise<number> {
   execFileSync("docker", ["build", "-q", "-t", tag, dir], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, stdio: "pipe" });
   execFileSync("docker", ["run", "-d", "--init", "--name", name, tag], { stdio: "pipe" });
   const ip = execFileSync("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name], { encoding: "utf8" }).trim();
-  await waitFor("raw 200", async () => (await probeOnce({ host: ip, port: 8080, path: "/", accept: () => true }, 1000)) === 200, 30_000, 20);
+  await waitFor("raw 200", async () => (await httpStatus(ip, 8080, "/", 1000)) === 200, 30_000, 20);
   const ms = performance.now() - start;
   execFileSync("docker", ["rm", "-f", name], { stdio: "pipe" });
   execFileSync("docker", ["rmi", "-f", tag], { stdio: "pipe" });

@@ -3,7 +3,7 @@ import type { Logger } from "../core/logger.js";
 import { LABEL, networkName } from "../core/names.js";
 import { appendBuildLog } from "../store/queries.js";
 import type { DockerHost } from "./docker-host.js";
-import { probeOnce } from "./health-check.js";
+import { success } from "./health-check.js";
 
 /** Consecutive failed HTTP health probes per container, kept across reconciler passes. */
 export type HttpFailures = Map<string, number>;
@@ -43,9 +43,9 @@ export async function healOnce(deps: { db: Db; host: DockerHost; log: Logger }, 
     const check = r.manifest?.web.healthcheck;
     if (check?.kind !== "http" || !r.container_id) continue;
     const port = Number((r.upstream ?? "").split(":").pop());
-    const address = await deps.host.containerAddress(r.container_id, networkName(r.app, r.environment)).catch(() => undefined);
-    const status = address ? await probeOnce({ host: address, port, path: check.path, accept: () => true }, check.timeoutMs ?? 2000) : undefined;
-    if (status !== undefined && status >= 200 && status < 400) {
+    const target = { container: r.container_id, network: networkName(r.app, r.environment), port, path: check.path };
+    const status = await deps.host.probeHttp(target, check.timeoutMs ?? 2000).catch(() => undefined);
+    if (status !== undefined && success(status)) {
       failures.delete(r.container_id);
       continue;
     }

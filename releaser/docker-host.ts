@@ -3,6 +3,7 @@ import Docker from "dockerode";
 import tar from "tar-stream";
 import { ExecError } from "../core/errors.js";
 import { demux, healthOf } from "./docker-wire.js";
+import { httpStatus, type HttpTarget } from "./health-check.js";
 
 export interface ContainerInfo {
   id: string;
@@ -28,15 +29,18 @@ export interface ManagedResources {
 export interface DockerHost {
   /** Server name stored with releases and routes. */
   readonly name: string;
-  /** Address at which berth reaches containers' published or bridge addresses on this server. */
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
   connect(network: string, container: string): Promise<void>;
   imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined>;
   createContainer(options: Docker.ContainerCreateOptions): Promise<string>;
   startContainer(id: string): Promise<void>;
   inspectContainer(idOrName: string): Promise<ContainerInfo | undefined>;
-  /** The container's IP address on a network. */
-  containerAddress(id: string, network: string): Promise<string>;
+  /**
+   * One HTTP GET to a container's port on one of its networks, made from this server's side: the
+   * status, or undefined when nothing answered within timeoutMs. Workflows never connect to a
+   * container's address themselves, since only the droid can reach its bridge networks.
+   */
+  probeHttp(target: HttpTarget, timeoutMs: number): Promise<number | undefined>;
   logsTail(id: string, lines: number): Promise<string>;
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   restartContainer(id: string): Promise<void>;
@@ -132,11 +136,12 @@ export class DockerodeHost implements DockerHost {
     }
   }
 
-  async containerAddress(id: string, network: string): Promise<string> {
-    const c = await this.docker.getContainer(id).inspect();
-    const ip = c.NetworkSettings.Networks?.[network]?.IPAddress;
-    if (!ip) throw new Error(`container ${c.Name} has no address on network ${network}`);
-    return ip;
+  async probeHttp(target: HttpTarget, timeoutMs: number): Promise<number | undefined> {
+    // This driver runs beside the engine, so the bridge address is reachable from berth's own host.
+    const c = await this.docker.getContainer(target.container).inspect().catch(() => undefined);
+    const ip = c?.NetworkSettings.Networks?.[target.network]?.IPAddress;
+    if (!ip) return undefined;
+    return httpStatus(ip, target.port, target.path, timeoutMs);
   }
 
   async logsTail(id: string, lines: number): Promise<string> {

@@ -1,20 +1,27 @@
 import http from "node:http";
+import { systemClock, type Clock } from "../core/clock.js";
 
-export interface HealthProbe {
-  host: string;
+/** What a health probe asks of a container: an HTTP GET on its port, seen from the engine's side. */
+export interface HttpTarget {
+  container: string;
+  network: string;
   port: number;
   path: string;
-  /** Statuses that count as healthy. */
-  accept: (status: number) => boolean;
 }
+
+/** One probe: the HTTP status, or undefined when nothing answered in time. */
+export type Probe = (timeoutMs: number) => Promise<number | undefined>;
 
 /** Default readiness: the web port answers `/` with any status below 500. */
 export const anyAnswer = (status: number): boolean => status < 500;
 
-/** One HTTP GET; resolves the status, or undefined when nothing answered. */
-export function probeOnce(p: HealthProbe, timeoutMs = 2000): Promise<number | undefined> {
+/** Healthy for a manifest `healthcheck.path`: 2xx or 3xx. */
+export const success = (status: number): boolean => status >= 200 && status < 400;
+
+/** One HTTP GET to host:port; resolves the status, or undefined when nothing answered within timeoutMs. */
+export function httpStatus(host: string, port: number, path: string, timeoutMs = 2000): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = http.get({ host: p.host, port: p.port, path: p.path, timeout: timeoutMs, agent: false, headers: { "user-agent": "berth-health" } }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false, headers: { "user-agent": "berth-health" } }, (res) => {
       res.resume();
       resolve(res.statusCode);
     });
@@ -24,18 +31,25 @@ export function probeOnce(p: HealthProbe, timeoutMs = 2000): Promise<number | un
 }
 
 /**
- * Polls fast (every intervalMs) until the probe is healthy. Resolves the elapsed milliseconds;
+ * Probes every intervalMs until accept() takes the status. Resolves the elapsed milliseconds;
  * rejects with the last observation when the deadline passes or the signal aborts.
  */
-export async function waitHealthy(p: HealthProbe, timeoutMs: number, intervalMs = 100, signal?: AbortSignal): Promise<number> {
-  const start = Date.now();
+export async function waitHealthy(
+  probe: Probe,
+  check: { port: number; path: string; accept: (status: number) => boolean },
+  timeoutMs: number,
+  intervalMs = 100,
+  signal?: AbortSignal,
+  clock: Clock = systemClock,
+): Promise<number> {
+  const start = clock.now();
   let last = "no answer";
-  while (Date.now() - start < timeoutMs) {
+  while (clock.now() - start < timeoutMs) {
     signal?.throwIfAborted();
-    const status = await probeOnce(p, Math.min(2000, timeoutMs));
-    if (status !== undefined && p.accept(status)) return Date.now() - start;
+    const status = await probe(Math.min(2000, timeoutMs));
+    if (status !== undefined && check.accept(status)) return clock.now() - start;
     last = status === undefined ? "no answer" : `HTTP ${status}`;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await clock.sleep(intervalMs, signal);
   }
-  throw new Error(`no healthy answer from port ${p.port} (${p.path}) within ${Math.round(timeoutMs / 1000)}s; last: ${last}`);
+  throw new Error(`no healthy answer from port ${check.port} (${check.path}) within ${Math.round(timeoutMs / 1000)}s; last: ${last}`);
 }

@@ -10,7 +10,7 @@ import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, web
 import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../store/queries.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
-import { anyAnswer, waitHealthy } from "./health-check.js";
+import { anyAnswer, success, waitHealthy } from "./health-check.js";
 import type { IngressProxy } from "./ingress-proxy.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
@@ -182,14 +182,14 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
 
   try {
     await host.startContainer(containerId);
-    const address = await host.containerAddress(containerId, network);
     const check = manifest?.web.healthcheck;
     const started = Date.now();
     const ready =
       check?.kind === "command"
         ? waitForCommand(host, containerId, check.command, check.timeoutMs ?? s.healthTimeoutMs, "the web container")
         : waitHealthy(
-            { host: address, port, path: check?.path ?? "/", accept: check ? (st) => st >= 200 && st < 400 : anyAnswer },
+            (ms) => host.probeHttp({ container: containerId, network, port, path: check?.path ?? "/" }, ms),
+            { port, path: check?.path ?? "/", accept: check ? success : anyAnswer },
             check?.timeoutMs ?? s.healthTimeoutMs,
             Math.min(check?.intervalMs ?? 100, 1000),
             signal,

@@ -39,9 +39,12 @@ function dockerHostConformance(name: string, make: () => DockerHost): void {
       await host.startContainer(id); // already running is fine
       const info = await host.inspectContainer(container);
       expect(info).toMatchObject({ id, name: container, running: true, networks: [net] });
-      const ip = await host.containerAddress(id, net);
       await host.putFile(container, "/www/index.html", "from putFile\n");
-      await waitHealthy({ host: ip, port: 8080, path: "/", accept: anyAnswer }, 10_000);
+      const target = { container, network: net, port: 8080, path: "/" };
+      await waitHealthy((ms) => host.probeHttp(target, ms), { ...target, accept: anyAnswer }, 10_000);
+      expect(await host.probeHttp(target, 2000)).toBe(200);
+      expect(await host.probeHttp({ ...target, path: "/missing" }, 2000)).toBe(404);
+      expect(await host.probeHttp({ ...target, port: 8081 }, 2000)).toBeUndefined();
       expect(await host.exec(container, ["cat", "/www/index.html"])).toEqual({ exitCode: 0, output: "from putFile\n" });
       await expect(host.exec(container, ["sh", "-c", "echo nope >&2; exit 4"])).rejects.toThrow(/exited with 4: nope/);
       expect(await host.logsTail(id, 5)).toContain("started");
@@ -80,7 +83,7 @@ describe("IngressProxy on the Caddy stand-in", () => {
       HostConfig: { NetworkMode: net, Init: true },
     });
     await host.startContainer(id);
-    upstream = `${await host.containerAddress(id, net)}:8080`;
+    upstream = `${backend}:8080`; // routed by container name on the shared network, as releases are
   });
 
   afterAll(async () => {
