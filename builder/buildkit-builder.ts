@@ -6,7 +6,7 @@ import type { Sensitive } from "../core/sensitive.js";
 import type { DockerBuildPlan } from "./build-plan.js";
 import { BuildkitSession } from "./buildkit-session.js";
 import { TraceFormatter } from "./buildkit-trace.js";
-import type { LogSink } from "./docker-builder.js";
+import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 // dockerode's own context packer, so both builders send the same files: BuildKit on engine 20.10 does
 // not apply .dockerignore to an uploaded tar context, and the classic builder path already relies on it.
@@ -41,11 +41,15 @@ interface BuildEvent {
 }
 
 /** Runs a DockerBuildPlan with the engine's BuildKit, serving `RUN --mount=type=secret` values from a session. */
-export class BuildkitBuilder {
+export class BuildkitBuilder implements Builder {
   readonly #socketPath: string;
 
   constructor(options: { socketPath?: string } = {}) {
     this.#socketPath = options.socketPath ?? "/var/run/docker.sock";
+  }
+
+  async run(plan: BuildPlan, run: BuildRun): Promise<void> {
+    await this.build(planFor(plan, "buildkit").docker, run.log, run.signal, run.secrets);
   }
 
   /** Builds and tags plan.image; resolves to the image id. A failing Dockerfile is a UserError with the log tail. */

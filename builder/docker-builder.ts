@@ -1,9 +1,7 @@
 import type Docker from "dockerode";
 import { UserError, lastLines } from "../core/errors.js";
 import type { DockerBuildPlan } from "./build-plan.js";
-
-/** Receives build output as it arrives. */
-export type LogSink = (text: string) => void;
+import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 interface BuildEvent {
   stream?: string;
@@ -15,8 +13,12 @@ interface BuildEvent {
 }
 
 /** Runs a DockerBuildPlan on a Docker engine and streams its output; a failing build is the user's error. */
-export class DockerBuilder {
+export class DockerBuilder implements Builder {
   constructor(private readonly docker: Docker) {}
+
+  async run(plan: BuildPlan, run: BuildRun): Promise<void> {
+    await this.build(planFor(plan, "classic").docker, run.log, run.signal);
+  }
 
   async build(plan: DockerBuildPlan, log: LogSink, signal?: AbortSignal): Promise<string> {
     const stream = await this.docker

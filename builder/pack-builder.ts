@@ -1,10 +1,14 @@
 import { execa } from "execa";
 import { ExecError, UserError, lastLines } from "../core/errors.js";
-import type { LogSink } from "./docker-builder.js";
+import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 /** Runs a planned `pack build` with execa, streaming its output into the build log. */
-export class PackBuilder {
+export class PackBuilder implements Builder {
   constructor(private readonly env: Record<string, string | undefined> = process.env) {}
+
+  async run(plan: BuildPlan, run: BuildRun): Promise<void> {
+    await this.build(planFor(plan, "pack").pack, run.log, run.signal);
+  }
 
   async build(plan: { file: string; args: string[] }, log: LogSink, signal?: AbortSignal): Promise<void> {
     let tail = "";

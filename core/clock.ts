@@ -7,6 +7,8 @@ export interface Clock {
   now(): number;
   /** Resolves after ms; rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** A signal that aborts ms from now: deadlines of builds and other long work. */
+  timeout(ms: number): AbortSignal;
 }
 
 /** The real clock. Its timers do not keep the process alive. */
@@ -26,4 +28,5 @@ export const systemClock: Clock = {
       timer.unref();
       signal?.addEventListener("abort", onAbort, { once: true });
     }),
+  timeout: (ms) => AbortSignal.timeout(ms),
 };
