@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Db, Deployment } from "../store/db.js";
+import { lockForTransaction, lockKeys } from "../store/locks.js";
 import { buildJobId, releaseJobId, type Queues } from "./queue.js";
 
 export interface DispatchDeps {
@@ -10,9 +11,6 @@ export interface DispatchDeps {
   appBuildConcurrency: number;
 }
 
-// Two-key advisory locks: this class and the app id. One dispatcher per app at a time, across processes.
-const DISPATCH_LOCK_CLASS = 0x62756c64; // "buld"
-
 /**
  * Hands an app's queued deployments to the build queue, oldest first, while fewer of its builds than
  * its limit are in flight. The global limit is the build queue's; this one keeps one busy app from
@@ -21,7 +19,7 @@ const DISPATCH_LOCK_CLASS = 0x62756c64; // "buld"
  */
 export async function dispatchBuilds(deps: DispatchDeps, appId: number): Promise<Deployment[]> {
   const picked = await deps.db.transaction().execute(async (tx) => {
-    await sql`select pg_advisory_xact_lock(${DISPATCH_LOCK_CLASS}, ${appId})`.execute(tx);
+    await lockForTransaction(tx, lockKeys.dispatch(appId)); // one dispatcher per app, across processes
     const app = await tx.selectFrom("apps").select("build_concurrency").where("id", "=", appId).executeTakeFirst();
     if (!app) return [];
     const limit = app.build_concurrency ?? deps.appBuildConcurrency;

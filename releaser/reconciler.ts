@@ -1,11 +1,11 @@
-import { sql } from "kysely";
 import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
 import { prNumberOf, repoRef } from "../github/deployment-reporter.js";
 import type { GitHubReporter } from "../github/github-reporter.js";
 import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { findStrays } from "./teardown-plan.js";
-import { applyRoutes } from "./release-workflow.js";
+import { applyRoutes } from "./routes.js";
+import { lockKeys, withLockIfFree } from "../store/locks.js";
 import { removeResources, teardownEnvironment, type TeardownDeps } from "./teardown.js";
 
 export interface ReconcilerDeps extends TeardownDeps {
@@ -25,8 +25,6 @@ export interface PassReport {
   healed: string[];
 }
 
-const RECONCILE_LOCK = 0x62657275; // one pass at a time across all berth processes
-
 /**
  * One level-triggered pass: previews whose PR GitHub says is closed, or with no push for the TTL, are
  * closed; closed previews whose teardown never finished are torn down; resources on the droid server
@@ -34,17 +32,9 @@ const RECONCILE_LOCK = 0x62657275; // one pass at a time across all berth proces
  */
 export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
   const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [] };
-  const locked = await deps.db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RECONCILE_LOCK}) as ok`.execute(conn);
-    if (!rows[0]?.ok) return false;
-    try {
-      await pass(deps, report);
-    } finally {
-      await sql`select pg_advisory_unlock(${RECONCILE_LOCK})`.execute(conn);
-    }
-    return true;
-  });
-  return locked ? report : { ...report, skipped: true };
+  // One pass at a time across all berth processes; a busy lock means another process is at it.
+  const ran = await withLockIfFree(deps.db, lockKeys.reconcile(), () => pass(deps, report));
+  return ran ? report : { ...report, skipped: true };
 }
 
 async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {

@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import type { App, Db, Deployment, Release } from "../store/db.js";
 import { prNumberOf, type DeploymentReporter } from "../github/deployment-reporter.js";
 import { UserError, lastLines } from "../core/errors.js";
@@ -7,7 +6,9 @@ import type { Logger } from "../core/logger.js";
 import { applyManifestName, restoreName } from "../store/app-names.js";
 import { staleReason, switchLive } from "./release-state.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
-import { getDeployment, liveEnvironments, liveRelease, liveRoutes, setDeploymentState, transition } from "../store/queries.js";
+import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
+import { lockKeys, withLock } from "../store/locks.js";
+import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
 import { anyAnswer, success, waitHealthy } from "./health-check.js";
@@ -52,7 +53,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   if (!found || found.deployment.state !== "releasing" || !found.deployment.image) return "skipped";
   const { deployment: d } = found;
   let { app } = found;
-  return withLock(deps.db, `release:${app.id}:${d.environment}`, async () => {
+  return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
     const logs = new LogWriter(db, d.id);
     const stale = await staleReason(db, app.id, d.id, d.environment);
@@ -132,10 +133,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const { settings: s, host, db } = deps;
   const { app, d, hostname, url, image, previous, logs } = c;
   const network = networkName(app.name, d.environment);
-  await withLock(db, `ingress:${host.name}`, async () => {
-    const liveNetworks = (await liveEnvironments(db, host.name)).map((e) => networkName(e.app, e.environment));
-    await deps.proxy.ensure(await liveRoutes(db, host.name), liveNetworks);
-  });
+  await ensureProxy(deps);
   await host.ensureNetwork(network, { [LABEL.managed]: "true", [LABEL.app]: app.name, [LABEL.environment]: d.environment });
   await deps.proxy.attach(network);
 
@@ -259,34 +257,6 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
     // Its deployment was live until now; say what became of it.
     await deps.db.updateTable("deployments").set({ state: "replaced" }).where("id", "=", old.deployment_id).where("state", "=", "live").execute();
     logs.note(`removed previous release ${old.container_name}`);
-  }
-}
-
-/** Renders the droid server's whole route table from Postgres and applies it; serialized per server. */
-export async function applyRoutes(deps: Pick<ReleaseDeps, "db" | "host" | "proxy">): Promise<void> {
-  await withLock(deps.db, `ingress:${deps.host.name}`, async () => {
-    await deps.proxy.apply(await liveRoutes(deps.db, deps.host.name));
-  });
-}
-
-/**
- * Runs fn holding a Postgres session advisory lock, so any number of berth processes serialize on it.
- * Waiters poll with pg_try_advisory_lock and give their connection back between tries: blocking in
- * pg_advisory_lock would pin one pooled connection per waiter, and enough waiters starve the holder.
- */
-export async function withLock<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
-  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
-    const result = await db.connection().execute(async (conn) => {
-      const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(hashtext(${key})) as ok`.execute(conn);
-      if (!rows[0]?.ok) return { held: false as const };
-      try {
-        return { held: true as const, value: await fn() };
-      } finally {
-        await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
-      }
-    });
-    if (result.held) return result.value;
-    await new Promise((r) => setTimeout(r, wait));
   }
 }
 

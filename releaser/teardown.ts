@@ -7,7 +7,8 @@ import type { Logger } from "../core/logger.js";
 import { LABEL } from "../core/names.js";
 import type { DockerHost } from "./docker-host.js";
 import type { IngressProxy } from "./ingress-proxy.js";
-import { applyRoutes, withLock } from "./release-workflow.js";
+import { applyRoutes } from "./routes.js";
+import { lockKeys, withLock } from "../store/locks.js";
 import { planTeardown } from "./teardown-plan.js";
 
 export interface TeardownDeps {
@@ -25,7 +26,7 @@ export interface TeardownDeps {
  * halfway is finished by the reconciler's next pass.
  */
 export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<void> {
-  await withLock(deps.db, `release:${app.id}:${environment}`, async () => {
+  await withLock(deps.db, lockKeys.release(app.id, environment), async () => {
     const { db } = deps;
     for (const d of await supersedeOlder(db, app.id, environment, 2_147_483_647 /* every deployment id */)) {
       await deps.cancels.cancel(d.id);

@@ -1,14 +1,14 @@
-import { sql } from "kysely";
 import type { App, Db } from "./db.js";
 import { UserError } from "../core/errors.js";
+import { lockForTransaction, lockKeys } from "./locks.js";
 
-// One rename at a time across processes, so two apps can never both take a free name.
-const NAMES_LOCK = 0x6e616d65; // "name"
-
-/** Runs fn in a transaction holding the names lock: what it reads of app names stays true until it commits. */
+/**
+ * Runs fn in a transaction holding the names lock: what it reads of app names stays true until it
+ * commits. One rename at a time across processes, so two apps can never both take a free name.
+ */
 export async function withNamesLock<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
-    await sql`select pg_advisory_xact_lock(${NAMES_LOCK})`.execute(tx);
+    await lockForTransaction(tx, lockKeys.names());
     return fn(tx);
   });
 }

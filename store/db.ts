@@ -1,7 +1,6 @@
-import { Kysely, Migrator, PostgresDialect, sql, type ColumnType, type Generated, type Selectable } from "kysely";
+import { Kysely, PostgresDialect, type ColumnType, type Generated, type Selectable } from "kysely";
 import type { Manifest } from "../manifest/manifest.js";
 import pg from "pg";
-import { migrations } from "../migrations/index.js";
 import type { Sensitive } from "../core/sensitive.js";
 
 export type DeploymentState = "queued" | "building" | "releasing" | "live" | "failed" | "cancelled" | "removed" | "waiting" | "skipped" | "replaced";
@@ -128,21 +127,4 @@ export type Db = Kysely<Database>;
 export function createDb(url: Sensitive, max = 20): Db {
   const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000 });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-}
-
-const MIGRATION_LOCK = 0x62657274; // "bert"
-
-/** Applies pending migrations under a session advisory lock, so several berth processes may start at once. */
-export async function migrate(db: Db): Promise<string[]> {
-  return db.connection().execute(async (conn) => {
-    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
-    try {
-      const migrator = new Migrator({ db: conn, provider: { getMigrations: async () => migrations } });
-      const { error, results } = await migrator.migrateToLatest();
-      if (error) throw error;
-      return (results ?? []).map((r) => r.migrationName);
-    } finally {
-      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
-    }
-  });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyManifestName } from "../../store/app-names.js";
-import { createDb, migrate, type App, type Db } from "../../store/db.js";
+import { createDb, type App, type Db } from "../../store/db.js";
+import { migrate } from "../../store/migrate.js";
 import { UserError } from "../../core/errors.js";
 import { publicName } from "../../core/names.js";
 import { Sensitive } from "../../core/sensitive.js";

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { dispatchAfter, dispatchBuilds, sweepBuilds, type DispatchDeps } from "../../jobs/build-dispatch.js";
-import { createDb, migrate, type Db } from "../../store/db.js";
+import { createDb, type Db } from "../../store/db.js";
+import { migrate } from "../../store/migrate.js";
 import { Worker } from "bullmq";
 import { BUILD_QUEUE, buildJobId, createQueues, createRedis, releaseJobId, type Queues } from "../../jobs/queue.js";
 import { Sensitive } from "../../core/sensitive.js";

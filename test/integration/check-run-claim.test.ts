@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { awaitCheckRunId, claimCheckRun } from "../../github/check-run-claim.js";
-import { createDb, migrate, type App, type Db } from "../../store/db.js";
+import { createDb, type App, type Db } from "../../store/db.js";
+import { migrate } from "../../store/migrate.js";
 import { DeploymentReporter } from "../../github/deployment-reporter.js";
 import type { CheckRunUpdate, GitHubReporter } from "../../github/github-reporter.js";
 import { createLogger } from "../../core/logger.js";

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, migrate, type Db } from "../../store/db.js";
+import { createDb, type Db } from "../../store/db.js";
+import { migrate } from "../../store/migrate.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { liveRoutes, recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
