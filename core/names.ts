@@ -27,6 +27,12 @@ export function environmentName(pr?: number): string {
   return pr === undefined ? PRODUCTION : `pr-${pr}`;
 }
 
+/** The PR number of a preview environment (`pr-<N>`), or undefined for production. */
+export function prNumberOf(environment: string): number | undefined {
+  const m = /^pr-(\d+)$/.exec(environment);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** `<app>.<domain>` in production, `<app>-pr-<N>.<domain>` for previews. */
 export function hostnameFor(app: string, environment: string, domain: string): string {
   return environment === "production" ? `${app}.${domain}` : `${app}-${environment}.${domain}`;

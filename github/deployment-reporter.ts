@@ -1,10 +1,10 @@
 import { awaitCheckRunId, checkRunIdOf, claimCheckRun, dropClaim } from "./check-run-claim.js";
 import type { App, Db, Deployment } from "../store/db.js";
-import type { CheckRunOutput, CheckRunUpdate, GitHubReporter, RepoRef } from "./github-reporter.js";
+import { repoRef, type CheckRunOutput, type CheckRunUpdate, type GitHubReporter, type RepoRef } from "./github-reporter.js";
 import { PreviewComments, type PreviewState } from "./preview-comment.js";
 import type { SerialQueue } from "./serial-queue.js";
 import { setDeploymentGitHubIds } from "../store/queries.js";
-import { publicName } from "../core/names.js";
+import { prNumberOf, publicName } from "../core/names.js";
 import { render } from "../core/templates.js";
 
 /** What a running build's check run shows between phase changes. */
@@ -14,17 +14,6 @@ export interface ProgressSnapshot {
   /** The last lines of the log. */
   tail: string;
   elapsedMs: number;
-}
-
-export function repoRef(app: App): RepoRef {
-  const [owner = "", repo = ""] = app.repo_full_name.split("/");
-  return { owner, repo, installationId: app.installation_id };
-}
-
-/** The PR number of a preview environment (`pr-<N>`), or undefined for production. */
-export function prNumberOf(environment: string): number | undefined {
-  const m = /^pr-(\d+)$/.exec(environment);
-  return m ? Number(m[1]) : undefined;
 }
 
 export interface SuccessReport {

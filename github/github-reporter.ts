@@ -1,3 +1,4 @@
+import type { App } from "../store/db.js";
 import type { Probot } from "probot";
 import { Sensitive } from "../core/sensitive.js";
 
@@ -6,6 +7,12 @@ export interface RepoRef {
   owner: string;
   repo: string;
   installationId: string;
+}
+
+/** The repository of an app, as the GitHub API addresses it. */
+export function repoRef(app: App): RepoRef {
+  const [owner = "", repo = ""] = app.repo_full_name.split("/");
+  return { owner, repo, installationId: app.installation_id };
 }
 
 export type CheckConclusion = "success" | "failure" | "cancelled" | "skipped" | "neutral" | "action_required";

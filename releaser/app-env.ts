@@ -2,6 +2,23 @@ import { UserError } from "../core/errors.js";
 import { requireSecrets } from "../store/secret-store.js";
 import { expandReferences, type Manifest } from "../manifest/manifest.js";
 import type { Sensitive } from "../core/sensitive.js";
+import { prNumberOf } from "../core/names.js";
+
+/**
+ * The BERTH_* variables of one release, built once and given alike to its web container, its
+ * processes and its release command, so none of them can disagree (after a `name:` rename, all see
+ * the new public name). They go on top of the app's env: an app cannot override them.
+ */
+export function planBerthEnv(spec: { publicName: string; environment: string; sha: string; url: string }): Record<string, string> {
+  const pr = prNumberOf(spec.environment);
+  return {
+    BERTH_APP: spec.publicName,
+    BERTH_ENVIRONMENT: spec.environment,
+    BERTH_SHA: spec.sha,
+    BERTH_URL: spec.url,
+    ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}),
+  };
+}
 
 /**
  * The env of the app's own containers (web, processes, release) for one environment: the manifest's

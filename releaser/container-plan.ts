@@ -20,8 +20,8 @@ export interface ReleaseSpec {
   containerName: string;
   network: string;
   port: number;
-  url: string;
-  pr?: number;
+  /** The release's BERTH_* variables (planBerthEnv), on top of env. */
+  berthEnv: Readonly<Record<string, string>>;
   /** From berth.yaml: the command (else the image's CMD), env, limits and volumes. */
   command?: string[];
   env?: Readonly<Record<string, string>>;
@@ -32,15 +32,7 @@ export interface ReleaseSpec {
 
 /** Docker Engine create options for the web container: init, restart policy, labels, berth's env. */
 export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptions {
-  const env: Record<string, string> = {
-    ...spec.env,
-    BERTH_APP: spec.app,
-    BERTH_ENVIRONMENT: spec.environment,
-    BERTH_SHA: spec.sha,
-    BERTH_URL: spec.url,
-    ...(spec.pr !== undefined ? { BERTH_PR: String(spec.pr) } : {}),
-    PORT: String(spec.port),
-  };
+  const env: Record<string, string> = { ...spec.env, ...spec.berthEnv, PORT: String(spec.port) };
   return {
     name: spec.containerName,
     Image: spec.image,

@@ -1,6 +1,6 @@
 import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
-import { prNumberOf, repoRef } from "../github/deployment-reporter.js";
-import type { GitHubReporter } from "../github/github-reporter.js";
+import { prNumberOf } from "../core/names.js";
+import { repoRef, type GitHubReporter } from "../github/github-reporter.js";
 import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { findStrays } from "./teardown-plan.js";

@@ -1,5 +1,5 @@
 import type { App, Db, Deployment, Release } from "../store/db.js";
-import { prNumberOf, type DeploymentReporter } from "../github/deployment-reporter.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../store/log-writer.js";
 import type { Logger } from "../core/logger.js";
@@ -10,6 +10,7 @@ import { getDeployment, liveRelease, setDeploymentState, transition } from "../s
 import { lockKeys, withLock } from "../store/locks.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
+import { planBerthEnv } from "./app-env.js";
 import type { DockerHost } from "./docker-host.js";
 import { anyAnswer, success, waitHealthy } from "./health-check.js";
 import type { IngressProxy } from "./ingress-proxy.js";
@@ -140,8 +141,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const manifest = d.manifest ?? undefined;
   const port = manifest?.web.port ?? webPort(await host.imageExposedPorts(image));
   const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
-  const pr = prNumberOf(d.environment);
-  const berthEnv: Record<string, string> = { BERTH_APP: publicName(app), BERTH_ENVIRONMENT: d.environment, BERTH_SHA: d.sha, BERTH_URL: url, ...(pr !== undefined ? { BERTH_PR: String(pr) } : {}) };
+  const berthEnv = planBerthEnv({ publicName: publicName(app), environment: d.environment, sha: d.sha, url });
   let stack: PreparedStack | undefined;
   try {
     if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null }, manifest);
@@ -158,8 +158,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     containerName,
     network,
     port,
-    url,
-    pr,
+    berthEnv,
     command: manifest?.web.command,
     env: stack?.env,
     resources: manifest?.web.resources,

@@ -1,3 +1,4 @@
+import { planBerthEnv } from "../../releaser/app-env.js";
 import { describe, expect, it } from "vitest";
 import { parseManifest } from "../../manifest/manifest.js";
 import { Sensitive } from "../../core/sensitive.js";
@@ -85,9 +86,9 @@ describe("planWebContainer with a manifest", () => {
       containerName: "c",
       network: "n",
       port: 9090,
-      url: "https://shop.example.com",
+      berthEnv: planBerthEnv({ publicName: "shop", environment: "production", sha: "abc", url: "https://shop.example.com" }),
       command: ["gunicorn", "-b", ":9090", "app:app"],
-      env: { MODE: "prod" },
+      env: { MODE: "prod", BERTH_APP: "spoofed" },
       resources: { memoryBytes: 536_870_912 },
       volumes: [{ name: "berth-shop-production-media", path: "/app/media", readOnly: false }],
     });

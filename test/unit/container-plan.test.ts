@@ -1,3 +1,4 @@
+import { planBerthEnv } from "../../releaser/app-env.js";
 import { describe, expect, it } from "vitest";
 import { planWebContainer, webPort } from "../../releaser/container-plan.js";
 import { planProxyContainer, planProxyReload } from "../../releaser/proxy-plan.js";
@@ -14,7 +15,7 @@ describe("planWebContainer", () => {
         containerName: "berth-shop-production-web-0123456-42",
         network: "berth-shop-production",
         port: 8080,
-        url: "https://shop.example.com",
+        berthEnv: planBerthEnv({ publicName: "shop", environment: "production", sha: "0123456789abcdef0123456789abcdef01234567", url: "https://shop.example.com" }),
       }),
     ).toEqual({
       name: "berth-shop-production-web-0123456-42",
@@ -47,20 +48,20 @@ describe("planWebContainer", () => {
   });
 
   it("adds BERTH_PR in previews", () => {
-    const plan = planWebContainer({
-      app: "shop",
-      environment: "pr-7",
-      sha: "abc",
-      deploymentId: 1,
-      image: "berth/shop:abc",
-      containerName: "c",
-      network: "n",
-      port: 3000,
-      url: "http://shop-pr-7.localhost",
-      pr: 7,
+    expect(planBerthEnv({ publicName: "shop", environment: "pr-7", sha: "abc", url: "http://shop-pr-7.localhost" })).toEqual({
+      BERTH_APP: "shop",
+      BERTH_ENVIRONMENT: "pr-7",
+      BERTH_SHA: "abc",
+      BERTH_URL: "http://shop-pr-7.localhost",
+      BERTH_PR: "7",
     });
-    expect(plan.Env).toContain("BERTH_PR=7");
-    expect(plan.Env).toContain("BERTH_ENVIRONMENT=pr-7");
+  });
+
+  it("gives the web container the release's BERTH_* values, public name included, whatever its Docker name", () => {
+    const berthEnv = planBerthEnv({ publicName: "store", environment: "production", sha: "abc", url: "https://store.example.com" });
+    const plan = planWebContainer({ app: "shop", environment: "production", sha: "abc", deploymentId: 1, image: "berth/shop:abc", containerName: "c", network: "n", port: 3000, berthEnv });
+    expect(plan.Env).toContain("BERTH_APP=store");
+    expect(plan.Labels?.["berth.app"]).toBe("shop"); // Docker resources keep the first name
   });
 });
 

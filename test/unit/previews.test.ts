@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../manifest/units.js";
-import { prNumberOf } from "../../github/deployment-reporter.js";
+import { prNumberOf } from "../../core/names.js";
 import { renderPreviewComment } from "../../github/preview-comment.js";
 import { environmentName, hostnameFor, networkName } from "../../core/names.js";
 import type { ContainerInfo, ManagedResources } from "../../releaser/docker-host.js";
