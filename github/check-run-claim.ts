@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "../core/clock.js";
 import type { Db } from "../store/db.js";
 
 /**
@@ -28,18 +29,18 @@ export async function dropClaim(db: Db, deploymentId: number): Promise<void> {
  * The id another process is creating, once it is stored. If it never comes (that process died between
  * claim and create), the claim is taken over and "claimed" returned: the caller creates the check run.
  */
-export async function awaitCheckRunId(db: Db, deploymentId: number, timeoutMs = 30_000, pollMs = 200): Promise<string | "claimed" | undefined> {
-  const deadline = Date.now() + timeoutMs;
+export async function awaitCheckRunId(db: Db, deploymentId: number, timeoutMs = 30_000, pollMs = 200, clock: Clock = systemClock): Promise<string | "claimed" | undefined> {
+  const deadline = clock.now() + timeoutMs;
   for (;;) {
     const row = await db.selectFrom("deployments").select("check_run_id").where("id", "=", deploymentId).executeTakeFirst();
     if (!row) return undefined;
     const id = checkRunIdOf(row.check_run_id);
     if (id) return id;
-    if (row.check_run_id === null) return (await claimCheckRun(db, deploymentId)) ? "claimed" : awaitCheckRunId(db, deploymentId, Math.max(0, deadline - Date.now()), pollMs);
-    if (Date.now() >= deadline) {
+    if (row.check_run_id === null) return (await claimCheckRun(db, deploymentId)) ? "claimed" : awaitCheckRunId(db, deploymentId, Math.max(0, deadline - clock.now()), pollMs, clock);
+    if (clock.now() >= deadline) {
       await dropClaim(db, deploymentId);
       return (await claimCheckRun(db, deploymentId)) ? "claimed" : undefined;
     }
-    await new Promise((r) => setTimeout(r, pollMs));
+    await clock.sleep(pollMs);
   }
 }

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db, Deployment } from "../store/db.js";
 import { lockForTransaction, lockKeys } from "../store/locks.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { buildJobId, releaseJobId, type Queues } from "./queue.js";
 
 export interface DispatchDeps {
@@ -9,6 +10,8 @@ export interface DispatchDeps {
   queues: Pick<Queues, "build"> & Partial<Pick<Queues, "release">>;
   /** Builds of one app that may run at once unless the app sets its own limit. */
   appBuildConcurrency: number;
+  /** Decides which dispatched jobs are overdue; the system clock unless a test passes its own. */
+  clock?: Clock;
 }
 
 /**
@@ -86,7 +89,7 @@ export async function sweepBuilds(deps: DispatchDeps, graceMs = 30_000): Promise
     .where("state", "in", ["queued", "building"])
     .orderBy("id")
     .execute();
-  const now = Date.now();
+  const now = (deps.clock ?? systemClock).now();
   const cutoff = now - graceMs;
   for (const d of active) {
     if (!d.dispatched_at || d.dispatched_at.getTime() > cutoff) continue;

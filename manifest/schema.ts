@@ -29,7 +29,6 @@ const PREVIEW_SUFFIX = /-pr-\d+$/;
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 // Docker's own rule for volume names.
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const SEVEN_DAYS = 7 * 86_400_000;
 
 const appName: Read<string> = (ctx, path, raw) => {
   if (typeof raw !== "string" || !APP_NAME.test(raw)) {
@@ -173,14 +172,14 @@ const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "share
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {
-  return { env: {}, services: "fresh", expireAfterMs: SEVEN_DAYS };
+  return { env: {}, services: "fresh" };
 }
 
 const previews: Read<PreviewSettings> = (ctx, path, raw) => {
   const f = fields(ctx, path, raw, PREVIEWS_SHAPE);
   if (!f) return undefined;
   const d = defaultPreviews();
-  return { env: f.env ?? d.env, services: f.services ?? d.services, expireAfterMs: f.expire_after ?? d.expireAfterMs };
+  return { env: f.env ?? d.env, services: f.services ?? d.services, ...(f.expire_after !== undefined ? { expireAfterMs: f.expire_after } : {}) };
 };
 
 /** Every top-level key of berth.yaml. */

@@ -140,5 +140,6 @@ export interface PreviewSettings {
   /** Applied on top of the app's env. */
   env: Record<string, string>;
   services: PreviewServices;
-  expireAfterMs: number;
+  /** previews.expire_after; absent: the operator's BERTH_PREVIEW_TTL decides. */
+  expireAfterMs?: number;
 }

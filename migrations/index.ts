@@ -6,6 +6,7 @@ import * as manifest from "./0004-deployment-manifest.js";
 import * as dispatch from "./0005-build-dispatch.js";
 import * as publicName from "./0006-app-public-name.js";
 import * as rollbacks from "./0007-rollbacks.js";
+import * as previewTtl from "./0008-preview-ttl-default.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "0005-build-dispatch": dispatch,
   "0006-app-public-name": publicName,
   "0007-rollbacks": rollbacks,
+  "0008-preview-ttl-default": previewTtl,
 };

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "../core/clock.js";
 import type { App, Db } from "../store/db.js";
 import { UserError, lastLines } from "../core/errors.js";
 import type { LogWriter } from "../store/log-writer.js";
@@ -156,17 +157,17 @@ async function requireProductionServices(c: StackContext, manifest: Manifest): P
 }
 
 /** Runs a health command in a container until it exits 0, or fails with its last output. */
-export async function waitForCommand(host: DockerHost, container: string, command: string[], timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export async function waitForCommand(host: DockerHost, container: string, command: string[], timeoutMs: number, what: string, clock: Clock = systemClock): Promise<void> {
+  const deadline = clock.now() + timeoutMs;
   let last = "";
-  while (Date.now() < deadline) {
+  while (clock.now() < deadline) {
     try {
       await host.exec(container, command);
       return;
     } catch (e) {
       last = (e as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await clock.sleep(250);
   }
   throw new UserError(`${what} did not become healthy within ${Math.round(timeoutMs / 1000)}s: \`${command.join(" ")}\` kept failing.`, last);
 }

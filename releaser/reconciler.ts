@@ -1,5 +1,6 @@
 import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
 import { prNumberOf } from "../core/names.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { repoRef, type GitHubReporter } from "../github/github-reporter.js";
 import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
@@ -11,7 +12,8 @@ import { removeResources, teardownEnvironment, type TeardownDeps } from "./teard
 export interface ReconcilerDeps extends TeardownDeps {
   github: GitHubReporter;
   previewTtlMs: number;
-  now?: () => number;
+  /** Decides which previews expired; the system clock unless a test passes its own. */
+  clock?: Clock;
   /** HTTP health failures carried from pass to pass. */
   httpFailures?: HttpFailures;
 }
@@ -38,7 +40,7 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
 }
 
 async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
-  const now = deps.now?.() ?? Date.now();
+  const now = (deps.clock ?? systemClock).now();
   // One listing of open pull requests per app and pass keeps the API budget flat however many previews run.
   const openPulls = new Map<number, Promise<Set<number> | undefined>>();
   for (const { env, app } of await openPreviews(deps.db)) {
@@ -100,9 +102,7 @@ async function ttlFor(deps: ReconcilerDeps, appId: number, environment: string):
     .orderBy("id", "desc")
     .limit(1)
     .executeTakeFirst();
-  const fromManifest = row?.manifest?.previews.expireAfterMs;
-  // The parser fills in 7d when the file does not say; only a file that says otherwise overrides the operator.
-  return fromManifest !== undefined && fromManifest !== 7 * 86_400_000 ? fromManifest : deps.previewTtlMs;
+  return row?.manifest?.previews.expireAfterMs ?? deps.previewTtlMs;
 }
 
 /** Runs reconcileOnce every interval until stopped; a failing pass is logged and the next one tries again. */

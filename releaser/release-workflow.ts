@@ -11,6 +11,7 @@ import { lockKeys, withLock } from "../store/locks.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import { planBerthEnv } from "./app-env.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import type { DockerHost } from "./docker-host.js";
 import { anyAnswer, success, waitHealthy } from "./health-check.js";
 import type { IngressProxy } from "./ingress-proxy.js";
@@ -41,6 +42,8 @@ export interface ReleaseDeps {
   reporter: DeploymentReporter;
   settings: ReleaseSettings;
   log: Logger;
+  /** Health deadlines and the drain; the system clock unless a test passes its own. */
+  clock?: Clock;
 }
 
 /**
@@ -132,6 +135,7 @@ interface ReleaseContext {
  */
 async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: AbortSignal): Promise<"switched" | "failed"> {
   const { settings: s, host, db } = deps;
+  const clock = deps.clock ?? systemClock;
   const { app, d, hostname, url, image, previous, logs } = c;
   const network = networkName(app.name, d.environment);
   await ensureProxy(deps);
@@ -180,22 +184,23 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   try {
     await host.startContainer(containerId);
     const check = manifest?.web.healthcheck;
-    const started = Date.now();
+    const started = clock.now();
     const ready =
       check?.kind === "command"
-        ? waitForCommand(host, containerId, check.command, check.timeoutMs ?? s.healthTimeoutMs, "the web container")
+        ? waitForCommand(host, containerId, check.command, check.timeoutMs ?? s.healthTimeoutMs, "the web container", clock)
         : waitHealthy(
             (ms) => host.probeHttp({ container: containerId, network, port, path: check?.path ?? "/" }, ms),
             { port, path: check?.path ?? "/", accept: check ? success : anyAnswer },
             check?.timeoutMs ?? s.healthTimeoutMs,
             Math.min(check?.intervalMs ?? 100, 1000),
             signal,
+            clock,
           );
     await ready.catch(async (e: Error) => {
       const tail = await host.logsTail(containerId, 50);
       throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
     });
-    logs.note(`healthy after ${Date.now() - started}ms`);
+    logs.note(`healthy after ${clock.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
       await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
     }
@@ -246,7 +251,7 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
     .where("state", "=", "draining")
     .execute();
   if (draining.length === 0) return;
-  await new Promise((r) => setTimeout(r, deps.settings.drainMs));
+  await (deps.clock ?? systemClock).sleep(deps.settings.drainMs);
   for (const old of draining) {
     if (old.container_id) {
       await deps.host.stopContainer(old.container_id, 10);

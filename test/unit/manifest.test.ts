@@ -57,7 +57,7 @@ const DEFAULTS: Manifest = {
   env: {},
   secrets: [],
   routes: [],
-  previews: { env: {}, services: "fresh", expireAfterMs: 604_800_000 },
+  previews: { env: {}, services: "fresh" }, // no expire_after: BERTH_PREVIEW_TTL decides
 };
 
 
