@@ -4,7 +4,7 @@ import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../store/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { applyManifestName, restoreName } from "../store/app-names.js";
-import { staleReason, switchLive } from "./release-state.js";
+import { drainingReleases, failRelease, markReplaced, recordRelease, staleReason, switchLive } from "./release-state.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { lockKeys, withLock } from "../store/locks.js";
@@ -175,11 +175,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   logs.note(`starting ${containerName} (port ${port})`);
   const containerId = await host.createContainer(plan);
   for (const shared of stack?.sharedNetworks ?? []) await host.connect(shared, containerId); // before start: its first lookups must resolve
-  const release = await db
-    .insertInto("releases")
-    .values({ deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const release = await recordRelease(db, { deployment_id: d.id, app_id: app.id, environment: d.environment, server: host.name, image, hostname, container_id: containerId, container_name: containerName });
 
   try {
     await host.startContainer(containerId);
@@ -212,8 +208,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     return "switched";
   } catch (e) {
     await retireProcesses(host, app.name, d.environment, (id) => id === String(d.id));
-    await db.updateTable("releases").set({ state: "failed", stopped_at: new Date() }).where("id", "=", release.id).execute();
-    if (previous) await db.updateTable("releases").set({ state: "live" }).where("id", "=", previous.id).where("state", "=", "draining").execute();
+    await failRelease(db, release, previous);
     await host.removeContainer(containerId);
     if (!(e instanceof UserError)) {
       await applyRoutes(deps).catch(() => undefined);
@@ -243,13 +238,7 @@ async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError,
 
 /** Stops and removes every release of the environment left draining (in-flight requests finish first). */
 async function drainOld(deps: ReleaseDeps, appId: number, environment: string, logs: LogWriter): Promise<void> {
-  const draining = await deps.db
-    .selectFrom("releases")
-    .selectAll()
-    .where("app_id", "=", appId)
-    .where("environment", "=", environment)
-    .where("state", "=", "draining")
-    .execute();
+  const draining = await drainingReleases(deps.db, appId, environment);
   if (draining.length === 0) return;
   await (deps.clock ?? systemClock).sleep(deps.settings.drainMs);
   for (const old of draining) {
@@ -257,9 +246,7 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
       await deps.host.stopContainer(old.container_id, 10);
       await deps.host.removeContainer(old.container_id);
     }
-    await deps.db.updateTable("releases").set({ state: "stopped", stopped_at: new Date() }).where("id", "=", old.id).execute();
-    // Its deployment was live until now; say what became of it.
-    await deps.db.updateTable("deployments").set({ state: "replaced" }).where("id", "=", old.deployment_id).where("state", "=", "live").execute();
+    await markReplaced(deps.db, old);
     logs.note(`removed previous release ${old.container_name}`);
   }
 }
