@@ -13,13 +13,15 @@ import { systemClock, type Clock } from "../core/clock.js";
 import { publicName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { ManifestError, manifestAnnotations, type Manifest, type Resources } from "../manifest/manifest.js";
-import { MANIFEST_FILE, exists, readManifestFile, readServiceFiles } from "./read-manifest.js";
+import { MANIFEST_FILE, readManifestFile, readServiceFiles } from "./read-manifest.js";
+import { Checkout } from "./checkout.js";
 import { ProgressTicker } from "./build-progress.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy } from "./pack-plan.js";
 import { describeEngine, engineUnavailable, planBuild } from "./build-strategy.js";
 import type { BuildPlan, Builders } from "./builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
+import { cloneUrlFor } from "../github/source-url.js";
 
 export interface BuildDeps {
   db: Db;
@@ -30,6 +32,8 @@ export interface BuildDeps {
   builders: Builders;
   /** Opens the app's secrets; absent: this berth has no BERTH_SECRET_KEY. */
   secretBox?: SecretBox;
+  /** The configured GitHub's web URL (github.com or GHE_HOST): sources are fetched from there, never from a payload's URL. */
+  githubWebUrl: string;
   /** Where sources are checked out for the length of a build. */
   workDir: string;
   /** How long a build may run unless its berth.yaml says otherwise. */
@@ -64,8 +68,9 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   try {
     logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);
     const token = await deps.github.installationToken(app.installation_id);
-    await deps.fetcher.fetch({ cloneUrl: d.clone_url, sha: d.sha, token }, dir, signal);
-    const manifest = await readManifestFile(dir);
+    await deps.fetcher.fetch({ cloneUrl: cloneUrlFor(deps.githubWebUrl, app.repo_full_name), sha: d.sha, token }, dir, signal);
+    const checkout = await Checkout.at(dir);
+    const manifest = await readManifestFile(checkout);
     if (manifest) logs.note(`read ${MANIFEST_FILE}`);
     const build = manifest?.build;
     if (d.environment === "production" && build && !touchesWatched(build.watch, d.changed_paths)) {
@@ -76,7 +81,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
       return "skipped";
     }
     deps.reporter.started(app, d);
-    const plan = await planCheckout(deps, app, d, dir, manifest);
+    const plan = await planCheckout(deps, app, d, checkout, manifest);
     const secrets = plan.engine === "buildkit" ? await buildSecrets(deps, app, plan.secretNames) : undefined;
     logs.note(`building ${plan.image} (${describeEngine(plan, build?.builder ?? deps.packBuilder)})`);
     const elapsed = await execute(deps, { app, d, plan, secrets, logs, timeoutMs: build?.timeoutMs ?? deps.buildTimeoutMs }, signal);
@@ -102,20 +107,24 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
 }
 
 /** Checks what the checkout holds against berth.yaml, stores the manifest and service files, and plans the build. */
-async function planCheckout(deps: BuildDeps, app: App, d: Deployment, dir: string, manifest: Manifest | undefined): Promise<BuildPlan> {
+async function planCheckout(deps: BuildDeps, app: App, d: Deployment, checkout: Checkout, manifest: Manifest | undefined): Promise<BuildPlan> {
   const build = manifest?.build;
-  const contextDir = join(dir, build?.context ?? ".");
-  if (!(await exists(contextDir, "directory"))) {
+  const context = build?.context ?? ".";
+  const contextDir = await checkout.resolve(context, "directory", "build.context");
+  if (!contextDir) {
     throw new UserError(`build.context "${build?.context}" in ${MANIFEST_FILE} is not a directory of the repository at ${d.sha.slice(0, 7)}.`);
   }
   const dockerfile = build?.dockerfile ?? "Dockerfile";
-  const hasDockerfile = await exists(join(contextDir, dockerfile), "file");
+  // The daemon reads the Dockerfile from the context it is sent; it must still be a file of this repository.
+  const hasDockerfile = (await checkout.resolve(join(context, dockerfile), "file", "build.dockerfile")) !== undefined;
   const strategy = detectStrategy(build?.strategy, hasDockerfile);
   if (strategy === "dockerfile" && !hasDockerfile) {
     const where = build && build.context !== "." ? `${build.context}/${dockerfile}` : dockerfile;
     throw new UserError(`No ${where} in ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
   }
-  const files = manifest ? await readServiceFiles(dir, manifest) : {};
+  // Files the build tools open themselves, following symlinks: they too must be bounded files of this repository.
+  for (const tooling of [".dockerignore", "project.toml"]) await checkout.readText(join(context, tooling), tooling, 256 * 1024);
+  const files = manifest ? await readServiceFiles(checkout, manifest) : {};
   await deps.db
     .updateTable("deployments")
     .set({ manifest: manifest ? JSON.stringify(manifest) : null, files: JSON.stringify(files) })

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { execa } from "execa";
 import { ExecError, UserError } from "../core/errors.js";
 import type { Sensitive } from "../core/sensitive.js";
+import { isSha } from "../github/source-url.js";
 
 export interface SourceRequest {
   cloneUrl: string;
@@ -14,11 +15,17 @@ export interface SourceFetcher {
   fetch(request: SourceRequest, dir: string, signal?: AbortSignal): Promise<void>;
 }
 
-/** Plans the git commands of a shallow fetch of one sha; the token travels in the environment, never argv. */
+/**
+ * Plans the git commands of a shallow fetch of one sha; the token travels in the environment, never
+ * argv. Only an http(s) URL and a 40-hex sha are accepted, and `--` ends the options before them, so
+ * no value can become a git option (`--upload-pack=…` would run a command).
+ */
 export function planGitFetch(request: Omit<SourceRequest, "token">, dir: string): { file: string; args: string[] }[] {
+  if (!isSha(request.sha)) throw new Error(`refusing to fetch ${JSON.stringify(request.sha)}: not a 40-hex commit id`);
+  if (!/^https?:\/\/[^\s]+$/.test(request.cloneUrl)) throw new Error(`refusing to fetch from ${JSON.stringify(request.cloneUrl)}: not an http(s) URL`);
   return [
-    { file: "git", args: ["init", "--quiet", dir] },
-    { file: "git", args: ["-C", dir, "fetch", "--quiet", "--depth", "1", "--no-tags", request.cloneUrl, request.sha] },
+    { file: "git", args: ["init", "--quiet", "--", dir] },
+    { file: "git", args: ["-C", dir, "fetch", "--quiet", "--depth", "1", "--no-tags", "--", request.cloneUrl, request.sha] },
     { file: "git", args: ["-C", dir, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", "FETCH_HEAD"] },
   ];
 }

@@ -77,7 +77,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = createRedis(config.redisUrl);
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, githubWebUrl: config.githubWebUrl, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
     const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,

@@ -1,7 +1,7 @@
 import { closeEnvironment, openPreview } from "../store/environment-store.js";
 import { WRITE_ROLES } from "../github/github-reporter.js";
 import { environmentName } from "../core/names.js";
-import { appFor, startDeployment, type WebhookDeps } from "./start-deployment.js";
+import { appFor, invalidFields, startDeployment, type WebhookDeps } from "./start-deployment.js";
 
 /** What berth reads of a `pull_request` delivery. */
 export interface PullRequestEvent {
@@ -18,7 +18,7 @@ export interface PullRequestEvent {
   };
 }
 
-export type PullRequestOutcome = "queued" | "waiting" | "closed" | "duplicate" | "ignored";
+export type PullRequestOutcome = "queued" | "waiting" | "closed" | "duplicate" | "ignored" | "refused";
 
 /** The label a writer adds to let berth build a fork's pull request. */
 export const APPROVAL_LABEL = "berth:preview";
@@ -34,6 +34,11 @@ const BUILD_ACTIONS = new Set(["opened", "reopened", "synchronize", "labeled"]);
 export async function handlePullRequest(deps: WebhookDeps, deliveryId: string, payload: PullRequestEvent): Promise<PullRequestOutcome> {
   const { pull_request: pr, repository: repo, installation } = payload;
   if (!installation) return "ignored";
+  const bad = invalidFields({ sha: pr.head.sha, fullName: repo.full_name, number: pr.number });
+  if (bad) {
+    deps.log.warn({ deliveryId, field: bad }, "pull_request refused: a field is not what GitHub sends");
+    return "refused";
+  }
   const app = await appFor(deps.db, repo, installation.id);
   const environment = environmentName(pr.number);
 

@@ -1,10 +1,10 @@
 import type { Context } from "probot";
 import { environmentName } from "../core/names.js";
-import { appFor, startDeployment, type WebhookDeps } from "./start-deployment.js";
+import { appFor, invalidFields, startDeployment, type WebhookDeps } from "./start-deployment.js";
 
 type PushEvent = Context<"push">["payload"];
 
-export type PushOutcome = "queued" | "duplicate" | "ignored";
+export type PushOutcome = "queued" | "duplicate" | "ignored" | "refused";
 
 const ZERO_SHA = /^0+$/;
 
@@ -17,6 +17,11 @@ export async function handlePush(deps: WebhookDeps, deliveryId: string, payload:
   const repo = payload.repository;
   if (payload.deleted || ZERO_SHA.test(payload.after) || !payload.installation) return "ignored";
   if (payload.ref !== `refs/heads/${repo.default_branch}`) return "ignored";
+  const bad = invalidFields({ sha: payload.after, fullName: repo.full_name });
+  if (bad) {
+    deps.log.warn({ deliveryId, field: bad }, "push refused: a field is not what GitHub sends");
+    return "refused";
+  }
   const app = await appFor(deps.db, repo, payload.installation.id);
   const d = await startDeployment(deps, app, {
     environment: environmentName(),

@@ -5,6 +5,7 @@ import type { GitHubReporter } from "../github/github-reporter.js";
 import { supersedeOlder } from "../store/environment-store.js";
 import type { Logger } from "../core/logger.js";
 import { appNameFromRepo } from "../core/names.js";
+import { isRepoFullName, isSha } from "../github/source-url.js";
 import { withNamesLock } from "../store/app-names.js";
 import { dispatchBuilds } from "../jobs/build-dispatch.js";
 import { buildJobId, type Queues } from "../jobs/queue.js";
@@ -27,6 +28,17 @@ interface RepositoryFacts {
   full_name: string;
   default_branch: string;
   owner?: { login: string } | null;
+}
+
+/**
+ * The first webhook field that is not what GitHub sends, or undefined. Validated before anything is
+ * recorded or run: a sha that could be a git option, a repository name that could shape a URL.
+ */
+export function invalidFields(f: { sha: unknown; fullName: unknown; number?: unknown }): string | undefined {
+  if (!isSha(f.sha)) return "sha";
+  if (!isRepoFullName(f.fullName)) return "repository.full_name";
+  if (f.number !== undefined && !(Number.isSafeInteger(f.number) && (f.number as number) > 0)) return "number";
+  return undefined;
 }
 
 /** The app of a repository, created on first sight; its facts (name, installation, branch) kept current. */

@@ -30,7 +30,7 @@ export interface FakeDeployment {
 
 /**
  * A local stand-in for GitHub: the REST endpoints berth calls (under /api/v3, as on GitHub Enterprise)
- * and real git repositories served by `git http-backend` under /git/, which require the installation
+ * and real git repositories served by `git http-backend` at /<owner>/<repo>.git (as github.com serves them), which require the installation
  * token that the fake issued.
  */
 export class FakeGitHub {
@@ -57,7 +57,7 @@ export class FakeGitHub {
   }
 
   cloneUrl(owner: string, repo: string): string {
-    return `http://${this.host}/git/${owner}/${repo}.git`;
+    return `http://${this.host}/${owner}/${repo}.git`; // where berth derives it from GHE_HOST and full_name
   }
 
   async start(): Promise<void> {
@@ -87,7 +87,7 @@ export class FakeGitHub {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
-    if (url.pathname.startsWith("/git/")) return this.git(req, res, url);
+    if (/^\/[^/]+\/[^/]+\.git(\/|$)/.test(url.pathname)) return this.git(req, res, url);
     this.requests.push({ method: req.method ?? "", path: url.pathname });
     const body = req.method === "GET" ? {} : await json(req);
     const send = (status: number, data: unknown): void => {
@@ -187,7 +187,7 @@ export class FakeGitHub {
         PATH: process.env.PATH,
         GIT_PROJECT_ROOT: this.gitRoot,
         GIT_HTTP_EXPORT_ALL: "1",
-        PATH_INFO: url.pathname.replace(/^\/git/, ""),
+        PATH_INFO: url.pathname,
         REQUEST_METHOD: req.method,
         QUERY_STRING: url.search.replace(/^\?/, ""),
         CONTENT_TYPE: req.headers["content-type"] ?? "",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { planDockerBuild } from "../../builder/build-plan.js";
 import { planGitFetch } from "../../builder/source-fetcher.js";
+import { cloneUrlFor, isRepoFullName, isSha } from "../../github/source-url.js";
 
 describe("planDockerBuild", () => {
   it("tags berth/<app>:<sha>, labels app and sha, leaves .git out and never forces a pull", () => {
@@ -57,12 +58,36 @@ describe("planDockerBuild", () => {
 });
 
 describe("planGitFetch", () => {
-  it("fetches exactly one sha, shallow, with no credentials in argv", () => {
-    const steps = planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha: "abc123" }, "/tmp/src");
+  const sha = "0123456789abcdef0123456789abcdef01234567";
+  it("fetches exactly one sha, shallow, with no credentials in argv and -- before positional arguments", () => {
+    const steps = planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha }, "/tmp/src");
     expect(steps).toEqual([
-      { file: "git", args: ["init", "--quiet", "/tmp/src"] },
-      { file: "git", args: ["-C", "/tmp/src", "fetch", "--quiet", "--depth", "1", "--no-tags", "https://github.com/o/r.git", "abc123"] },
+      { file: "git", args: ["init", "--quiet", "--", "/tmp/src"] },
+      { file: "git", args: ["-C", "/tmp/src", "fetch", "--quiet", "--depth", "1", "--no-tags", "--", "https://github.com/o/r.git", sha] },
       { file: "git", args: ["-C", "/tmp/src", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", "FETCH_HEAD"] },
     ]);
+  });
+
+  it("refuses a sha or URL that is not one, before any git runs", () => {
+    expect(() => planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha: "--upload-pack=touch /tmp/pwned" }, "/tmp/src")).toThrow("not a 40-hex commit id");
+    expect(() => planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha: "ABCDEF0123456789abcdef0123456789abcdef01" }, "/tmp/src")).toThrow("not a 40-hex commit id");
+    expect(() => planGitFetch({ cloneUrl: "--upload-pack=touch /tmp/pwned", sha }, "/tmp/src")).toThrow("not an http(s) URL");
+    expect(() => planGitFetch({ cloneUrl: "ext::sh -c touch% /tmp/pwned", sha }, "/tmp/src")).toThrow("not an http(s) URL");
+  });
+});
+
+describe("cloneUrlFor / isSha / isRepoFullName", () => {
+  it("derives the URL from the configured GitHub and full_name, never the payload's", () => {
+    expect(cloneUrlFor("https://github.com", "octo-org/hello.world")).toBe("https://github.com/octo-org/hello.world.git");
+    expect(cloneUrlFor("http://127.0.0.1:9000/", "o/r")).toBe("http://127.0.0.1:9000/o/r.git");
+  });
+
+  it("refuses names that could climb, carry options or smuggle URL parts", () => {
+    for (const bad of ["-o/r", "o/r/x", "o/..", "o/.git", "../r", "o r/x", "o/r?x=1", "o/r#x", "", "o/", "/r"]) {
+      expect(isRepoFullName(bad), bad).toBe(false);
+      expect(() => cloneUrlFor("https://github.com", bad)).toThrow("refusing to fetch from a repository named");
+    }
+    expect(isSha("0123456789abcdef0123456789abcdef01234567")).toBe(true);
+    for (const bad of ["0123456", "--help", "0123456789abcdef0123456789abcdef0123456g", 42]) expect(isSha(bad)).toBe(false);
   });
 });
