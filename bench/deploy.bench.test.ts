@@ -113,7 +113,7 @@ async function idleMemory(): Promise<{ berth: number; postgres: number; redis: n
   const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
   const postgres = sum(pids("postgres"));
   const redis = sum(pids("redis-server"));
-  const proxyInfo = await docker.getContainer("berth-proxy").inspect();
+  const proxyInfo = await docker.getContainer(h.proxy).inspect();
   const proxy = sum(descendants(proxyInfo.State.Pid));
   return { berth, postgres, redis, proxy, total: berth + postgres + redis + proxy };
 }

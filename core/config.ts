@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.js";
+import { DEFAULT_INSTANCE } from "./names.js";
 import type { Resources } from "../manifest/types.js";
 import { parseDuration, parseMemory } from "../manifest/units.js";
 import { decodeSecretKey } from "./secret-box.js";
@@ -30,6 +31,11 @@ export interface Config {
   tls: boolean;
   dockerHost: string;
   proxyImage: string;
+  /**
+   * This installation's name on its Docker engines: the prefix of its fixed-name resources (the proxy)
+   * and a label on everything it creates, so installations sharing an engine never touch each other's.
+   */
+  instance: string;
   secretKey: Sensitive | undefined;
   publicUrl: string;
   apiToken: Sensitive | undefined;
@@ -116,6 +122,8 @@ export function loadConfig(env: Env = process.env): Config {
   const tlsRaw = env.BERTH_TLS || (domain === "localhost" || domain.endsWith(".localhost") ? "off" : "on");
   if (tlsRaw !== "on" && tlsRaw !== "off") problems.push(`BERTH_TLS=${tlsRaw}: expected on or off`);
 
+  const instance = env.BERTH_INSTANCE || DEFAULT_INSTANCE;
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(instance)) problems.push(`BERTH_INSTANCE=${instance}: expected a lower-case name of at most 31 letters, digits and hyphens, starting with a letter`);
   const dockerHost = env.BERTH_DOCKER_HOST || env.DOCKER_HOST || "unix:///var/run/docker.sock";
   if (!/^(unix|tcp|ssh|http|https):\/\//.test(dockerHost)) {
     problems.push(`BERTH_DOCKER_HOST=${dockerHost}: expected unix:///path, tcp://host:port or ssh://user@host`);
@@ -157,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     tls: tlsRaw === "on",
     dockerHost,
     proxyImage: env.BERTH_PROXY_IMAGE || "caddy:2-alpine",
+    instance,
     secretKey,
     publicUrl: (env.BERTH_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ""),
     apiToken: env.BERTH_API_TOKEN ? new Sensitive(env.BERTH_API_TOKEN) : undefined,

@@ -59,9 +59,14 @@ export function webContainerName(app: string, environment: string, sha: string, 
   return `berth-${app}-${environment}-web-${sha.slice(0, 7)}-${deploymentId}`;
 }
 
+/** The installation name when BERTH_INSTANCE is not set: its resources keep the names berth always gave them. */
+export const DEFAULT_INSTANCE = "berth";
+
 /** Labels every berth-managed Docker object carries, so reconcilers can find them. */
 export const LABEL = {
   managed: "berth.managed",
+  /** The installation (BERTH_INSTANCE) that owns it; absent on objects made before installations were named: the default's. */
+  instance: "berth.instance",
   app: "berth.app",
   environment: "berth.environment",
   sha: "berth.sha",

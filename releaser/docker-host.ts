@@ -4,6 +4,7 @@ import tar from "tar-stream";
 import { ExecError } from "../core/errors.js";
 import { demux, healthOf } from "./docker-wire.js";
 import { httpStatus, type HttpTarget } from "./health-check.js";
+import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 
 export interface ContainerInfo {
   id: string;
@@ -46,7 +47,7 @@ export interface DockerHost {
   restartContainer(id: string): Promise<void>;
   removeContainer(id: string): Promise<void>;
   putFile(container: string, path: string, content: string): Promise<void>;
-  /** Every berth-managed container, network and volume carrying all of the given labels. */
+  /** This installation's berth-managed containers, networks and volumes carrying all of the given labels. */
   listManaged(labels: Record<string, string>): Promise<ManagedResources>;
   /** Removes a network after disconnecting whatever is still attached (the proxy). */
   removeNetwork(name: string): Promise<void>;
@@ -65,12 +66,27 @@ export interface DockerHost {
 
 const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
 
-/** DockerHost over the Docker Engine API (dockerode). */
+/**
+ * DockerHost over the Docker Engine API (dockerode). Everything it creates carries its installation's
+ * label, and listManaged sees only that installation's objects, so a reconciler of one berth never
+ * removes another's (two installations, or a test suite beside a live berth, may share an engine).
+ */
 export class DockerodeHost implements DockerHost {
   constructor(
     readonly docker: Docker,
     readonly name = "default",
+    readonly instance = DEFAULT_INSTANCE,
   ) {}
+
+  /** Labels with this installation's stamped on. */
+  #own(labels: Record<string, string> | undefined): Record<string, string> {
+    return { ...labels, [LABEL.instance]: this.instance };
+  }
+
+  /** Whether an object belongs to this installation; unlabelled ones predate installation names and are the default's. */
+  #mine(labels: Record<string, string> | undefined): boolean {
+    return (labels?.[LABEL.instance] ?? DEFAULT_INSTANCE) === this.instance;
+  }
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
     try {
@@ -78,7 +94,7 @@ export class DockerodeHost implements DockerHost {
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
       try {
-        await this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+        await this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.#own(labels), CheckDuplicate: true });
       } catch (err) {
         if (isStatus(err, 409)) return; // created meanwhile by a concurrent release
         if (/non-overlapping IPv4 address pool/i.test(String((err as Error).message))) {
@@ -108,7 +124,7 @@ export class DockerodeHost implements DockerHost {
   }
 
   async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
-    return (await this.docker.createContainer(options)).id;
+    return (await this.docker.createContainer({ ...options, Labels: this.#own(options.Labels) })).id;
   }
 
   async startContainer(id: string): Promise<void> {
@@ -189,7 +205,7 @@ export class DockerodeHost implements DockerHost {
       this.docker.listVolumes({ filters }),
     ]);
     return {
-      containers: containers.map((c) => ({
+      containers: containers.filter((c) => this.#mine(c.Labels)).map((c) => ({
         id: c.Id,
         name: (c.Names[0] ?? "").replace(/^\//, ""),
         running: c.State === "running",
@@ -198,8 +214,8 @@ export class DockerodeHost implements DockerHost {
         networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
         ...healthOf(c.Status),
       })),
-      networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
-      volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+      networks: networks.filter((n) => this.#mine(n.Labels)).map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+      volumes: (volumes.Volumes ?? []).filter((v) => this.#mine(v.Labels)).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
     };
   }
 
@@ -244,7 +260,7 @@ export class DockerodeHost implements DockerHost {
       await this.docker.getVolume(name).inspect();
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
-      await this.docker.createVolume({ Name: name, Labels: labels });
+      await this.docker.createVolume({ Name: name, Labels: this.#own(labels) });
     }
   }
 
@@ -260,7 +276,7 @@ export class DockerodeHost implements DockerHost {
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const container = await this.docker.createContainer(options);
+    const container = await this.docker.createContainer({ ...options, Labels: this.#own(options.Labels) });
     try {
       await container.start();
       const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs).unref());

@@ -3,28 +3,36 @@ import type { DockerHost } from "./docker-host.js";
 import { planIngress, renderCaddyfile, type Route } from "./ingress-plan.js";
 import {
   CADDYFILE_PATH,
-  PROXY_CONTAINER,
-  PROXY_NETWORK,
   PROXY_SPEC_LABEL,
   planProxyContainer,
   planProxyReload,
+  proxyNames,
   proxySpecKey,
   type ProxySpec,
 } from "./proxy-plan.js";
-import { LABEL } from "../core/names.js";
+import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 
 /** Keeps a droid server's ingress proxy running and swaps its whole config in on every change. */
 export class IngressProxy {
+  readonly #names: ReturnType<typeof proxyNames>;
+
   constructor(
     private readonly host: DockerHost,
     private readonly spec: ProxySpec,
     private readonly tls: boolean,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#names = proxyNames(spec.instance ?? DEFAULT_INSTANCE);
+  }
+
+  /** The proxy container's name on its server. */
+  get container(): string {
+    return this.#names.container;
+  }
 
   /** Creates and starts the proxy if it is missing or stopped, with the given routes as its first config. */
   async ensure(routes: readonly Route[], networks: readonly string[]): Promise<void> {
-    let existing = await this.host.inspectContainer(PROXY_CONTAINER);
+    let existing = await this.host.inspectContainer(this.#names.container);
     if (existing && existing.labels[PROXY_SPEC_LABEL] !== proxySpecKey(this.spec)) {
       // The operator changed the proxy image or ports: recreate it (app networks are re-attached below).
       this.log.warn({ was: existing.labels[PROXY_SPEC_LABEL], now: proxySpecKey(this.spec) }, "recreating ingress proxy with new settings");
@@ -32,29 +40,29 @@ export class IngressProxy {
       existing = undefined;
     }
     if (existing?.running) return;
-    await this.host.ensureNetwork(PROXY_NETWORK, { [LABEL.managed]: "true" });
+    await this.host.ensureNetwork(this.#names.network, { [LABEL.managed]: "true" });
     if (!existing) {
       this.log.info({ image: this.spec.image }, "creating ingress proxy");
       await this.host.createContainer(planProxyContainer(this.spec));
     }
-    await this.host.putFile(PROXY_CONTAINER, CADDYFILE_PATH, renderCaddyfile(planIngress(routes, this.tls)));
-    await this.host.startContainer(PROXY_CONTAINER);
-    for (const network of networks) await this.host.connect(network, PROXY_CONTAINER);
+    await this.host.putFile(this.#names.container, CADDYFILE_PATH, renderCaddyfile(planIngress(routes, this.tls)));
+    await this.host.startContainer(this.#names.container);
+    for (const network of networks) await this.host.connect(network, this.#names.container);
   }
 
   /** Lets the proxy reach an app environment's private network. */
   async attach(network: string): Promise<void> {
-    await this.host.connect(network, PROXY_CONTAINER);
+    await this.host.connect(network, this.#names.container);
   }
 
   /** Renders the config for these routes in full and reloads gracefully; a refused config leaves the old one serving. */
   async apply(routes: readonly Route[]): Promise<void> {
     const caddyfile = renderCaddyfile(planIngress(routes, this.tls));
-    await this.host.putFile(PROXY_CONTAINER, CADDYFILE_PATH, caddyfile);
+    await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     // Right after start, Caddy's admin endpoint may not listen yet: retry briefly.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.host.exec(PROXY_CONTAINER, planProxyReload());
+        await this.host.exec(this.#names.container, planProxyReload());
         return;
       } catch (e) {
         if (attempt >= 20 || !/connection refused|dial tcp/i.test(String((e as Error).message))) throw e;

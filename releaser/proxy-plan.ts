@@ -1,13 +1,20 @@
 import type Docker from "dockerode";
-import { LABEL } from "../core/names.js";
+import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 
-export const PROXY_CONTAINER = "berth-proxy";
-export const PROXY_NETWORK = "berth-ingress";
+/** The fixed names of an installation's proxy: `<instance>-proxy` and so on (berth-proxy for the default). */
+export function proxyNames(instance: string): { container: string; network: string; data: string; config: string } {
+  return { container: `${instance}-proxy`, network: `${instance}-ingress`, data: `${instance}-proxy-data`, config: `${instance}-proxy-config` };
+}
+
+/** The default installation's proxy container. */
+export const PROXY_CONTAINER = proxyNames(DEFAULT_INSTANCE).container;
 export const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
 
 export const PROXY_SPEC_LABEL = "berth.proxy-spec";
 
 export interface ProxySpec {
+  /** The installation (BERTH_INSTANCE) whose proxy this is; absent: the default. */
+  instance?: string;
   image: string;
   httpPort: number;
   httpsPort: number;
@@ -15,21 +22,22 @@ export interface ProxySpec {
 
 /** The ingress proxy container: Caddy on its own network, publishing the ingress ports, certificates on a volume. */
 export function planProxyContainer(spec: ProxySpec): Docker.ContainerCreateOptions {
+  const names = proxyNames(spec.instance ?? DEFAULT_INSTANCE);
   return {
-    name: PROXY_CONTAINER,
+    name: names.container,
     Image: spec.image,
     Cmd: ["caddy", "run", "--config", CADDYFILE_PATH, "--adapter", "caddyfile"],
     ExposedPorts: { "80/tcp": {}, "443/tcp": {}, "443/udp": {} },
     Labels: { [LABEL.managed]: "true", [LABEL.role]: "proxy", [PROXY_SPEC_LABEL]: proxySpecKey(spec) },
     HostConfig: {
       RestartPolicy: { Name: "unless-stopped" },
-      NetworkMode: PROXY_NETWORK,
+      NetworkMode: names.network,
       PortBindings: {
         "80/tcp": [{ HostPort: String(spec.httpPort) }],
         "443/tcp": [{ HostPort: String(spec.httpsPort) }],
         "443/udp": [{ HostPort: String(spec.httpsPort) }],
       },
-      Binds: ["berth-proxy-data:/data", "berth-proxy-config:/config"],
+      Binds: [`${names.data}:/data`, `${names.config}:/config`],
       LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
     },
   };

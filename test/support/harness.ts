@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appPrivateKey, startBerth, type BerthProcess } from "./berth-process.js";
-import { removeApp, removeContainer } from "./docker-cleanup.js";
+import { removeApp, removeInstance } from "./docker-cleanup.js";
 import { FakeGitHub } from "./fake-github.js";
 import { TestRepo } from "./git-repo.js";
 import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
@@ -19,6 +19,9 @@ export interface Harness {
   berth: BerthProcess;
   app: string;
   ingressPort: number;
+  /** This berth's BERTH_INSTANCE, and the name of its proxy container. */
+  instance: string;
+  proxy: string;
   hookUrl: string;
   /** The app's production hostname. */
   host: string;
@@ -32,7 +35,8 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
   const gitRoot = mkdtempSync(join(tmpdir(), "berth-git-"));
   const github = new FakeGitHub(gitRoot);
   const app = uniqueName("hello-");
-  await removeContainer("berth-proxy");
+  // An installation of its own: its proxy and reconciler never touch a live berth or another test's.
+  const instance = uniqueName("berth-e2e-");
   await github.start();
   const repo = new TestRepo(gitRoot, "octo-org", app);
   const facts: RepoFacts = { owner: "octo-org", name: app, id: 4242, cloneUrl: github.cloneUrl("octo-org", app), defaultBranch: "main", installationId: 77 };
@@ -52,6 +56,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       BERTH_INGRESS_HTTP_PORT: String(ingressPort),
       BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
       BERTH_PROXY_IMAGE: "berth-standin/caddy:2",
+      BERTH_INSTANCE: instance,
       BERTH_PUBLIC_URL: `http://127.0.0.1:${port}`,
       BERTH_HEALTH_TIMEOUT: "8",
       BERTH_DRAIN_SECONDS: "1",
@@ -70,6 +75,8 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
     berth,
     app,
     ingressPort,
+    instance,
+    proxy: `${instance}-proxy`,
     hookUrl,
     host: `${app}.localhost`,
     push: (sha, before, opts = {}) => deliver(hookUrl, "push", pushPayload(facts, before, sha, opts), WEBHOOK_SECRET, opts.deliveryId),
@@ -84,7 +91,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       await berth.stop();
       await github.stop();
       await removeApp(app);
-      await removeContainer("berth-proxy");
+      await removeInstance(instance);
       await db.drop();
       repo.cleanup();
       rmSync(gitRoot, { recursive: true, force: true });
