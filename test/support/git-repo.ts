@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { barePath } from "./fake-github.js";
@@ -10,6 +10,9 @@ const git = (cwd: string, ...args: string[]): string =>
     encoding: "utf8",
     env: { ...process.env, GIT_AUTHOR_NAME: "Octo Cat", GIT_AUTHOR_EMAIL: "octocat@example.com", GIT_COMMITTER_NAME: "Octo Cat", GIT_COMMITTER_EMAIL: "octocat@example.com" },
   }).trim();
+
+/** A file's content in a commit: text, null to delete it, or a symbolic link to a target. */
+export type FileContent = string | null | { link: string };
 
 /** A real repository: a bare one served by the fake GitHub, and a work tree that commits and pushes to it. */
 export class TestRepo {
@@ -30,7 +33,7 @@ export class TestRepo {
   }
 
   /** Writes files (null deletes), commits and pushes; returns the new sha. */
-  commit(files: Record<string, string | null>, message = "change"): string {
+  commit(files: Record<string, FileContent>, message = "change"): string {
     this.write(files);
     git(this.work, "add", "-A");
     git(this.work, "commit", "--quiet", "--allow-empty", "-m", message);
@@ -43,7 +46,7 @@ export class TestRepo {
    * Commits on a side branch and publishes it as `refs/pull/<n>/head` in the served repository, the
    * way GitHub exposes every pull request head (forks included) in the base repository.
    */
-  commitToPull(pr: number, files: Record<string, string | null>, message = "pr change"): string {
+  commitToPull(pr: number, files: Record<string, FileContent>, message = "pr change"): string {
     const current = git(this.work, "rev-parse", "--abbrev-ref", "HEAD");
     if (current !== `pr-${pr}`) {
       const exists = git(this.work, "branch", "--list", `pr-${pr}`);
@@ -58,15 +61,15 @@ export class TestRepo {
     return sha;
   }
 
-  /** Writes files into the work tree; null deletes. */
-  private write(files: Record<string, string | null>): void {
+  /** Writes files into the work tree; null deletes, { link } makes a symbolic link (as git stores one). */
+  private write(files: Record<string, FileContent>): void {
     for (const [path, content] of Object.entries(files)) {
       const full = join(this.work, path);
-      if (content === null) rmSync(full, { force: true });
-      else {
-        mkdirSync(dirname(full), { recursive: true });
-        writeFileSync(full, content);
-      }
+      rmSync(full, { force: true });
+      if (content === null) continue;
+      mkdirSync(dirname(full), { recursive: true });
+      if (typeof content === "string") writeFileSync(full, content);
+      else symlinkSync(content.link, full);
     }
   }
 

@@ -1,0 +1,103 @@
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { staticSite, type FileContent } from "../support/git-repo.js";
+import { ADMIN_TOKEN, WEBHOOK_SECRET, startHarness, type Harness } from "../support/harness.js";
+import { getVia, waitFor } from "../support/services.js";
+import { deliver, pushPayload } from "../support/webhooks.js";
+
+/**
+ * Attacks through repository content and webhook fields, against the running server: symlinks out of
+ * the checkout, and webhook values shaped as git options. Nothing may leak, nothing may run, and the
+ * live release keeps serving.
+ */
+describe("hostile repositories and webhook fields, end to end", () => {
+  let h: Harness;
+  const completed = (sha: string) => waitFor(`check run on ${sha.slice(0, 7)}`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 200);
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const deploymentsJson = async () => JSON.stringify(await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: auth })).json());
+  // Values that live only in berth's own environment: none may appear anywhere a user can read.
+  const berthSecrets = [WEBHOOK_SECRET, ADMIN_TOKEN, "5e".repeat(32)];
+  const expectNoLeak = async (sha: string) => {
+    const check = await completed(sha);
+    const texts = [JSON.stringify(check), await deploymentsJson(), await (await fetch(check.details_url ?? "")).text()];
+    for (const text of texts) for (const secret of berthSecrets) expect(text).not.toContain(secret);
+    return check;
+  };
+
+  // A plain static site, whatever earlier tests committed: each test starts from known files.
+  const site = (body: string): Record<string, FileContent> => ({ ...staticSite(body), "berth.yaml": null, site: null, "conf/app.conf": null });
+
+  beforeAll(async () => {
+    h = await startHarness({}, 13);
+    const sha = h.repo.commit(staticSite("safe\n"), "a good release first");
+    await h.push(sha, "0".repeat(40));
+    expect((await completed(sha)).conclusion).toBe("success");
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("fails a berth.yaml that links to berth's own environment, naming the path, and leaks nothing", async () => {
+    const sha = h.repo.commit({ ...site("safe\n"), "berth.yaml": { link: "/proc/self/environ" } }, "manifest -> environ");
+    await h.push(sha, h.repo.head);
+    const check = await expectNoLeak(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.summary).toContain("berth.yaml: berth.yaml leads outside the repository");
+    expect(await getVia(h.ingressPort, h.host)).toEqual({ status: 200, body: "safe\n" });
+  });
+
+  it("fails services.*.files, build.context and build.dockerfile that leave the checkout", async () => {
+    const cases: [Record<string, FileContent>, string][] = [
+      [{ ...site("safe\n"), "berth.yaml": "services:\n  cache:\n    image: berth-standin/busybox:latest\n    files: { /etc/app.conf: conf/app.conf }\n", "conf/app.conf": { link: "../../../../../../etc/passwd" } }, "services.cache.files: conf/app.conf leads outside the repository"],
+      [{ "berth.yaml": "build:\n  context: site\n", site: { link: "/" } }, "build.context: site leads outside the repository"],
+      [{ "berth.yaml": null, site: null, "conf/app.conf": null, Dockerfile: { link: "/proc/self/environ" } }, "build.dockerfile: Dockerfile leads outside the repository"],
+    ];
+    for (const [files, reason] of cases) {
+      const sha = h.repo.commit(files, reason);
+      await h.push(sha, h.repo.head);
+      const check = await expectNoLeak(sha);
+      expect(check.conclusion, reason).toBe("failure");
+      expect(check.output?.summary).toContain(reason);
+    }
+    expect(await getVia(h.ingressPort, h.host)).toEqual({ status: 200, body: "safe\n" });
+  });
+
+  it("fails a berth.yaml that links to a device at once, and berth stays responsive", async () => {
+    const sha = h.repo.commit({ ...site("safe\n"), "berth.yaml": { link: "/dev/zero" } }, "manifest -> /dev/zero");
+    await h.push(sha, h.repo.head);
+    const check = await completed(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.summary).toContain("berth.yaml: berth.yaml leads outside the repository");
+    expect((await fetch(`${h.berth.url}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses a push whose sha is a git option: nothing recorded, nothing run", async () => {
+    const marker = `/tmp/berth-pwned-${randomBytes(4).toString("hex")}`;
+    const before = await deploymentsJson();
+    const payload = pushPayload(h.facts, h.repo.head, "0".repeat(40));
+    payload.after = `--upload-pack=touch ${marker}`;
+    const res = await deliver(h.hookUrl, "push", payload, WEBHOOK_SECRET);
+    expect(res.status).toBeLessThan(500);
+    // A marker push after it goes through the same handler: once it is recorded, the hostile one was handled.
+    const good = h.repo.commit(site("after the attack\n"), "marker");
+    await h.push(good, h.repo.head);
+    expect((await completed(good)).conclusion).toBe("success");
+    expect(existsSync(marker)).toBe(false);
+    expect(h.berth.output()).toContain("push refused: a field is not what GitHub sends");
+    const after = JSON.parse(await deploymentsJson()) as { sha: string }[];
+    expect(after.filter((d) => !JSON.parse(before).some((b: { sha: string }) => b.sha === d.sha)).map((d) => d.sha)).toEqual([good]);
+  });
+
+  it("fetches from the configured GitHub whatever clone_url the payload names", async () => {
+    const marker = `/tmp/berth-pwned-${randomBytes(4).toString("hex")}`;
+    const sha = h.repo.commit(site("fetched from the right place\n"), "clone_url attack");
+    const payload = pushPayload(h.facts, h.repo.head, sha);
+    payload.repository.clone_url = `--upload-pack=touch ${marker}`;
+    await deliver(h.hookUrl, "push", payload, WEBHOOK_SECRET);
+    expect((await completed(sha)).conclusion).toBe("success");
+    expect(existsSync(marker)).toBe(false);
+    await waitFor("new version served", async () => (await getVia(h.ingressPort, h.host)).body === "fetched from the right place\n");
+  });
+});
