@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import type { App, Db, Deployment } from "../store/db.js";
 import { RollbackRefused } from "../jobs/rollback.js";
 import type { SecretBox } from "../core/secret-box.js";
@@ -7,6 +6,7 @@ import { publicName } from "../core/names.js";
 import { Sensitive } from "../core/sensitive.js";
 import { findAppByName, listApps, listDeployments } from "../store/queries.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
+import { bearerMatches } from "./admin-session.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -25,7 +25,7 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
       sendError(res, 403, "The API is disabled: set BERTH_API_TOKEN on the berth server to enable it.");
       return true;
     }
-    if (!authorized(req.headers.authorization, token)) {
+    if (!bearerMatches(req.headers.authorization, token)) {
       res.setHeader("www-authenticate", 'Bearer realm="berth"');
       sendError(res, 401, "Send Authorization: Bearer <BERTH_API_TOKEN>.");
       return true;
@@ -155,10 +155,4 @@ function appJson(a: App): Record<string, unknown> {
   return { name: publicName(a), repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, createdAt: a.created_at };
 }
 
-function authorized(header: string | undefined, token: Sensitive): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? "");
-  if (!m?.[1]) return false;
-  const given = Buffer.from(m[1]);
-  const want = Buffer.from(token.unwrap());
-  return given.length === want.length && timingSafeEqual(given, want);
-}
+

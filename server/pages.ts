@@ -6,6 +6,7 @@ import { render } from "../core/templates.js";
 import { getDeployment, listApps, listDeployments, readBuildLog } from "../store/queries.js";
 import { streamLog } from "./log-stream.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
+import { handleSession, isAdmin } from "./admin-session.js";
 
 const RUNNING = new Set(["queued", "building", "releasing"]);
 
@@ -13,12 +14,13 @@ const RUNNING = new Set(["queued", "building", "releasing"]);
  * Server-rendered pages: the app list (for the admin token) and each deployment with its build log
  * (for whoever holds the keyed link from the check run, or the admin token).
  */
-export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined }): Route {
-  const admin = (url: URL): boolean => Boolean(opts.apiToken) && url.searchParams.get("token") === opts.apiToken?.unwrap();
+export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined; secureCookies: boolean }): Route {
   return async (req, res, url) => {
+    if (await handleSession(req, res, url, opts.apiToken, opts.secureCookies)) return true;
     if (req.method !== "GET") return false;
+    const admin = isAdmin(req, opts.apiToken);
     if (url.pathname === "/") {
-      if (!admin(url)) {
+      if (!admin) {
         sendHtml(res, 200, render("index.html", { apps: [], locked: true, configured: opts.configured, root: "" }));
         return true;
       }
@@ -31,7 +33,7 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
     const m = /^\/deployments\/(\d+)(\/log|\/events)?$/.exec(url.pathname);
     if (!m) return false;
     const id = Number(m[1]);
-    const allowed = admin(url) || (opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key")));
+    const allowed = admin || (opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key")));
     const found = allowed ? await getDeployment(db, id) : undefined;
     if (!found) {
       sendText(res, 404, "No such deployment.\n");

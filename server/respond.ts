@@ -22,8 +22,9 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
   res.end(text);
 }
 
-/** Reads a JSON body of at most maxBytes; undefined when it is not valid JSON. */
-export async function readJson(req: IncomingMessage, maxBytes = 1 << 20): Promise<unknown> {
+/** A request body of at most maxBytes; undefined when it is larger (the rest is never read). */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  if (Number(req.headers["content-length"]) > maxBytes) return undefined;
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
@@ -31,9 +32,22 @@ export async function readJson(req: IncomingMessage, maxBytes = 1 << 20): Promis
     if (size > maxBytes) return undefined;
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON body of at most maxBytes; undefined when it is larger or not valid JSON. */
+export async function readJson(req: IncomingMessage, maxBytes = 1 << 20): Promise<unknown> {
+  const body = await readBody(req, maxBytes);
+  if (!body) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     return undefined;
   }
+}
+
+/** Reads an urlencoded form of at most maxBytes; undefined when it is larger. */
+export async function readForm(req: IncomingMessage, maxBytes = 4096): Promise<URLSearchParams | undefined> {
+  const body = await readBody(req, maxBytes);
+  return body && new URLSearchParams(body.toString("utf8"));
 }
