@@ -58,7 +58,6 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         log: log.child({ component: "probot" }),
       })
     : undefined;
-  if (!probot) log.warn(`no GitHub App configured: open ${config.publicUrl}/setup to register one`);
   const github = probot ? new OctokitReporter(probot) : undefined;
   const reports = new SerialQueue(log.child({ component: "reporter" }));
   const urlFor = (app: string, environment: string): string =>
@@ -124,7 +123,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
-      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken }),
+      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:") }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import type { Logger } from "../core/logger.js";
-import { sendHtml, type Route } from "./respond.js";
+import { readForm, sendHtml, type Route } from "./respond.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -29,58 +29,91 @@ export function buildManifest(publicUrl: string): Record<string, unknown> {
   };
 }
 
+/** Wrong setup codes accepted before /setup locks until berth restarts (and prints a new code). */
+const MAX_CODE_TRIES = 10;
+
 /**
- * GitHub's App manifest flow for a berth without credentials: /setup posts the manifest to GitHub;
- * GitHub sends the user back to /setup/callback with a code that berth exchanges for the App's id,
- * private key and webhook secret, written to `github-app.env` for the next start. Mounted only while
- * no App is configured; the callback must carry the `state` this process handed out, and an existing
- * credentials file is never overwritten, so nobody else's App can be slipped in.
+ * GitHub's App manifest flow for a berth without credentials: /setup asks for the one-time setup
+ * code berth printed in its log at start (so the first stranger to find the page cannot register an
+ * App of theirs), then posts the manifest to GitHub; GitHub sends the user back to /setup/callback
+ * with a code that berth exchanges for the App's id, private key and webhook secret, written to
+ * `github-app.env` for the next start. Mounted only while no App is configured and gone once one was
+ * registered; the callback must carry the `state` handed out only after the setup code, and an
+ * existing credentials file is never overwritten.
  */
-export function setupRoutes(opts: { publicUrl: string; githubWebUrl: string; githubApiUrl: string; envFile: string; log: Logger }): Route {
+export function setupRoutes(opts: { publicUrl: string; githubWebUrl: string; githubApiUrl: string; envFile: string; log: Logger; setupCode?: string }): Route {
   const state = randomBytes(16).toString("hex");
-  const stateOk = (given: string | null): boolean => {
+  const setupCode = opts.setupCode ?? randomBytes(8).toString("hex");
+  opts.log.warn(`no GitHub App is configured: open ${opts.publicUrl}/setup and enter the setup code ${setupCode}`);
+  let tries = 0;
+  let done = false;
+  const same = (given: string | null | undefined, want: string): boolean => {
     const a = Buffer.from(given ?? "");
-    const b = Buffer.from(state);
+    const b = Buffer.from(want);
     return a.length === b.length && timingSafeEqual(a, b);
   };
-  return async (req, res, url) => {
-    if (req.method !== "GET") return false;
-    if (url.pathname === "/setup") {
-      const manifest = JSON.stringify(buildManifest(opts.publicUrl));
-      sendHtml(res, 200, `<!doctype html><meta charset="utf-8"><title>Register berth</title>
+  const page = (body: string): string => `<!doctype html><meta charset="utf-8"><title>Register berth</title>
 <body style="font:15px system-ui;margin:3rem auto;max-width:40rem">
 <h1>Register berth as a GitHub App</h1>
-<p>GitHub creates the App with the permissions and events berth needs and sends you back here.</p>
-<form action="${escape(opts.githubWebUrl)}/settings/apps/new?state=${state}" method="post">
-<input type="hidden" name="manifest" value="${escape(manifest)}">
-<button type="submit">Register on GitHub</button></form></body>`);
+${body}</body>`;
+  const askCode = (note = ""): string =>
+    page(`${note}<p>Enter the setup code berth printed in its log when it started (<code>no GitHub App is configured: … setup code …</code>).</p>
+<form method="post" action="/setup"><label>Setup code <input name="code" autocomplete="off" required></label> <button type="submit">Continue</button></form>`);
+  return async (req, res, url) => {
+    if (url.pathname !== "/setup" && url.pathname !== "/setup/callback") return false;
+    if (done) {
+      sendHtml(res, 410, page("<p>A GitHub App was registered: restart berth with its credentials. Setup is closed.</p>"));
       return true;
     }
-    if (url.pathname === "/setup/callback") {
+    if (url.pathname === "/setup" && req.method === "GET") {
+      sendHtml(res, 200, askCode());
+      return true;
+    }
+    if (url.pathname === "/setup" && req.method === "POST") {
+      if (tries >= MAX_CODE_TRIES) {
+        sendHtml(res, 429, page("<p>Too many wrong setup codes. Restart berth for a new code.</p>"));
+        return true;
+      }
+      const form = await readForm(req);
+      if (!same(form?.get("code")?.trim(), setupCode)) {
+        tries++;
+        opts.log.warn({ tries }, "wrong setup code entered at /setup");
+        sendHtml(res, 403, askCode("<p><strong>That is not the setup code.</strong></p>"));
+        return true;
+      }
+      const manifest = JSON.stringify(buildManifest(opts.publicUrl));
+      sendHtml(res, 200, page(`<p>GitHub creates the App with the permissions and events berth needs and sends you back here.</p>
+<form action="${escape(opts.githubWebUrl)}/settings/apps/new?state=${state}" method="post">
+<input type="hidden" name="manifest" value="${escape(manifest)}">
+<button type="submit">Register on GitHub</button></form>`));
+      return true;
+    }
+    if (url.pathname === "/setup/callback" && req.method === "GET") {
       const code = url.searchParams.get("code") ?? "";
-      if (!stateOk(url.searchParams.get("state"))) {
+      if (!same(url.searchParams.get("state"), state)) {
         sendHtml(res, 403, "<p>This registration was not started here (state mismatch): start again at <a href=\"/setup\">/setup</a>.</p>");
         return true;
       }
-      if (!/^[\w-]+$/.test(code)) {
+      if (!/^[\w-]{1,100}$/.test(code)) {
         sendHtml(res, 400, "<p>Missing <code>code</code>: start again at <a href=\"/setup\">/setup</a>.</p>");
         return true;
       }
-      const r = await fetch(`${opts.githubApiUrl}/app-manifests/${code}/conversions`, { method: "POST", headers: { accept: "application/vnd.github+json" } });
+      const r = await fetch(`${opts.githubApiUrl}/app-manifests/${code}/conversions`, { method: "POST", headers: { accept: "application/vnd.github+json" }, signal: AbortSignal.timeout(30_000) });
       if (!r.ok) {
         sendHtml(res, 502, `<p>GitHub refused the manifest code (HTTP ${r.status}). Codes expire after an hour: <a href="/setup">start again</a>.</p>`);
         return true;
       }
       const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string };
-      const env = `APP_ID=${app.id}\nWEBHOOK_SECRET=${app.webhook_secret}\nPRIVATE_KEY="${app.pem.replace(/\n/g, "\\n")}"\n`;
+      const env = `APP_ID=${Number(app.id)}\nWEBHOOK_SECRET=${app.webhook_secret}\nPRIVATE_KEY="${app.pem.replace(/\n/g, "\\n")}"\n`;
       try {
         await writeFile(opts.envFile, env, { mode: 0o600, flag: "wx" });
       } catch {
         sendHtml(res, 409, `<p>${escape(opts.envFile)} already exists; berth does not overwrite App credentials. Remove it first if you mean to replace them.</p>`);
         return true;
       }
+      done = true;
       opts.log.info({ appId: app.id, file: opts.envFile }, "GitHub App registered");
-      sendHtml(res, 200, `<p>Registered App ${app.id}. Its credentials are in <code>${escape(opts.envFile)}</code>: load them into berth's environment and restart, then <a href="${escape(app.html_url)}/installations/new">install the App</a> on your repositories.</p>`);
+      sendHtml(res, 200, `<p>Registered App ${Number(app.id)}. Its credentials are in <code>${escape(opts.envFile)}</code>: restart berth to load them, then <a href="${escape(app.html_url)}/installations/new">install the App</a> on your repositories.</p>`);
       return true;
     }
     return false;
