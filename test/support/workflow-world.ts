@@ -39,25 +39,32 @@ export const SETTINGS: ReleaseSettings = {
   keepImages: 3,
 };
 
-/** A fresh, migrated Postgres database for one test file. */
+const drops: (() => Promise<void>)[] = [];
+
+/**
+ * A fresh, migrated Postgres database; close() ends its pool. The database itself is dropped by
+ * dropDatabases() after the file: dropped (with force) right after the pool ended, a connection
+ * still closing would be killed and its pool would report that as an unhandled error.
+ */
 export async function openDatabase(): Promise<{ db: Db; close: () => Promise<void> }> {
   const fresh = await freshDatabase();
+  drops.push(fresh.drop);
   const db = createDb(new Sensitive(fresh.url), 5);
   await migrate(db);
-  return {
-    db,
-    close: async () => {
-      await db.destroy();
-      await fresh.drop();
-    },
-  };
+  return { db, close: () => db.destroy() };
+}
+
+/** Drops every database openDatabase() made in this file; for afterAll. */
+export async function dropDatabases(): Promise<void> {
+  for (const drop of drops.splice(0)) await drop();
 }
 
 let repoIds = 0;
 
 /**
- * The workflows' world for one test: the real Postgres, the real DeploymentReporter, IngressProxy and
- * CancelBus, and fakes for every port (GitHub, Docker engine, source, builders, clock, queues).
+ * The workflows' world for one test: a Postgres database of its own, the real DeploymentReporter,
+ * IngressProxy and CancelBus, and fakes for every port (GitHub, Docker engine, source, builders,
+ * clock, queues). Database and engine start empty together, so what one says runs the other holds.
  */
 export class WorkflowWorld {
   readonly log = createLogger("silent");
@@ -75,13 +82,23 @@ export class WorkflowWorld {
   readonly reporter: DeploymentReporter;
   workDir = "";
 
-  constructor(readonly db: Db) {
+  /** A world on a fresh database; stop() drops it. */
+  static async open(): Promise<WorkflowWorld> {
+    const { db, close } = await openDatabase();
+    const world = new WorkflowWorld(db, close);
+    return world.start();
+  }
+
+  private constructor(
+    readonly db: Db,
+    private readonly closeDb: () => Promise<void>,
+  ) {
     const urlFor = (app: string, environment: string): string => publicUrl(hostnameFor(app, environment, DOMAIN), false, 80, 443);
     this.reporter = new DeploymentReporter(this.github, db, "http://berth.test", (id) => `key${id}`, urlFor, this.reports);
     this.host.addImage(PROXY_IMAGE);
   }
 
-  async start(): Promise<this> {
+  private async start(): Promise<this> {
     this.workDir = await mkdtemp(join(tmpdir(), "berth-workflow-"));
     await this.cancels.listen(this.redis as unknown as Redis);
     return this;
@@ -90,6 +107,7 @@ export class WorkflowWorld {
   async stop(): Promise<void> {
     await this.reports.drain();
     if (this.workDir) await rm(this.workDir, { recursive: true, force: true });
+    await this.closeDb();
   }
 
   buildDeps(over: Partial<BuildDeps> = {}): BuildDeps {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { UserError } from "../../core/errors.js";
 import { SecretBox } from "../../core/secret-box.js";
@@ -8,29 +8,25 @@ import type { App, Db } from "../../store/db.js";
 import { supersedeOlder } from "../../store/environment-store.js";
 import { putSecret } from "../../store/secret-store.js";
 import { FakeBuilder, failsWith, runsUntilAborted, succeeds } from "../support/fakes/fake-builder.js";
-import { WorkflowWorld, openDatabase, sha } from "../support/workflow-world.js";
+import { WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
 
 const DOCKERFILE = "FROM node:20\nEXPOSE 8080\nCMD [\"node\", \"server.js\"]\n";
 
 // Simulated time: a test that waits for real time has hung, so it fails fast.
 describe("runBuild (real Postgres, fake ports)", { timeout: 10_000 }, () => {
   let db: Db;
-  let close: () => Promise<void>;
   let w: WorkflowWorld;
   let app: App;
   let n = 0;
 
-  beforeAll(async () => {
-    ({ db, close } = await openDatabase());
-  });
-  afterAll(async () => close());
-
   beforeEach(async () => {
-    w = await new WorkflowWorld(db).start();
+    w = await WorkflowWorld.open();
+    db = w.db;
     app = await w.app(`shop${++n}`);
     w.fetcher.tree = { Dockerfile: DOCKERFILE, "server.js": "require('http')\n" };
   });
   afterEach(async () => w.stop());
+  afterAll(dropDatabases);
 
   it("fetches the sha, builds berth/<app>:<sha> and hands the deployment to the release", async () => {
     const d = await w.deployment(app, { sha: sha("a1") });

@@ -77,6 +77,8 @@ export class FakeDockerHost implements DockerHost {
   http: (container: FakeContainer, target: HttpTarget) => number | undefined = () => 200;
   /** What an exec in a running container returns; a non-zero exit throws as the driver does. */
   onExec: (container: FakeContainer, argv: string[]) => RunResult = () => ({ exitCode: 0, output: "" });
+  /** Runs when a container starts: the test plays its program here (prints logs, exits). */
+  onStart: (container: FakeContainer) => void = () => undefined;
   /** What a one-off container (a release command) returns. */
   onRunOnce: (options: Docker.ContainerCreateOptions) => RunResult = () => ({ exitCode: 0, output: "" });
 
@@ -149,8 +151,10 @@ export class FakeDockerHost implements DockerHost {
   async startContainer(id: string): Promise<void> {
     const c = this.find(id);
     if (!c) throw notFound(`container: ${id}`);
+    if (c.running) return; // 304: already running
     c.running = true;
     c.started = true;
+    this.onStart(c);
   }
 
   async inspectContainer(idOrName: string): Promise<ContainerInfo | undefined> {
