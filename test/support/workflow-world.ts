@@ -116,6 +116,7 @@ export class WorkflowWorld {
       github: this.github,
       reporter: this.reporter,
       fetcher: this.fetcher,
+      githubWebUrl: "https://github.com",
       builders: { classic: this.builder, pack: this.builder },
       workDir: this.workDir,
       buildTimeoutMs: 15 * 60_000,
