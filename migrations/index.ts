@@ -7,6 +7,7 @@ import * as dispatch from "./0005-build-dispatch.js";
 import * as publicName from "./0006-app-public-name.js";
 import * as rollbacks from "./0007-rollbacks.js";
 import * as previewTtl from "./0008-preview-ttl-default.js";
+import * as forkApprovalSha from "./0009-fork-approval-sha.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "0006-app-public-name": publicName,
   "0007-rollbacks": rollbacks,
   "0008-preview-ttl-default": previewTtl,
+  "0009-fork-approval-sha": forkApprovalSha,
 };

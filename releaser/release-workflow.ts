@@ -75,27 +75,29 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     };
     // Production's berth.yaml names the app; a preview's proposes a name only once merged.
     const named = app.public_name;
+    // Where the previous release serves: after a failed rename, still under the old name.
+    const servingUrl = where(app).url;
     if (d.environment === PRODUCTION) {
       const before = publicName(app);
       try {
         app = await applyManifestName(db, app, d.manifest?.name);
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
-        return reportFailure(deps, { app, d, ...where(app), image, previous, logs }, e, "Release failed before the switch");
+        return reportFailure(deps, { app, d, ...where(app), servingUrl, image, previous, logs }, e, "Release failed before the switch");
       }
       if (publicName(app) !== before) logs.note(`app renamed from ${before} to ${publicName(app)} (berth.yaml name): production moves to ${where(app).hostname}`);
     }
     const { hostname, url } = where(app);
     if (d.rollback_of !== null && !(await deps.host.imageExposedPorts(image).then(() => true, () => false))) {
       const e = new UserError(`The image ${image} is no longer on the droid server: berth keeps the images of the last BERTH_KEEP_IMAGES releases. Roll back to a more recent deployment, or push that commit again to rebuild it.`);
-      return reportFailure(deps, { app, d, hostname, url, image, previous, logs }, e, "Rollback failed: the image is gone");
+      return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs }, e, "Rollback failed: the image is gone");
     }
     if (d.rollback_of !== null) logs.note(`rolling back to ${image} (deployment ${d.rollback_of})`);
 
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
     if (previous?.deployment_id !== d.id) {
       deps.reporter.progress(app, d, "Releasing");
-      const outcome = await startAndSwitch(deps, { app, d, hostname, url, image, previous, logs }, signal).catch(async (e: unknown) => {
+      const outcome = await startAndSwitch(deps, { app, d, hostname, url, servingUrl, image, previous, logs }, signal).catch(async (e: unknown) => {
         if (app.public_name !== named) await restoreName(db, app.id, named).catch(() => undefined);
         throw e;
       });
@@ -124,6 +126,8 @@ interface ReleaseContext {
   d: Deployment;
   hostname: string;
   url: string;
+  /** Where the previous release serves (the old name's URL while a rename is under way). */
+  servingUrl: string;
   image: string;
   previous: Release | undefined;
   logs: LogWriter;
@@ -231,7 +235,7 @@ async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError,
     detail: e.detail,
     detailTitle: "Log (last lines)",
     previousLive: Boolean(c.previous),
-    url: c.url,
+    url: c.servingUrl,
   });
   return "failed";
 }

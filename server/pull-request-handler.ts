@@ -1,4 +1,4 @@
-import { closeEnvironment, openPreview } from "../store/environment-store.js";
+import { approveHead, closeEnvironment, openPreview } from "../store/environment-store.js";
 import { WRITE_ROLES } from "../github/github-reporter.js";
 import { environmentName } from "../core/names.js";
 import { appFor, invalidFields, startDeployment, type WebhookDeps } from "./start-deployment.js";
@@ -55,7 +55,7 @@ export async function handlePullRequest(deps: WebhookDeps, deliveryId: string, p
   const labelled = payload.label?.name;
   if (payload.action === "labeled" && (!fork || labelled !== APPROVAL_LABEL)) return "ignored";
 
-  await openPreview(deps.db, {
+  const env = await openPreview(deps.db, {
     appId: app.id,
     name: environment,
     prNumber: pr.number,
@@ -64,14 +64,18 @@ export async function handlePullRequest(deps: WebhookDeps, deliveryId: string, p
     fork,
   });
   const input = { environment, sha: pr.head.sha, ref: `refs/pull/${pr.number}/head`, cloneUrl: repo.clone_url, deliveryId };
-  const waitingNote = fork ? await forkApproval(deps, payload) : undefined;
+  const waitingNote = fork ? await forkApproval(deps, payload, app.id, env.approved_sha) : undefined;
   const d = await startDeployment(deps, app, input, waitingNote);
   if (!d) return "duplicate";
   return waitingNote ? "waiting" : "queued";
 }
 
-/** Undefined when a fork's head may be built; otherwise the note saying why not and how to approve. */
-async function forkApproval(deps: WebhookDeps, payload: PullRequestEvent): Promise<string | undefined> {
+/**
+ * Undefined when a fork's head may be built; otherwise the note saying why not and how to approve.
+ * Approval is of one commit: a writer's label records the head it was given on, and only that sha is
+ * ever built, whatever the label's state later (a close, a push and a reopen bring no synchronize).
+ */
+async function forkApproval(deps: WebhookDeps, payload: PullRequestEvent, appId: number, approvedSha: string | null): Promise<string | undefined> {
   const { pull_request: pr, repository: repo } = payload;
   const [owner = "", name = ""] = repo.full_name.split("/");
   const ref = { owner, repo: name, installationId: String(payload.installation?.id ?? "") };
@@ -82,14 +86,19 @@ async function forkApproval(deps: WebhookDeps, payload: PullRequestEvent): Promi
   if (payload.action === "labeled") {
     const who = payload.sender?.login ?? "(unknown)";
     const role = await deps.github.permission(ref, who);
-    if (WRITE_ROLES.has(role)) return undefined;
+    if (WRITE_ROLES.has(role)) {
+      await approveHead(deps.db, appId, environmentName(pr.number), pr.head.sha);
+      return undefined;
+    }
     await deps.github.removeLabel(ref, pr.number, APPROVAL_LABEL);
     return `@${who} added \`${APPROVAL_LABEL}\` but has the \`${role}\` role on this repository, which cannot approve running a fork's code, so the label was removed. ${how}`;
   }
-  if (payload.action === "synchronize") {
-    if (hasLabel) await deps.github.removeLabel(ref, pr.number, APPROVAL_LABEL);
-    return `New commits were pushed to this fork${hasLabel ? " after it was approved, so the approval label was removed" : ""}: \`${short}\` is not built yet. ${how}`;
+  if (approvedSha === pr.head.sha) return undefined; // reopened (or redelivered) at the very commit a writer approved
+  // New code since the approval: the label must go, so that adding it again is a new, visible approval.
+  if (hasLabel) await deps.github.removeLabel(ref, pr.number, APPROVAL_LABEL);
+  if (payload.action === "synchronize" || approvedSha !== null) {
+    const since = approvedSha !== null ? ` after \`${approvedSha.slice(0, 7)}\` was approved${hasLabel ? ", so the approval label was removed" : ""}` : "";
+    return `New commits were pushed to this fork${since}: \`${short}\` is not built yet. ${how}`;
   }
-  if (hasLabel) return undefined; // reopened after a writer's approval of this same head
   return `This pull request comes from a fork (\`${pr.head.repo?.full_name ?? "a deleted fork"}\`); berth does not run its code until it is approved. ${how}`;
 }

@@ -92,6 +92,8 @@ export interface EnvironmentsTable {
   head_sha: string | null;
   head_repo: string | null;
   fork: Generated<boolean>;
+  /** The head sha a writer approved for a fork's preview; only that commit is built. */
+  approved_sha: string | null;
   comment_id: string | null;
   last_push_at: Generated<Date>;
   closed_at: Date | null;

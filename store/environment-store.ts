@@ -38,6 +38,11 @@ export async function openPreview(db: Db, input: PreviewInput): Promise<Environm
     .executeTakeFirstOrThrow();
 }
 
+/** Records that a writer approved this commit of a fork's preview. */
+export async function approveHead(db: Db, appId: number, name: string, sha: string): Promise<void> {
+  await db.updateTable("environments").set({ approved_sha: sha }).where("app_id", "=", appId).where("name", "=", name).execute();
+}
+
 export async function getEnvironment(db: Db, appId: number, name: string): Promise<Environment | undefined> {
   return db.selectFrom("environments").selectAll().where("app_id", "=", appId).where("name", "=", name).executeTakeFirst();
 }

@@ -100,4 +100,26 @@ describe("hostile repositories and webhook fields, end to end", () => {
     expect(existsSync(marker)).toBe(false);
     await waitFor("new version served", async () => (await getVia(h.ingressPort, h.host)).body === "fetched from the right place\n");
   });
+
+  it("builds a fork only at the commit a writer approved: close, push and reopen brings no new code", async () => {
+    const preview = () => getVia(h.ingressPort, `${h.app}-pr-7.localhost`);
+    const reviewed = h.repo.commitToPull(7, site("reviewed fork code\n"));
+    await h.pull({ action: "opened", number: 7, head: reviewed, fork: "mallory/hello" });
+    expect((await completed(reviewed)).conclusion).toBe("neutral");
+    h.github.roles.set("maintainer", "write");
+    await h.pull({ action: "labeled", number: 7, head: reviewed, fork: "mallory/hello", sender: "maintainer" });
+    await waitFor("approved fork served", async () => (await preview()).body === "reviewed fork code\n", 120_000);
+
+    await h.pull({ action: "closed", number: 7, head: reviewed, fork: "mallory/hello" });
+    await waitFor("preview torn down", async () => (await preview()).status === 404, 60_000);
+    // GitHub sends no synchronize while a pull request is closed: the fork pushes, then reopens with the label still on.
+    const sneaky = h.repo.commitToPull(7, site("unreviewed fork code\n"));
+    expect(h.github.labels.get(7)?.has("berth:preview")).toBe(true);
+    await h.pull({ action: "reopened", number: 7, head: sneaky, fork: "mallory/hello" });
+    const check = await completed(sneaky);
+    expect(check.conclusion).toBe("neutral");
+    expect(check.output?.summary).toContain(`after \`${reviewed.slice(0, 7)}\` was approved`);
+    expect(h.github.labels.get(7)?.has("berth:preview")).toBe(false);
+    expect((await preview()).body).not.toBe("unreviewed fork code\n");
+  });
 });

@@ -131,16 +131,26 @@ describe("pull request previews, end to end", () => {
     // PR 1 closes on GitHub but the webhook never arrives.
     h.github.pulls.set(1, { state: "closed", head: h.github.pulls.get(1)?.head ?? "" });
     // A crash halfway through some earlier teardown left a labelled container and network behind.
-    const net = await docker.createNetwork({ Name: `berth-${h.app}-pr-99`, Labels: { "berth.managed": "true", "berth.app": h.app, "berth.environment": "pr-99" } });
+    const net = await docker.createNetwork({ Name: `berth-${h.app}-pr-99`, Labels: { "berth.managed": "true", "berth.instance": h.instance, "berth.app": h.app, "berth.environment": "pr-99" } });
     const stray = await docker.createContainer({
       name: `berth-${h.app}-pr-99-web-stray`,
       Image: "berth-standin/busybox:latest",
       Cmd: ["sleep", "600"],
-      Labels: { "berth.managed": "true", "berth.app": h.app, "berth.environment": "pr-99", "berth.role": "web" },
+      Labels: { "berth.managed": "true", "berth.instance": h.instance, "berth.app": h.app, "berth.environment": "pr-99", "berth.role": "web" },
       HostConfig: { NetworkMode: net.id, Init: true },
     });
     await stray.start();
+    // The same leftovers of another installation on this engine (a live berth beside the tests) are not this berth's to remove.
+    const theirs = await docker.createContainer({
+      name: `berth-${h.app}-pr-98-web-theirs`,
+      Image: "berth-standin/busybox:latest",
+      Cmd: ["sleep", "600"],
+      Labels: { "berth.managed": "true", "berth.instance": "berth-someone-else", "berth.app": h.app, "berth.environment": "pr-98", "berth.role": "web" },
+      HostConfig: { Init: true },
+    });
     await waitFor("reconciler removed pr-1 and pr-99", async () => (await resourcesOf(h.app, "pr-1")).length + (await resourcesOf(h.app, "pr-99")).length === 0, 60_000, 200);
+    expect((await theirs.inspect()).Id).toBe(theirs.id);
+    await theirs.remove({ force: true });
     expect((await getVia(h.ingressPort, previewHost(1))).status).toBe(404);
   });
 
