@@ -15,6 +15,8 @@ import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 /** Keeps a droid server's ingress proxy running and swaps its whole config in on every change. */
 export class IngressProxy {
   readonly #names: ReturnType<typeof proxyNames>;
+  /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
+  #loaded: string | undefined;
 
   constructor(
     private readonly host: DockerHost,
@@ -44,9 +46,13 @@ export class IngressProxy {
     if (!existing) {
       this.log.info({ image: this.spec.image }, "creating ingress proxy");
       await this.host.createContainer(planProxyContainer(this.spec));
+    } else {
+      this.log.warn("ingress proxy was stopped: starting it again");
     }
-    await this.host.putFile(this.#names.container, CADDYFILE_PATH, renderCaddyfile(planIngress(routes, this.tls)));
+    const caddyfile = renderCaddyfile(planIngress(routes, this.tls));
+    await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     await this.host.startContainer(this.#names.container);
+    this.#loaded = caddyfile; // Caddy reads it as it starts
     for (const network of networks) await this.host.connect(network, this.#names.container);
   }
 
@@ -55,14 +61,22 @@ export class IngressProxy {
     await this.host.connect(network, this.#names.container);
   }
 
-  /** Renders the config for these routes in full and reloads gracefully; a refused config leaves the old one serving. */
+  /**
+   * Renders the config for these routes in full and reloads gracefully; a refused config leaves the
+   * old one serving. A config this process already saw loaded is not reloaded again, so reconciler
+   * passes can re-apply routes every time at no cost; after a restart the first apply always reloads
+   * (a crash between writing the file and the reload must not leave Caddy on the old routes).
+   */
   async apply(routes: readonly Route[]): Promise<void> {
     const caddyfile = renderCaddyfile(planIngress(routes, this.tls));
+    if (caddyfile === this.#loaded) return;
+    this.#loaded = undefined;
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     // Right after start, Caddy's admin endpoint may not listen yet: retry briefly.
     for (let attempt = 1; ; attempt++) {
       try {
         await this.host.exec(this.#names.container, planProxyReload());
+        this.#loaded = caddyfile;
         return;
       } catch (e) {
         if (attempt >= 20 || !/connection refused|dial tcp/i.test(String((e as Error).message))) throw e;

@@ -5,7 +5,7 @@ import { repoRef, type GitHubReporter } from "../github/github-reporter.js";
 import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { findStrays } from "./teardown-plan.js";
-import { applyRoutes } from "./routes.js";
+import { applyRoutes, ensureProxy } from "./routes.js";
 import { lockKeys, withLockIfFree } from "../store/locks.js";
 import { removeResources, teardownEnvironment, type TeardownDeps } from "./teardown.js";
 
@@ -87,7 +87,10 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
     await removeResources(deps, s.app, s.environment);
     report.strays.push(`${s.app}/${s.environment}`);
   }
-  if (strays.length > 0) await applyRoutes(deps);
+  // The proxy converges to Postgres every pass: recreated when missing or stopped, routes re-applied
+  // (reloaded only when they differ from what this process saw loaded).
+  await ensureProxy(deps);
+  await applyRoutes(deps);
   report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
 }
 

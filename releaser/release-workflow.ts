@@ -108,6 +108,10 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       }
     }
 
+    // Re-applied from Postgres on every attempt: a crash between the switch and the reload left the
+    // proxy routing to the release about to be drained (a no-op when this process saw it loaded).
+    await ensureProxy(deps);
+    await applyRoutes(deps);
     await setDeploymentState(db, d.id, "live", { url });
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
     const buildSeconds = secondsBetween(current.started_at, current.built_at);

@@ -128,4 +128,19 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
     expect(w.host.find(PROXY_CONTAINER)?.running).toBe(true);
     expect(caddyfile()).toContain("http://shop-pr-5.berth.test {");
   });
+
+  it("recreates a missing proxy with every live route, and starts a stopped one, without a push", async () => {
+    const app = await w.app("shop");
+    await livePreview(app, 5, sha("c5"));
+    w.github.openPulls.set("acme/shop", new Set([5]));
+    await w.host.removeContainer(PROXY_CONTAINER);
+
+    await reconcileOnce(w.reconcilerDeps());
+    expect(w.host.find(PROXY_CONTAINER)?.running).toBe(true);
+    expect(caddyfile()).toContain("http://shop-pr-5.berth.test {");
+
+    await w.host.stopContainer(PROXY_CONTAINER, 1);
+    await reconcileOnce(w.reconcilerDeps());
+    expect(w.host.find(PROXY_CONTAINER)?.running).toBe(true);
+  });
 });

@@ -3,11 +3,12 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { runRelease } from "../../releaser/release-workflow.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER } from "../../releaser/proxy-plan.js";
+import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import type { App, Db, Deployment } from "../../store/db.js";
 import { closeEnvironment, openPreview } from "../../store/environment-store.js";
 import { envOf } from "../support/fakes/fake-docker-host.js";
 import type { FileTree } from "../support/fakes/fake-source-fetcher.js";
-import { WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
+import { PROXY_IMAGE, WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
 
 const DOCKERFILE = "FROM node:20\nEXPOSE 8080\n";
 
@@ -162,6 +163,44 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     expect((await w.get(first.id)).state).toBe("replaced");
     await w.drain();
     expect(w.github.checkRunFor(sha("c2")).conclusion).toBe("success");
+  });
+
+  it("re-applies routes on the retry when berth died between the switch and the proxy reload", async () => {
+    const first = await built(sha("k1"));
+    expect(await runRelease(w.releaseDeps(), first.id)).toBe("live");
+    const firstWeb = webOf(first)[0]!.name;
+    const caddyfileBefore = w.host.find(PROXY_CONTAINER)!.files.get(CADDYFILE_PATH)!;
+    const second = await built(sha("k2"));
+    // berth dies once the switch is committed: the deployment's own "live" never reaches Postgres ...
+    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
+      begin
+        if new.state = 'live' and new.id = ${sql.lit(second.id)} then raise exception 'berth was killed'; end if;
+        return new;
+      end $$`.execute(db);
+    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(db);
+    try {
+      await expect(runRelease(w.releaseDeps(), second.id)).rejects.toThrow("berth was killed");
+    } finally {
+      await sql`drop trigger berth_test_crash on deployments`.execute(db);
+      await sql`drop function berth_test_crash()`.execute(db);
+    }
+    // ... and, as when it dies before the reload, Caddy still routes to the old container.
+    w.host.find(PROXY_CONTAINER)!.files.set(CADDYFILE_PATH, caddyfileBefore);
+    expect(upstreamOf(w, `${app.name}.berth.test`)).toBe(`${firstWeb}:8080`);
+
+    // The retry runs in a new process, whose proxy has seen nothing loaded: it must route to the new
+    // release before it drains the old one.
+    const order: string[] = [];
+    w.host.onExec = (c, argv) => {
+      if (c.name === PROXY_CONTAINER && argv.includes("reload")) order.push(`reload -> ${upstreamOf(w, `${app.name}.berth.test`)}`);
+      return { exitCode: 0, output: "" };
+    };
+    const restarted = new IngressProxy(w.host, { image: PROXY_IMAGE, httpPort: 80, httpsPort: 443 }, false, w.log);
+    expect(await runRelease(w.releaseDeps({ proxy: restarted }), second.id)).toBe("live");
+    const secondWeb = webOf(second)[0]!.name;
+    expect(order).toEqual([`reload -> ${secondWeb}:8080`]);
+    expect(w.host.removed).toContain(firstWeb);
+    expect(upstreamOf(w, `${app.name}.berth.test`)).toBe(`${secondWeb}:8080`);
   });
 
   it("skips a built commit a newer one supersedes, and says so on its check run", async () => {
