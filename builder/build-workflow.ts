@@ -2,7 +2,8 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { App, Db, Deployment } from "../store/db.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { openSecrets, requireSecrets } from "../store/secret-store.js";
+import { audienceOf, openSecrets, requireSecrets } from "../store/secret-store.js";
+import { getEnvironment } from "../store/environment-store.js";
 import type { Sensitive } from "../core/sensitive.js";
 import type { DeploymentReporter } from "../github/deployment-reporter.js";
 import { UserError } from "../core/errors.js";
@@ -82,7 +83,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     }
     deps.reporter.started(app, d);
     const plan = await planCheckout(deps, app, d, checkout, manifest);
-    const secrets = plan.engine === "buildkit" ? await buildSecrets(deps, app, plan.secretNames) : undefined;
+    const secrets = plan.engine === "buildkit" ? await buildSecrets(deps, app, d, plan.secretNames) : undefined;
     logs.note(`building ${plan.image} (${describeEngine(plan, build?.builder ?? deps.packBuilder)})`);
     const elapsed = await execute(deps, { app, d, plan, secrets, logs, timeoutMs: build?.timeoutMs ?? deps.buildTimeoutMs }, signal);
     logs.note(`built ${plan.image} in ${(elapsed / 1000).toFixed(1)}s`);
@@ -199,10 +200,11 @@ async function reportFailure(deps: BuildDeps, app: App, d: Deployment, logs: Log
 }
 
 /** The values of berth.yaml's build.secrets; a missing value stops the build before it starts, saying how to set it. */
-async function buildSecrets(deps: BuildDeps, app: App, names: readonly string[]): Promise<Record<string, Sensitive>> {
+async function buildSecrets(deps: BuildDeps, app: App, d: Deployment, names: readonly string[]): Promise<Record<string, Sensitive>> {
   if (!deps.secretBox) throw new UserError(`${MANIFEST_FILE} declares build secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.`);
-  const all = await openSecrets(deps.db, deps.secretBox, app.id);
-  requireSecrets(names, all, publicName(app));
+  const audience = audienceOf(d.environment, await getEnvironment(deps.db, app.id, d.environment));
+  const all = await openSecrets(deps.db, deps.secretBox, app.id, audience);
+  requireSecrets(names, all, publicName(app), audience);
   return Object.fromEntries(names.map((name) => [name, all.get(name)!]));
 }
 

@@ -8,8 +8,11 @@
  *   berth deployments <app>
  *   berth rollback <app> [deployment-id]   (default: the release before the live one)
  *   berth secrets list <app>
- *   berth secrets set <app> <NAME> [value]   (without value: read from stdin, so it stays out of shell history)
- *   berth secrets rm <app> <NAME>
+ *   berth secrets set <app> <NAME> [value] [--previews]   (without value: read from stdin, so it stays out of shell history)
+ *   berth secrets rm <app> <NAME> [--previews]
+ *
+ * --previews sets the value previews get instead of production's; it is the only value previews of
+ * forks and bots ever get.
  */
 import { readFileSync } from "node:fs";
 
@@ -19,8 +22,9 @@ const USAGE = `usage:
   berth deployments <app>
   berth rollback <app> [deployment-id]
   berth secrets list <app>
-  berth secrets set <app> <NAME> [value]   (value read from stdin when omitted)
-  berth secrets rm <app> <NAME>`;
+  berth secrets set <app> <NAME> [value] [--previews]   (value read from stdin when omitted)
+  berth secrets rm <app> <NAME> [--previews]
+--previews: the value previews get instead of production's (the only one fork and bot previews get)`;
 
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
   const base = (env.BERTH_PUBLIC_URL || `http://localhost:${env.PORT || 3000}`).replace(/\/+$/, "");
@@ -39,7 +43,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (!res.ok) throw new Error(text ? ((JSON.parse(text) as { error?: string }).error ?? text) : `HTTP ${res.status}`);
     return text ? JSON.parse(text) : undefined;
   };
-  const [cmd, sub, a, b, c] = argv;
+  // --previews may stand anywhere; the rest are positional.
+  const previews = argv.includes("--previews");
+  const [cmd, sub, a, b, c] = argv.filter((x) => x !== "--previews");
   try {
     if (cmd === "apps" && sub === "set" && a && b) {
       const m = /^build-concurrency=(\d+|default)$/.exec(b);
@@ -71,18 +77,18 @@ export async function run(argv: string[], env: Record<string, string | undefined
       return 0;
     }
     if (cmd === "secrets" && sub === "list" && a) {
-      for (const s of (await call("GET", `/apps/${a}/secrets`)) as { name: string; updatedAt: string }[]) out(`${s.name}\t${s.updatedAt}`);
+      for (const s of (await call("GET", `/apps/${a}/secrets`)) as { name: string; scopes: string[]; updatedAt: string }[]) out(`${s.name}\t${s.scopes.join(",")}\t${s.updatedAt}`);
       return 0;
     }
     if (cmd === "secrets" && sub === "set" && a && b) {
       const value = c ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
-      await call("PUT", `/apps/${a}/secrets/${encodeURIComponent(b)}`, { value });
-      out(`set ${b} for ${a}`);
+      await call("PUT", `/apps/${a}/secrets/${encodeURIComponent(b)}${previews ? "?scope=previews" : ""}`, { value });
+      out(`set ${b} for ${a}${previews ? " (previews)" : ""}`);
       return 0;
     }
     if (cmd === "secrets" && sub === "rm" && a && b) {
-      await call("DELETE", `/apps/${a}/secrets/${encodeURIComponent(b)}`);
-      out(`removed ${b} from ${a}`);
+      await call("DELETE", `/apps/${a}/secrets/${encodeURIComponent(b)}${previews ? "?scope=previews" : ""}`);
+      out(`removed ${b} from ${a}${previews ? " (previews)" : ""}`);
       return 0;
     }
   } catch (e) {

@@ -8,6 +8,7 @@ import * as publicName from "./0006-app-public-name.js";
 import * as rollbacks from "./0007-rollbacks.js";
 import * as previewTtl from "./0008-preview-ttl-default.js";
 import * as forkApprovalSha from "./0009-fork-approval-sha.js";
+import * as secretScopes from "./0010-secret-scopes.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "0007-rollbacks": rollbacks,
   "0008-preview-ttl-default": previewTtl,
   "0009-fork-approval-sha": forkApprovalSha,
+  "0010-secret-scopes": secretScopes,
 };

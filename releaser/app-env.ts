@@ -1,5 +1,5 @@
 import { UserError } from "../core/errors.js";
-import { requireSecrets } from "../store/secret-store.js";
+import { requireSecrets, type SecretAudience } from "../store/secret-store.js";
 import { expandReferences, type Manifest } from "../manifest/manifest.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { prNumberOf } from "../core/names.js";
@@ -26,8 +26,8 @@ export function planBerthEnv(spec: { publicName: string; environment: string; sh
  * the moment they are handed to Docker, and nowhere else. A declared secret without a value stops the
  * deployment before anything starts.
  */
-export function resolveAppEnv(manifest: Manifest, environment: string, app: string, secrets: ReadonlyMap<string, Sensitive>): Record<string, string> {
-  requireSecrets(manifest.secrets, secrets, app);
+export function resolveAppEnv(manifest: Manifest, environment: string, app: string, secrets: ReadonlyMap<string, Sensitive>, audience: SecretAudience = "production"): Record<string, string> {
+  requireSecrets(manifest.secrets, secrets, app, audience);
   const raw = environment === "production" ? manifest.env : { ...manifest.env, ...manifest.previews.env };
   return expandAll(raw, secrets);
 }

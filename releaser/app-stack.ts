@@ -5,7 +5,7 @@ import type { LogWriter } from "../store/log-writer.js";
 import type { Manifest } from "../manifest/manifest.js";
 import { LABEL, PRODUCTION, networkName, publicName } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { openSecrets } from "../store/secret-store.js";
+import { openSecrets, type SecretAudience } from "../store/secret-store.js";
 import { resolveAppEnv, resolveServiceEnv } from "./app-env.js";
 import type { VolumeSpec } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
@@ -27,6 +27,8 @@ export interface StackContext {
   files: Readonly<Record<string, string>>;
   /** A rollback to an earlier release: its release command ran when it was first released. */
   rollback?: boolean;
+  /** Whose code this is: decides which secret values it sees and whether it may share production's services. */
+  audience: SecretAudience;
 }
 
 /** What the web container gets from the manifest once the stack around it is up. */
@@ -46,8 +48,8 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
   if (manifest.secrets.length > 0 && !c.secretBox) {
     throw new UserError("berth.yaml declares secrets, but this berth has no BERTH_SECRET_KEY to keep them: its operator must set one.");
   }
-  const secrets = c.secretBox ? await openSecrets(c.db, c.secretBox, c.app.id) : new Map();
-  const env = resolveAppEnv(manifest, c.environment, publicName(c.app), secrets);
+  const secrets = c.secretBox ? await openSecrets(c.db, c.secretBox, c.app.id, c.audience) : new Map();
+  const env = resolveAppEnv(manifest, c.environment, publicName(c.app), secrets, c.audience);
   const labels = { [LABEL.managed]: "true", [LABEL.app]: c.app.name, [LABEL.environment]: c.environment };
   const mount = (m: { volume: string; path: string; readOnly: boolean }): VolumeSpec => ({ name: volumeName(c.app.name, c.environment, m.volume), path: m.path, readOnly: m.readOnly });
   for (const v of manifest.volumes) await c.host.ensureVolume(volumeName(c.app.name, c.environment, v), { ...labels, "berth.volume": v });
@@ -130,6 +132,11 @@ async function removeUndeclaredServices(c: StackContext, wanted: ReadonlySet<str
  * decides, so a pull request cannot hand itself production's database by editing its own copy.
  */
 async function previewsShareServices(c: StackContext, manifest: Manifest): Promise<boolean> {
+  if (c.audience === "untrusted-preview") {
+    // Whatever any berth.yaml says: a fork's or a bot's code never reaches production's data.
+    c.logs.note("this preview runs code from a fork or a bot, so it gets its own services, never production's");
+    return false;
+  }
   const live = await c.db
     .selectFrom("releases")
     .innerJoin("deployments", "deployments.id", "releases.deployment_id")

@@ -8,6 +8,8 @@ import { drainingReleases, failRelease, markReplaced, recordRelease, staleReason
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { lockKeys, withLock } from "../store/locks.js";
+import { audienceOf } from "../store/secret-store.js";
+import { getEnvironment } from "../store/environment-store.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import { planBerthEnv } from "./app-env.js";
@@ -156,7 +158,8 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const berthEnv = planBerthEnv({ publicName: publicName(app), environment: d.environment, sha: d.sha, url });
   let stack: PreparedStack | undefined;
   try {
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null }, manifest);
+    const audience = audienceOf(d.environment, await getEnvironment(db, app.id, d.environment));
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null, audience }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");

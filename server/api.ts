@@ -1,4 +1,4 @@
-import type { App, Db, Deployment } from "../store/db.js";
+import type { App, Db, Deployment, SecretScope } from "../store/db.js";
 import { RollbackRefused } from "../jobs/rollback.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../store/secret-store.js";
@@ -66,6 +66,12 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
         return true;
       }
       const name = secret[2] ? decodeURIComponent(secret[2]) : undefined;
+      const scopeParam = url.searchParams.get("scope") ?? "production";
+      if (scopeParam !== "production" && scopeParam !== "previews") {
+        sendError(res, 400, `scope is production (the default) or previews; got ${JSON.stringify(scopeParam)}.`);
+        return true;
+      }
+      const scope: SecretScope = scopeParam;
       if (req.method === "GET" && !name) {
         sendJson(res, 200, await listSecretNames(db, app.id));
         return true;
@@ -84,13 +90,13 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
           sendError(res, 400, 'Send a JSON body {"value": "..."} of at most 64 KiB.');
           return true;
         }
-        await putSecret(db, box, app.id, name, new Sensitive(body.value));
+        await putSecret(db, box, app.id, name, new Sensitive(body.value), scope);
         res.writeHead(204).end();
         return true;
       }
       if (req.method === "DELETE" && name) {
-        if (await deleteSecret(db, app.id, name)) res.writeHead(204).end();
-        else sendError(res, 404, `App ${publicName(app)} has no secret ${name}.`);
+        if (await deleteSecret(db, app.id, name, scope)) res.writeHead(204).end();
+        else sendError(res, 404, `App ${publicName(app)} has no ${scope} value of secret ${name}.`);
         return true;
       }
     }

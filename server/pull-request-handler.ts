@@ -13,6 +13,8 @@ export interface PullRequestEvent {
   pull_request: {
     number: number;
     labels: { name: string }[];
+    /** Who opened it; GitHub's type is "Bot" for apps such as Dependabot. */
+    user?: { type?: string } | null;
     head: { sha: string; repo: { id: number; full_name: string } | null };
     base: { repo: { id: number } };
   };
@@ -62,6 +64,7 @@ export async function handlePullRequest(deps: WebhookDeps, deliveryId: string, p
     headSha: pr.head.sha,
     headRepo: pr.head.repo?.full_name ?? "(deleted fork)",
     fork,
+    authorBot: pr.user?.type === "Bot",
   });
   const input = { environment, sha: pr.head.sha, ref: `refs/pull/${pr.number}/head`, cloneUrl: repo.clone_url, deliveryId };
   const waitingNote = fork ? await forkApproval(deps, payload, app.id, env.approved_sha) : undefined;

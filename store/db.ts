@@ -94,6 +94,8 @@ export interface EnvironmentsTable {
   fork: Generated<boolean>;
   /** The head sha a writer approved for a fork's preview; only that commit is built. */
   approved_sha: string | null;
+  /** The pull request was opened by a bot (user.type Bot): its code gets only preview secrets. */
+  author_bot: Generated<boolean>;
   comment_id: string | null;
   last_push_at: Generated<Date>;
   closed_at: Date | null;
@@ -105,9 +107,13 @@ export interface SecretsTable {
   id: Generated<number>;
   app_id: number;
   name: string;
+  /** production, or previews: the value previews get instead (the only one fork and bot previews get). */
+  scope: Generated<SecretScope>;
   sealed: string;
   updated_at: Generated<Date>;
 }
+
+export type SecretScope = "production" | "previews";
 
 export interface Database {
   secrets: SecretsTable;

@@ -8,6 +8,8 @@ export interface PreviewInput {
   headSha: string;
   headRepo: string;
   fork: boolean;
+  /** Opened by a bot (GitHub's user.type Bot): its code is treated like a fork's for secrets. */
+  authorBot?: boolean;
 }
 
 /** Opens (or reopens) a preview environment at a new head; a push resets its expiry clock. */
@@ -21,6 +23,7 @@ export async function openPreview(db: Db, input: PreviewInput): Promise<Environm
       head_sha: input.headSha,
       head_repo: input.headRepo,
       fork: input.fork,
+      author_bot: input.authorBot ?? false,
       state: "open",
     })
     .onConflict((oc) =>
@@ -29,6 +32,7 @@ export async function openPreview(db: Db, input: PreviewInput): Promise<Environm
         head_sha: input.headSha,
         head_repo: input.headRepo,
         fork: input.fork,
+        author_bot: input.authorBot ?? false,
         last_push_at: sql`now()`,
         closed_at: null,
         torn_down_at: null,
