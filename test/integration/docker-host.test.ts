@@ -1,67 +1,18 @@
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
-import { DockerodeHost, type DockerHost } from "../../releaser/docker-host.js";
+import { DockerodeHost } from "../../releaser/docker-host.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER, planProxyReload } from "../../releaser/proxy-plan.js";
-import { anyAnswer, waitHealthy } from "../../releaser/health-check.js";
 import { removeContainer } from "../support/docker-cleanup.js";
+import { dockerHostConformance } from "../support/docker-host-conformance.js";
 import { freePort, getVia, uniqueName, waitFor } from "../support/services.js";
 
-/**
- * The DockerHost conformance suite: what every implementation of the port must do. It runs here against
- * the Engine API driver on the machine's real Docker engine.
- */
-function dockerHostConformance(name: string, make: () => DockerHost): void {
-  describe(`DockerHost conformance: ${name}`, () => {
-    const host = make();
-    const net = uniqueName("berth-conf-");
-    const container = uniqueName("berth-conf-c-");
-
-    afterAll(async () => {
-      await host.removeContainer(container);
-      await new Docker({ socketPath: "/var/run/docker.sock" }).getNetwork(net).remove().catch(() => undefined);
-    });
-
-    it("creates networks idempotently", async () => {
-      await host.ensureNetwork(net, { "berth.managed": "true" });
-      await host.ensureNetwork(net, { "berth.managed": "true" });
-    });
-
-    it("runs a container, finds its address, writes files, execs and reads logs", async () => {
-      const id = await host.createContainer({
-        name: container,
-        Image: "berth-standin/busybox:latest",
-        Cmd: ["sh", "-c", "echo started; mkdir -p /www; exec httpd -f -p 8080 -h /www"],
-        HostConfig: { NetworkMode: net, Init: true },
-      });
-      await host.startContainer(id);
-      await host.startContainer(id); // already running is fine
-      const info = await host.inspectContainer(container);
-      expect(info).toMatchObject({ id, name: container, running: true, networks: [net] });
-      await host.putFile(container, "/www/index.html", "from putFile\n");
-      const target = { container, network: net, port: 8080, path: "/" };
-      await waitHealthy((ms) => host.probeHttp(target, ms), { ...target, accept: anyAnswer }, 10_000);
-      expect(await host.probeHttp(target, 2000)).toBe(200);
-      expect(await host.probeHttp({ ...target, path: "/missing" }, 2000)).toBe(404);
-      expect(await host.probeHttp({ ...target, port: 8081 }, 2000)).toBeUndefined();
-      expect(await host.exec(container, ["cat", "/www/index.html"])).toEqual({ exitCode: 0, output: "from putFile\n" });
-      await expect(host.exec(container, ["sh", "-c", "echo nope >&2; exit 4"])).rejects.toThrow(/exited with 4: nope/);
-      expect(await host.logsTail(id, 5)).toContain("started");
-    });
-
-    it("treats missing containers as absent, and stop/remove as idempotent", async () => {
-      expect(await host.inspectContainer(uniqueName("missing-"))).toBeUndefined();
-      await host.stopContainer(container, 1);
-      await host.stopContainer(container, 1);
-      await host.removeContainer(container);
-      await host.removeContainer(container);
-      expect(await host.inspectContainer(container)).toBeUndefined();
-    });
-  });
-}
-
-dockerHostConformance("dockerode on the local engine", () => new DockerodeHost(new Docker({ socketPath: "/var/run/docker.sock" })));
+// The DockerHost conformance suite (test/support/docker-host-conformance.ts) on the machine's real engine.
+dockerHostConformance("dockerode on the local engine", () => {
+  const engine = new Docker({ socketPath: "/var/run/docker.sock" });
+  return { host: new DockerodeHost(engine), engine };
+});
 
 describe("IngressProxy on the Caddy stand-in", () => {
   const host = new DockerodeHost(new Docker({ socketPath: "/var/run/docker.sock" }));
