@@ -12,7 +12,9 @@ export function enterpriseFetch(apiUrl: string, base: typeof fetch = fetch): typ
   return (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     if (url === PUBLIC_API || url.startsWith(`${PUBLIC_API}/`)) {
-      return base(target + url.slice(PUBLIC_API.length), init);
+      const moved = target + url.slice(PUBLIC_API.length);
+      // A Request carries its own method, headers and body: keep them, only the URL changes.
+      return base(input instanceof Request ? new Request(moved, input) : moved, init);
     }
     return base(input, init);
   };

@@ -89,12 +89,30 @@ export class DockerodeHost implements DockerHost {
   }
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    // One create per name at a time in this process; Docker's CheckDuplicate is best effort and lets
+    // two concurrent creates through, after which every call by that name fails as ambiguous.
+    const previous = this.#networkCreates.get(name) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.#ensureNetwork(name, labels));
+    this.#networkCreates.set(name, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.#networkCreates.get(name) === mine) this.#networkCreates.delete(name);
+    }
+  }
+
+  readonly #networkCreates = new Map<string, Promise<void>>();
+
+  async #ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
     try {
       await this.docker.getNetwork(name).inspect();
     } catch (e) {
-      if (!isStatus(e, 404)) throw e;
+      if (!isStatus(e, 404) && !/ambiguous/i.test(String((e as Error).message))) throw e;
+      if (!isStatus(e, 404)) return this.#dedupeNetwork(name);
       try {
         await this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.#own(labels), CheckDuplicate: true });
+        // Another process may have created it in the same instant: keep one.
+        await this.#dedupeNetwork(name);
       } catch (err) {
         if (isStatus(err, 409)) return; // created meanwhile by a concurrent release
         if (/non-overlapping IPv4 address pool/i.test(String((err as Error).message))) {
@@ -106,6 +124,14 @@ export class DockerodeHost implements DockerHost {
         throw err;
       }
     }
+  }
+
+  /** Removes all but the oldest network of this exact name, if concurrent creates made several. */
+  async #dedupeNetwork(name: string): Promise<void> {
+    const same = (await this.docker.listNetworks({ filters: JSON.stringify({ name: [name] }) })).filter((n) => n.Name === name);
+    if (same.length < 2) return;
+    same.sort((a, b) => String(a.Created).localeCompare(String(b.Created)) || a.Id.localeCompare(b.Id));
+    for (const extra of same.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
   }
 
   async connect(network: string, container: string): Promise<void> {
@@ -272,7 +298,14 @@ export class DockerodeHost implements DockerHost {
       if (!isStatus(e, 404)) throw e;
     }
     const stream = await this.docker.pull(ref);
-    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[] = []) => {
+        // A pull that fails halfway still ends the stream normally, with the error as an event.
+        const failed = events.find((ev) => ev.error);
+        if (err || failed) reject(err ?? new Error(`pulling ${ref} failed: ${failed?.error}`));
+        else resolve();
+      }),
+    );
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
@@ -292,10 +325,15 @@ export class DockerodeHost implements DockerHost {
   async exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }> {
     const exec = await this.docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
-    const out = new PassThrough();
+    const [out, err] = [new PassThrough(), new PassThrough()];
     let output = "";
+    let stderr = "";
     out.on("data", (d: Buffer) => (output += d.toString()));
-    this.docker.modem.demuxStream(stream, out, out);
+    err.on("data", (d: Buffer) => {
+      output += d.toString();
+      stderr += d.toString();
+    });
+    this.docker.modem.demuxStream(stream, out, err);
     await new Promise<void>((resolve, reject) => {
       stream.on("end", resolve);
       stream.on("error", reject);
@@ -307,7 +345,7 @@ export class DockerodeHost implements DockerHost {
       info = await exec.inspect();
     }
     const exitCode = info.ExitCode ?? -1;
-    if (exitCode !== 0) throw new ExecError(argv, exitCode, output, "");
+    if (exitCode !== 0) throw new ExecError(argv, exitCode, output, stderr);
     return { exitCode, output };
   }
 }

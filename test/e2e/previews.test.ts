@@ -28,6 +28,18 @@ describe("pull request previews, end to end", () => {
   const completed = (sha: string) =>
     waitFor(`check run on ${sha.slice(0, 7)}`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), 120_000, 100);
   const commentOn = (n: number) => h.github.commentsOn(n).filter((c) => c.body.includes("<!-- berth -->"));
+  /**
+   * Opens PR n with a static site and waits until its preview is served and its comment says live:
+   * the known state a test starts from. Every test uses PR numbers of its own, so any runs alone (`-t`).
+   */
+  const openPreview = async (n: number, site: string): Promise<string> => {
+    const sha = h.repo.commitToPull(n, staticSite(site));
+    expect((await h.pull({ action: "opened", number: n, head: sha })).status).toBe(200);
+    expect((await completed(sha)).conclusion).toBe("success");
+    await waitFor(`preview ${n} served`, async () => (await body(n)) === site);
+    await waitFor(`preview ${n} comment live`, () => commentOn(n)[0]?.body.includes("live"));
+    return sha;
+  };
 
   beforeAll(async () => {
     h = await startHarness({ BERTH_RECONCILE_INTERVAL: "2" });
@@ -59,12 +71,13 @@ describe("pull request previews, end to end", () => {
   });
 
   it("serves the new head after synchronize and edits the same comment", async () => {
-    const sha = h.repo.commitToPull(1, staticSite("preview two\n"));
-    await h.pull({ action: "synchronize", number: 1, head: sha });
+    await openPreview(3, "preview one\n");
+    const sha = h.repo.commitToPull(3, staticSite("preview two\n"));
+    await h.pull({ action: "synchronize", number: 3, head: sha });
     expect((await completed(sha)).conclusion).toBe("success");
-    await waitFor("new head served", async () => (await body(1)) === "preview two\n");
+    await waitFor("new head served", async () => (await body(3)) === "preview two\n");
     const comments = await waitFor("comment edited to the new sha", () => {
-      const c = commentOn(1);
+      const c = commentOn(3);
       return c[0]?.body.includes(sha.slice(0, 7)) && c[0].body.includes("live") ? c : undefined;
     });
     expect(comments).toHaveLength(1);
@@ -73,12 +86,13 @@ describe("pull request previews, end to end", () => {
   });
 
   it("cancels the older of two quick pushes: its build process stops and only the newest is released", async () => {
-    const slow = h.repo.commitToPull(1, { ...staticSite("slow\n"), Dockerfile: "FROM berth-standin/busybox:latest\nRUN sleep 397\nCOPY index.html /www/index.html\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n" });
-    await h.pull({ action: "synchronize", number: 1, head: slow });
+    await openPreview(4, "before two quick pushes\n");
+    const slow = h.repo.commitToPull(4, { ...staticSite("slow\n"), Dockerfile: "FROM berth-standin/busybox:latest\nRUN sleep 397\nCOPY index.html /www/index.html\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n" });
+    await h.pull({ action: "synchronize", number: 4, head: slow });
     await waitFor("slow build running", () => processRunning("sleep 39[7]"), 60_000, 50);
-    const fast = h.repo.commitToPull(1, staticSite("fast\n"));
+    const fast = h.repo.commitToPull(4, staticSite("fast\n"));
     const started = performance.now();
-    await h.pull({ action: "synchronize", number: 1, head: fast });
+    await h.pull({ action: "synchronize", number: 4, head: fast });
     await waitFor("superseded build process gone", () => !processRunning("sleep 39[7]"), 30_000, 20);
     const stoppedMs = performance.now() - started;
     console.log(`synchronize → superseded build process exited: ${stoppedMs.toFixed(0)}ms`);
@@ -86,7 +100,7 @@ describe("pull request previews, end to end", () => {
     expect(cancelled.conclusion).toBe("cancelled");
     expect(cancelled.output?.title).toBe(`Superseded by ${fast.slice(0, 7)}`);
     expect((await completed(fast)).conclusion).toBe("success");
-    await waitFor("fast served", async () => (await body(1)) === "fast\n");
+    await waitFor("fast served", async () => (await body(4)) === "fast\n");
     expect(h.github.deploymentsFor(slow).flatMap((d) => d.statuses.map((s) => s.state))).not.toContain("success");
   });
 
@@ -110,26 +124,30 @@ describe("pull request previews, end to end", () => {
   });
 
   it("removes everything of the preview when the PR closes and marks its Deployment inactive", async () => {
-    const head = h.github.pulls.get(1)?.head ?? "";
+    const head = await openPreview(5, "to be closed\n");
+    expect((await resourcesOf(h.app, "pr-5")).length).toBeGreaterThan(0);
     const started = performance.now();
-    await h.pull({ action: "closed", number: 1, head, merged: true });
-    await waitFor("preview resources gone", async () => (await resourcesOf(h.app, "pr-1")).length === 0, 60_000, 50);
+    await h.pull({ action: "closed", number: 5, head, merged: true });
+    await waitFor("preview resources gone", async () => (await resourcesOf(h.app, "pr-5")).length === 0, 60_000, 50);
     console.log(`closed → last preview resource gone: ${(performance.now() - started).toFixed(0)}ms`);
-    expect((await getVia(h.ingressPort, previewHost(1))).status).toBe(404);
+    expect((await getVia(h.ingressPort, previewHost(5))).status).toBe(404);
     await waitFor("deployment inactive", () => h.github.deploymentsFor(head)[0]?.statuses.at(-1)?.state === "inactive");
-    await waitFor("comment says removed", () => commentOn(1)[0]?.body.includes("removed"));
-    expect(commentOn(1)).toHaveLength(1);
+    await waitFor("comment says removed", () => commentOn(5)[0]?.body.includes("removed"));
+    expect(commentOn(5)).toHaveLength(1);
   });
 
   it("brings the preview back when the PR is reopened", async () => {
-    const head = h.github.pulls.get(1)?.head ?? "";
-    await h.pull({ action: "reopened", number: 1, head });
-    await waitFor("preview back", async () => (await body(1)) === "fast\n", 120_000);
+    const head = await openPreview(6, "closed and reopened\n");
+    await h.pull({ action: "closed", number: 6, head });
+    await waitFor("preview gone", async () => (await resourcesOf(h.app, "pr-6")).length === 0, 60_000);
+    await h.pull({ action: "reopened", number: 6, head });
+    await waitFor("preview back", async () => (await body(6)) === "closed and reopened\n", 120_000);
   });
 
   it("repairs a missed close and strays from a crash through the reconciler", async () => {
-    // PR 1 closes on GitHub but the webhook never arrives.
-    h.github.pulls.set(1, { state: "closed", head: h.github.pulls.get(1)?.head ?? "" });
+    const head = await openPreview(7, "closed while nobody listened\n");
+    // PR 7 closes on GitHub but the webhook never arrives.
+    h.github.pulls.set(7, { state: "closed", head });
     // A crash halfway through some earlier teardown left a labelled container and network behind.
     const net = await docker.createNetwork({ Name: `berth-${h.app}-pr-99`, Labels: { "berth.managed": "true", "berth.instance": h.instance, "berth.app": h.app, "berth.environment": "pr-99" } });
     const stray = await docker.createContainer({
@@ -148,10 +166,10 @@ describe("pull request previews, end to end", () => {
       Labels: { "berth.managed": "true", "berth.instance": "berth-someone-else", "berth.app": h.app, "berth.environment": "pr-98", "berth.role": "web" },
       HostConfig: { Init: true },
     });
-    await waitFor("reconciler removed pr-1 and pr-99", async () => (await resourcesOf(h.app, "pr-1")).length + (await resourcesOf(h.app, "pr-99")).length === 0, 60_000, 200);
+    await waitFor("reconciler removed pr-7 and pr-99", async () => (await resourcesOf(h.app, "pr-7")).length + (await resourcesOf(h.app, "pr-99")).length === 0, 60_000, 200);
     expect((await theirs.inspect()).Id).toBe(theirs.id);
     await theirs.remove({ force: true });
-    expect((await getVia(h.ingressPort, previewHost(1))).status).toBe(404);
+    expect((await getVia(h.ingressPort, previewHost(7))).status).toBe(404);
   });
 
   it("does not build a fork's PR until a writer labels it, and asks again after a new push", async () => {

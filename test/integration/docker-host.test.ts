@@ -1,70 +1,45 @@
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
-import { DockerodeHost, type DockerHost } from "../../releaser/docker-host.js";
+import { DockerodeHost } from "../../releaser/docker-host.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
-import { CADDYFILE_PATH, PROXY_CONTAINER, planProxyReload } from "../../releaser/proxy-plan.js";
-import { anyAnswer, waitHealthy } from "../../releaser/health-check.js";
-import { removeContainer } from "../support/docker-cleanup.js";
+import { CADDYFILE_PATH, planProxyReload, proxyNames } from "../../releaser/proxy-plan.js";
+import { removeContainer, removeInstance } from "../support/docker-cleanup.js";
+import { dockerHostConformance } from "../support/docker-host-conformance.js";
 import { freePort, getVia, uniqueName, waitFor } from "../support/services.js";
 
-/**
- * The DockerHost conformance suite: what every implementation of the port must do. It runs here against
- * the Engine API driver on the machine's real Docker engine.
- */
-function dockerHostConformance(name: string, make: () => DockerHost): void {
-  describe(`DockerHost conformance: ${name}`, () => {
-    const host = make();
-    const net = uniqueName("berth-conf-");
-    const container = uniqueName("berth-conf-c-");
+// The DockerHost conformance suite (test/support/docker-host-conformance.ts) on the machine's real engine.
+dockerHostConformance("dockerode on the local engine", () => {
+  const engine = new Docker({ socketPath: "/var/run/docker.sock" });
+  // An installation of its own: the suite never sees or touches a live berth's objects on this engine.
+  return { host: new DockerodeHost(engine, "local", "berth-conformance"), engine, stamped: { "berth.instance": "berth-conformance" } };
+});
 
-    afterAll(async () => {
-      await host.removeContainer(container);
-      await new Docker({ socketPath: "/var/run/docker.sock" }).getNetwork(net).remove().catch(() => undefined);
-    });
+describe("DockerodeHost installations", () => {
+  const engine = new Docker({ socketPath: "/var/run/docker.sock" });
+  const app = uniqueName("berth-inst-");
+  const ours = new DockerodeHost(engine, "local", "berth-itest-ours");
+  const names = [uniqueName("berth-inst-net-"), uniqueName("berth-inst-net-"), uniqueName("berth-inst-net-")];
 
-    it("creates networks idempotently", async () => {
-      await host.ensureNetwork(net, { "berth.managed": "true" });
-      await host.ensureNetwork(net, { "berth.managed": "true" });
-    });
-
-    it("runs a container, finds its address, writes files, execs and reads logs", async () => {
-      const id = await host.createContainer({
-        name: container,
-        Image: "berth-standin/busybox:latest",
-        Cmd: ["sh", "-c", "echo started; mkdir -p /www; exec httpd -f -p 8080 -h /www"],
-        HostConfig: { NetworkMode: net, Init: true },
-      });
-      await host.startContainer(id);
-      await host.startContainer(id); // already running is fine
-      const info = await host.inspectContainer(container);
-      expect(info).toMatchObject({ id, name: container, running: true, networks: [net] });
-      await host.putFile(container, "/www/index.html", "from putFile\n");
-      const target = { container, network: net, port: 8080, path: "/" };
-      await waitHealthy((ms) => host.probeHttp(target, ms), { ...target, accept: anyAnswer }, 10_000);
-      expect(await host.probeHttp(target, 2000)).toBe(200);
-      expect(await host.probeHttp({ ...target, path: "/missing" }, 2000)).toBe(404);
-      expect(await host.probeHttp({ ...target, port: 8081 }, 2000)).toBeUndefined();
-      expect(await host.exec(container, ["cat", "/www/index.html"])).toEqual({ exitCode: 0, output: "from putFile\n" });
-      await expect(host.exec(container, ["sh", "-c", "echo nope >&2; exit 4"])).rejects.toThrow(/exited with 4: nope/);
-      expect(await host.logsTail(id, 5)).toContain("started");
-    });
-
-    it("treats missing containers as absent, and stop/remove as idempotent", async () => {
-      expect(await host.inspectContainer(uniqueName("missing-"))).toBeUndefined();
-      await host.stopContainer(container, 1);
-      await host.stopContainer(container, 1);
-      await host.removeContainer(container);
-      await host.removeContainer(container);
-      expect(await host.inspectContainer(container)).toBeUndefined();
-    });
+  afterAll(async () => {
+    for (const n of names) await engine.getNetwork(n).remove().catch(() => undefined);
   });
-}
 
-dockerHostConformance("dockerode on the local engine", () => new DockerodeHost(new Docker({ socketPath: "/var/run/docker.sock" })));
+  it("lists only its own installation's objects; unlabelled ones belong to the default installation", async () => {
+    const labels = { "berth.managed": "true", "berth.app": app };
+    await ours.ensureNetwork(names[0]!, labels);
+    await engine.createNetwork({ Name: names[1]!, Labels: { ...labels, "berth.instance": "berth-someone-else" } });
+    await engine.createNetwork({ Name: names[2]!, Labels: labels }); // made before installations had names
+    expect((await ours.listManaged({ "berth.app": app })).networks.map((n) => n.name)).toEqual([names[0]]);
+    const legacy = new DockerodeHost(engine); // the default installation
+    expect((await legacy.listManaged({ "berth.app": app })).networks.map((n) => n.name)).toEqual([names[2]]);
+  });
+});
 
 describe("IngressProxy on the Caddy stand-in", () => {
-  const host = new DockerodeHost(new Docker({ socketPath: "/var/run/docker.sock" }));
+  const instance = "berth-itest";
+  const PROXY_CONTAINER = proxyNames(instance).container; // never the default berth-proxy a live berth may run
+  const host = new DockerodeHost(new Docker({ socketPath: "/var/run/docker.sock" }), "local", instance);
   const net = uniqueName("berth-ingress-t-");
   const backend = uniqueName("berth-backend-");
   let port: number;
@@ -74,7 +49,7 @@ describe("IngressProxy on the Caddy stand-in", () => {
   beforeAll(async () => {
     await removeContainer(PROXY_CONTAINER);
     port = await freePort();
-    proxy = new IngressProxy(host, { image: "berth-standin/caddy:2", httpPort: port, httpsPort: await freePort() }, false, createLogger("silent"));
+    proxy = new IngressProxy(host, { instance, image: "berth-standin/caddy:2", httpPort: port, httpsPort: await freePort() }, false, createLogger("silent"));
     await host.ensureNetwork(net, {});
     const id = await host.createContainer({
       name: backend,
@@ -87,7 +62,7 @@ describe("IngressProxy on the Caddy stand-in", () => {
   });
 
   afterAll(async () => {
-    await removeContainer(PROXY_CONTAINER);
+    await removeInstance(instance);
     await removeContainer(backend);
     await new Docker({ socketPath: "/var/run/docker.sock" }).getNetwork(net).remove().catch(() => undefined);
   });
@@ -114,7 +89,7 @@ describe("IngressProxy on the Caddy stand-in", () => {
   it("recreates the proxy when its ports change", async () => {
     const before = await host.inspectContainer(PROXY_CONTAINER);
     const newPort = await freePort();
-    const moved = new IngressProxy(host, { image: "berth-standin/caddy:2", httpPort: newPort, httpsPort: await freePort() }, false, createLogger("silent"));
+    const moved = new IngressProxy(host, { instance, image: "berth-standin/caddy:2", httpPort: newPort, httpsPort: await freePort() }, false, createLogger("silent"));
     await moved.ensure([{ hostname: "site.localhost", upstream }], [net]);
     const after = await host.inspectContainer(PROXY_CONTAINER);
     expect(after?.id).not.toBe(before?.id);

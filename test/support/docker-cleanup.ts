@@ -2,7 +2,7 @@ import Docker from "dockerode";
 
 export const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 
-/** Removes every container, network and image berth made for an app. */
+/** Removes every container, network, volume and image berth made for an app. */
 export async function removeApp(app: string): Promise<void> {
   const filters = JSON.stringify({ label: [`berth.app=${app}`] });
   for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
@@ -12,6 +12,8 @@ export async function removeApp(app: string): Promise<void> {
     for (const id of Object.keys(info?.Containers ?? {})) await net.disconnect({ Container: id, Force: true }).catch(() => undefined);
     await net.remove().catch(() => undefined);
   }
+  // After the containers, which would otherwise keep their volumes in use.
+  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
   for (const i of await docker.listImages({ filters })) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
 }
 
