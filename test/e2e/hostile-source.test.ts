@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticSite, type FileContent } from "../support/git-repo.js";
 import { ADMIN_TOKEN, WEBHOOK_SECRET, startHarness, type Harness } from "../support/harness.js";
 import { getVia, waitFor } from "../support/services.js";
+import { docker } from "../support/docker-cleanup.js";
 import { deliver, pushPayload } from "../support/webhooks.js";
 
 /**
@@ -121,5 +122,26 @@ describe("hostile repositories and webhook fields, end to end", () => {
     expect(check.output?.summary).toContain(`after \`${reviewed.slice(0, 7)}\` was approved`);
     expect(h.github.labels.get(7)?.has("berth:preview")).toBe(false);
     expect((await preview()).body).not.toBe("unreviewed fork code\n");
+  });
+
+  it("gives an approved fork's preview no production secret, whatever its berth.yaml references", async () => {
+    const api = `${h.berth.url}/api/v1/apps/${h.app}/secrets/DB_PASSWORD`;
+    const headers = { ...auth, "content-type": "application/json" };
+    expect((await fetch(api, { method: "PUT", headers, body: JSON.stringify({ value: "production-only-password" }) })).status).toBe(204);
+    const files = { ...site("fork reading secrets\n"), "berth.yaml": 'env: { STOLEN: "${secret.DB_PASSWORD}" }\nsecrets: [DB_PASSWORD]\n' };
+    const head = h.repo.commitToPull(8, files);
+    await h.pull({ action: "opened", number: 8, head, fork: "mallory/hello" });
+    h.github.roles.set("maintainer", "write");
+    await h.pull({ action: "labeled", number: 8, head, fork: "mallory/hello", sender: "maintainer" });
+    const check = await waitFor("fork preview's check run fails", () => h.github.checkRunsFor(head).find((c) => c.conclusion === "failure"), 120_000, 200);
+    expect(check.output?.summary).toContain(`berth secrets set ${h.app} DB_PASSWORD --previews`);
+    const containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.app=${h.app}`, "berth.environment=pr-8"] }) });
+    for (const c of containers) expect(JSON.stringify(await docker.getContainer(c.Id).inspect())).not.toContain("production-only-password");
+
+    // With a value set for previews, the same commit gets that one.
+    const previewsApi = `${api}?scope=previews`;
+    expect((await fetch(previewsApi, { method: "PUT", headers, body: JSON.stringify({ value: "preview-password" }) })).status).toBe(204);
+    const listed = (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/secrets`, { headers: auth })).json()) as { name: string; scopes: string[] }[];
+    expect(listed).toMatchObject([{ name: "DB_PASSWORD", scopes: ["previews", "production"] }]);
   });
 });
