@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { App, Db, Deployment } from "../store/db.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { audienceOf, openSecrets, requireSecrets } from "../store/secret-store.js";
+import { appRedactor, audienceOf, openSecrets, requireSecrets } from "../store/secret-store.js";
 import { getEnvironment } from "../store/environment-store.js";
 import type { Sensitive } from "../core/sensitive.js";
 import type { DeploymentReporter } from "../github/deployment-reporter.js";
@@ -64,7 +64,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   if (d.state === "releasing") return "built";
   if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
 
-  const logs = new LogWriter(deps.db, d.id);
+  const logs = new LogWriter(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
   const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
   try {
     logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);
@@ -102,7 +102,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     await reportFailure(deps, app, d, logs, e);
     return "failed";
   } finally {
-    await logs.flush();
+    await logs.end();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -184,15 +184,16 @@ async function execute(deps: BuildDeps, x: Execution, signal?: AbortSignal): Pro
 /** A user error: the check run fails with the reason and the log tail; a live release keeps serving. */
 async function reportFailure(deps: BuildDeps, app: App, d: Deployment, logs: LogWriter, e: UserError): Promise<void> {
   logs.note(e.message);
-  await logs.flush();
-  await setDeploymentState(deps.db, d.id, "failed", { error: e.message });
+  await logs.end();
+  const message = logs.redact(e.message);
+  await setDeploymentState(deps.db, d.id, "failed", { error: message });
   const live = await liveRelease(deps.db, app.id, d.environment);
   const invalid = e instanceof ManifestError;
   deps.reporter.failed(app, d, {
     title: invalid ? `${MANIFEST_FILE} is invalid` : "Build failed",
     annotations: invalid ? manifestAnnotations(e.issues, MANIFEST_FILE) : undefined,
-    message: e.message,
-    detail: e.detail ?? logs.tail(),
+    message,
+    detail: logs.redact(e.detail ?? logs.tail()),
     detailTitle: "Build log (last lines)",
     previousLive: Boolean(live),
     url: live ? `the previous release (${live.image})` : undefined,

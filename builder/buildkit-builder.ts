@@ -2,6 +2,7 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { UserError, lastLines } from "../core/errors.js";
+import { Redactor } from "../core/redactor.js";
 import type { Sensitive } from "../core/sensitive.js";
 import type { DockerBuildPlan } from "./build-plan.js";
 import { BuildkitSession } from "./buildkit-session.js";
@@ -55,14 +56,17 @@ export class BuildkitBuilder implements Builder {
   /** Builds and tags plan.image; resolves to the image id. A failing Dockerfile is a UserError with the log tail. */
   async build(plan: DockerBuildPlan, log: LogSink, signal?: AbortSignal, secrets: Readonly<Record<string, Sensitive>> = {}): Promise<string> {
     signal?.throwIfAborted();
-    const redact = redactor(secrets);
+    // Masked as a stream: a value BuildKit splits across two trace events is still caught.
+    const redactor = new Redactor(Object.values(secrets));
+    const redact = (text: string): string => redactor.redact(text);
+    const masked = redactor.stream();
     let tail = "";
-    const record = (text: string): void => {
+    const emit = (text: string): void => {
       if (!text) return;
-      text = redact(text);
       tail = (tail + text).slice(-8000);
       log(text);
     };
+    const record = (text: string): void => emit(masked.push(text));
     const missing = new Set<string>();
     const onMissingSecret = (id: string): void => {
       // BuildKit mounts secrets as optional by default: the step still runs, just without the file.
@@ -73,6 +77,7 @@ export class BuildkitBuilder implements Builder {
     try {
       return await this.#run(plan, session.id, signal, record, () => tail, missing, redact);
     } finally {
+      emit(masked.end());
       await session.close();
     }
   }
@@ -183,18 +188,4 @@ function buildFailure(message: string, tail: string, missing: ReadonlySet<string
   const mounts = ids.map((id) => `--mount=type=secret,id=${id}`).join(", ");
   const what = ids.length === 1 ? `the build secret ${quoted}, which is` : `the build secrets ${quoted}, which are`;
   return new UserError(`${failed}; the Dockerfile mounts ${what} not defined for this app: add ${ids.length === 1 ? "it" : "them"} to the app's build secrets or remove ${mounts}`, tail);
-}
-
-/** Masks secret values in build output, so a step that prints one does not leak it into the stored log. */
-function redactor(secrets: Readonly<Record<string, Sensitive>>): (s: string) => string {
-  // Very short values would mask ordinary text everywhere and hide nothing worth hiding.
-  // A multi-line value (a PEM key, an .npmrc) reaches the log line by line, each behind its step's "#N "
-  // prefix, so each of its lines is masked too, besides the whole.
-  const values = [...new Set(Object.values(secrets).flatMap((s) => {
-    const v = s.unwrap();
-    return [v, ...v.split(/\r?\n/).map((line) => line.trim())];
-  }))]
-    .filter((v) => v.length >= 4)
-    .sort((a, b) => b.length - a.length);
-  return (text) => values.reduce((t, v) => t.split(v).join("[redacted]"), text);
 }

@@ -8,7 +8,7 @@ import { drainingReleases, failRelease, markReplaced, recordRelease, staleReason
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { lockKeys, withLock } from "../store/locks.js";
-import { audienceOf } from "../store/secret-store.js";
+import { appRedactor, audienceOf } from "../store/secret-store.js";
 import { getEnvironment } from "../store/environment-store.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
@@ -61,12 +61,12 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   let { app } = found;
   return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
-    const logs = new LogWriter(db, d.id);
+    const logs = new LogWriter(db, d.id).redactWith(await appRedactor(db, deps.secretBox, app.id));
     const stale = await staleReason(db, app.id, d.id, d.environment);
     if (stale) {
       if (await transition(db, d.id, ["releasing"], "cancelled", { error: stale.summary })) deps.reporter.cancelled(app, d, stale.title, stale.summary);
       logs.note(`not released: ${stale.summary}`);
-      await logs.flush();
+      await logs.end();
       return "skipped";
     }
     const image = d.image ?? "";
@@ -122,7 +122,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     await drainOld(deps, app.id, d.environment, logs);
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
     await pruneImages(deps, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
-    await logs.flush();
+    await logs.end();
     return "live";
   });
 }
@@ -224,7 +224,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     if (!(e instanceof UserError)) {
       await applyRoutes(deps).catch(() => undefined);
       logs.note(`berth error: ${(e as Error).message}`);
-      await logs.flush();
+      await logs.end();
       throw e;
     }
     return reportFailure(deps, c, e, "Release failed: the new container never became healthy");
@@ -234,12 +234,14 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
 /** A user error before or during the switch: the previous release keeps serving; say why on GitHub. */
 async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError, title: string): Promise<"failed"> {
   c.logs.note(e.message);
-  await c.logs.flush();
-  await setDeploymentState(deps.db, c.d.id, "failed", { error: e.message });
+  await c.logs.end();
+  // Container log tails and release-command output are the app's own text: they may print secrets.
+  const message = c.logs.redact(e.message);
+  await setDeploymentState(deps.db, c.d.id, "failed", { error: message });
   deps.reporter.failed(c.app, c.d, {
     title,
-    message: e.message,
-    detail: e.detail,
+    message,
+    detail: e.detail === undefined ? undefined : c.logs.redact(e.detail),
     detailTitle: "Log (last lines)",
     previousLive: Boolean(c.previous),
     url: c.servingUrl,

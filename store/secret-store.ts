@@ -4,6 +4,7 @@ import { PRODUCTION } from "../core/names.js";
 import type { Db, Environment, SecretScope } from "./db.js";
 import type { SecretBox } from "../core/secret-box.js";
 import type { Sensitive } from "../core/sensitive.js";
+import { Redactor } from "../core/redactor.js";
 
 /**
  * Who a deployment's code comes from, which decides the secret values it may see: production gets
@@ -57,6 +58,16 @@ export async function openSecrets(db: Db, box: SecretBox, appId: number, audienc
   // Preview values override production's for a same-repository preview.
   for (const r of [...rows].sort((a, b) => (a.scope === b.scope ? 0 : a.scope === "previews" ? 1 : -1))) open.set(r.name, box.open(context(appId, r.name, r.scope), r.sealed));
   return open;
+}
+
+/**
+ * The redactor for everything a deployment of this app writes or reports: it masks the values of
+ * all the app's secrets, in every scope, whatever the deployment was given.
+ */
+export async function appRedactor(db: Db, box: SecretBox | undefined, appId: number): Promise<Redactor> {
+  if (!box) return Redactor.none;
+  const rows = await db.selectFrom("secrets").select(["name", "scope", "sealed"]).where("app_id", "=", appId).execute();
+  return new Redactor(rows.map((r) => box.open(context(appId, r.name, r.scope), r.sealed)));
 }
 
 /**

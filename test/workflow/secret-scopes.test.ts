@@ -94,4 +94,25 @@ describe("secret scopes (runBuild + runRelease; real Postgres, fake ports)", { t
     expect([...web.networks]).toEqual([`berth-${app.name}-pr-4`]); // not production's network
     expect(w.host.withLabels({ "berth.app": app.name, "berth.environment": "pr-4", "berth.service": "cache" })).toHaveLength(1);
   });
+
+  it("masks every secret value in the stored log and on the check run, also when it arrives split across chunks", async () => {
+    w.fetcher.trees.set(sha("f1"), { Dockerfile: DOCKERFILE, "berth.yaml": MANIFEST + 'release: ["sh", "-c", "echo $DATABASE_PASSWORD"]\n' });
+    w.builder.next(async (plan, run) => {
+      run.log("connecting with produc");
+      run.log("tion-password\n");
+      run.log(`Successfully tagged ${plan.image}\n`);
+    });
+    const d = await w.deployment(app, { sha: sha("f1") });
+    expect(await runBuild(w.buildDeps({ secretBox: box }), d.id)).toBe("built");
+    // The release command prints the secret and fails: its output reaches the log and the check run.
+    w.host.onRunOnce = () => ({ exitCode: 1, output: "migrating with production-password\nfailed\n" });
+    expect(await runRelease(w.releaseDeps({ secretBox: box }), d.id)).toBe("failed");
+    await w.drain();
+    const log = await w.logOf(d.id);
+    expect(log).toContain("connecting with [redacted]");
+    expect(log).toContain("migrating with [redacted]");
+    const check = JSON.stringify(w.github.checkRunFor(sha("f1")));
+    expect(check).toContain("[redacted]");
+    expect(log + check).not.toContain("production-password");
+  });
 });
