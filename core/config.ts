@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_INSTANCE } from "./names.js";
 import type { Resources } from "../manifest/types.js";
@@ -31,6 +32,8 @@ export interface Config {
   tls: boolean;
   dockerHost: string;
   proxyImage: string;
+  /** Where berth keeps its own files: the App credentials /setup registered (github-app.env). */
+  dataDir: string;
   /**
    * This installation's name on its Docker engines: the prefix of its fixed-name resources (the proxy)
    * and a label on everything it creates, so installations sharing an engine never touch each other's.
@@ -66,8 +69,11 @@ export interface Config {
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the environment; every problem found is reported at once, naming its variable. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(given: Env = process.env): Config {
   const problems: string[] = [];
+  const dataDir = given.BERTH_DATA_DIR || process.cwd();
+  // What /setup registered is kept in the data directory and used unless the environment names an App.
+  const env = { ...readAppFile(join(dataDir, APP_FILE), given), ...given };
   const int = (name: string, fallback: number, min = 0, max = 65535): number => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
@@ -142,7 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
     const key = decodeSecretKey(env.BERTH_SECRET_KEY);
     if (!key) problems.push("BERTH_SECRET_KEY: expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)");
     else secretKey = new Sensitive(env.BERTH_SECRET_KEY);
-  } else if (production) {
+  } else if (production && github) {
+    // Without an App berth only offers /setup, which keeps no secrets: do not lock the operator out of it.
     problems.push("BERTH_SECRET_KEY: required when NODE_ENV=production; create one with `openssl rand -hex 32`");
   }
 
@@ -166,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     dockerHost,
     proxyImage: env.BERTH_PROXY_IMAGE || "caddy:2-alpine",
     instance,
+    dataDir,
     secretKey,
     publicUrl: (env.BERTH_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ""),
     apiToken: env.BERTH_API_TOKEN ? new Sensitive(env.BERTH_API_TOKEN) : undefined,
@@ -188,6 +196,31 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`berth cannot start; fix these environment variables:\n  - ${problems.join("\n  - ")}`);
   }
   return config;
+}
+
+/** The file in BERTH_DATA_DIR where /setup keeps the App it registered. */
+export const APP_FILE = "github-app.env";
+
+const APP_KEYS = new Set(["APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY"]);
+
+/**
+ * The App credentials /setup wrote (KEY=value lines, PRIVATE_KEY quoted with \n escapes), unless the
+ * environment already names an App; nothing when the file is absent.
+ */
+function readAppFile(path: string, env: Env): Env {
+  if (env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return {};
+  }
+  const out: Env = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m && APP_KEYS.has(m[1]!)) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1");
+  }
+  return out;
 }
 
 function resourcesOf(memoryBytes: number | undefined, cpus: number | undefined): Resources {

@@ -6,7 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh >/dev/null || exit 1
+urls=$(bash scripts/deps.sh --test) || exit 1
+# The tests reach the same Postgres and Redis berth would (the role's password is generated per machine).
+while IFS='=' read -r k v; do export "TEST_$k=$v"; done <<<"$urls"
 bash scripts/standins.sh || exit 1
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund || exit 1

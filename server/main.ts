@@ -12,7 +12,7 @@ import { PackBuilder } from "../builder/pack-builder.js";
 import { dispatchBuilds } from "../jobs/build-dispatch.js";
 import { startRollback } from "../jobs/rollback.js";
 import { CancelBus } from "../jobs/cancel-bus.js";
-import { loadConfig, type Config } from "../core/config.js";
+import { APP_FILE, loadConfig, type Config } from "../core/config.js";
 import { createDb } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { DeploymentReporter } from "../github/deployment-reporter.js";
@@ -124,7 +124,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
       pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:") }),
-      ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(process.cwd(), "github-app.env"), log })]),
+      ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);

@@ -1,10 +1,22 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import pg from "pg";
 
 /** Postgres server the tests use (scripts/deps.sh sets it up); each test file gets a fresh database in it. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://berth:berth@127.0.0.1:5432/berth";
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? localDatabaseUrl();
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** The berth role scripts/deps.sh set up on this machine, with its generated password (berth:berth before it had one). */
+function localDatabaseUrl(): string {
+  let password = "berth";
+  try {
+    password = readFileSync("/var/lib/berth/pg-password", "utf8").trim() || password;
+  } catch {
+    // not set up by scripts/deps.sh yet
+  }
+  return `postgres://berth:${password}@127.0.0.1:5432/berth`;
+}
 
 export const uniqueName = (prefix: string): string => `${prefix}${randomBytes(3).toString("hex")}`;
 

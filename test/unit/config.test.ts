@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.js";
 
@@ -47,9 +50,27 @@ describe("loadConfig", () => {
     );
   });
 
-  it("requires BERTH_SECRET_KEY in production", () => {
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow("BERTH_SECRET_KEY: required when NODE_ENV=production");
+  it("requires BERTH_SECRET_KEY in production once an App is configured, but never locks the operator out of /setup", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", APP_ID: "7", PRIVATE_KEY: KEY, WEBHOOK_SECRET: "s" })).toThrow("BERTH_SECRET_KEY: required when NODE_ENV=production");
+    expect(loadConfig({ NODE_ENV: "production" }).github).toBeUndefined(); // setup mode starts
     expect(loadConfig({ NODE_ENV: "production", BERTH_SECRET_KEY: "ab".repeat(32) }).secretKey?.toString()).toBe("[redacted]");
     expect(() => loadConfig({ BERTH_SECRET_KEY: "short" })).toThrow("BERTH_SECRET_KEY: expected 32 bytes");
+  });
+
+  it("loads the App /setup registered from BERTH_DATA_DIR, unless the environment names one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-data-"));
+    writeFileSync(join(dir, "github-app.env"), `APP_ID=42\nWEBHOOK_SECRET=from-setup\nPRIVATE_KEY="${KEY.replace(/\n/g, "\\n")}"\nOTHER=ignored\n`);
+    const c = loadConfig({ BERTH_DATA_DIR: dir });
+    expect(c.github?.appId).toBe("42");
+    expect(c.github?.webhookSecret.unwrap()).toBe("from-setup");
+    expect(c.github?.privateKey.unwrap()).toBe(KEY);
+    expect(loadConfig({ BERTH_DATA_DIR: dir, APP_ID: "7", PRIVATE_KEY: KEY, WEBHOOK_SECRET: "env" }).github?.appId).toBe("7");
+    rmSync(dir, { recursive: true });
+  });
+
+  it("names this installation with BERTH_INSTANCE, berth by default", () => {
+    expect(loadConfig({}).instance).toBe("berth");
+    expect(loadConfig({ BERTH_INSTANCE: "staging" }).instance).toBe("staging");
+    expect(() => loadConfig({ BERTH_INSTANCE: "Bad Name" })).toThrow("BERTH_INSTANCE=Bad Name: expected a lower-case name");
   });
 });
