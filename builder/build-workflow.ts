@@ -16,6 +16,7 @@ import { getDeployment, liveRelease, setDeploymentState, transition } from "../s
 import { ManifestError, manifestAnnotations, type Manifest, type Resources } from "../manifest/manifest.js";
 import { MANIFEST_FILE, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { Checkout } from "./checkout.js";
+import { foreignImage, imageReferences } from "./dockerfile-refs.js";
 import { ProgressTicker } from "./build-progress.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy } from "./pack-plan.js";
@@ -123,6 +124,7 @@ async function planCheckout(deps: BuildDeps, app: App, d: Deployment, checkout: 
     const where = build && build.context !== "." ? `${build.context}/${dockerfile}` : dockerfile;
     throw new UserError(`No ${where} in ${app.repo_full_name} at ${d.sha.slice(0, 7)}: add one that EXPOSEs the port your app listens on.`);
   }
+  if (strategy === "dockerfile") await refuseForeignImages(checkout, join(context, dockerfile), build?.args ?? {}, app.name);
   // Files the build tools open themselves, following symlinks: they too must be bounded files of this repository.
   for (const tooling of [".dockerignore", "project.toml"]) await checkout.readText(join(context, tooling), tooling, 256 * 1024);
   const files = manifest ? await readServiceFiles(checkout, manifest) : {};
@@ -149,6 +151,18 @@ async function planCheckout(deps: BuildDeps, app: App, d: Deployment, checkout: 
     secretNames: build?.secrets ?? [],
     operatorLimits: deps.buildResources,
   });
+}
+
+/**
+ * Every app's images live on the builder's engine: a Dockerfile must not build on, or copy from,
+ * another app's (its code, and whatever its build baked in). Public images and the app's own are fine.
+ */
+async function refuseForeignImages(checkout: Checkout, path: string, buildArgs: Readonly<Record<string, string>>, app: string): Promise<void> {
+  const text = (await checkout.readText(path, "build.dockerfile")) ?? "";
+  for (const { ref, line } of imageReferences(text, buildArgs)) {
+    const why = foreignImage(ref, app);
+    if (why) throw new UserError(`${path.replace(/^\.\//, "")} line ${line} uses ${ref}: ${why}. berth builds only on public images and this app's own.`);
+  }
 }
 
 interface Execution {

@@ -1,16 +1,31 @@
 /** Naming rules shared by the server, builder and releaser: DNS-safe app names, hostnames, URLs, Docker names. */
 
-/** A repository name made DNS-safe: lower case, [a-z0-9-], at most 40 characters, never empty. */
+/**
+ * A part of a name that reads like an environment: `production`, or `pr-<N>`. Docker names are
+ * `berth-<app>-<environment>-<part>`, and hostnames `<app>-pr-<N>.<domain>`: an app name with such a
+ * part could take another app's containers, networks, volumes or preview hostname (app `a-production`
+ * in pr-2 vs app `a` in production with a service `pr-2-db`), so app names never have one.
+ */
+const ENVIRONMENT_PART = /(?:^|-)(?:production|pr-\d+)(?=-|$)/;
+
+/** Why an app name cannot be used (it has a part that reads like an environment), or undefined. */
+export function reservedNamePart(name: string): string | undefined {
+  const m = ENVIRONMENT_PART.exec(name);
+  return m ? m[0].replace(/^-/, "") : undefined;
+}
+
+/** A repository name made DNS-safe: lower case, [a-z0-9-], at most 40 characters, never empty, with no part reading like an environment. */
 export function appNameFromRepo(repoName: string): string {
   const safe = repoName
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
     .replace(/-+/g, "-")
     .replace(/^-|-$/g, "")
+    // shop-pr-3 would take shop's preview of PR 3, shop-production a sibling's Docker names.
+    .replace(/(^|-)production(?=-|$)/g, "$1prod")
+    .replace(/(^|-)pr-(\d+)(?=-|$)/g, "$1pr$2")
     .slice(0, 40)
     .replace(/-$/, "");
-  // `<app>-pr-<N>` hostnames belong to previews: a repository called shop-pr-3 must not take shop's.
-  if (/-pr-\d+$/.test(safe)) return `${safe.slice(0, 36).replace(/-$/, "")}-app`;
   return safe || "app";
 }
 

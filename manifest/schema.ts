@@ -17,6 +17,7 @@ import {
 import type { BuildSettings, Manifest, PreviewSettings, Route } from "./types.js";
 import { relativePath, stringMap, urlPath } from "./values.js";
 import type { LineTree } from "./yaml.js";
+import { reservedNamePart } from "../core/names.js";
 
 /*
  * The one schema of berth.yaml, from the top: each SHAPE lists every key a mapping may have with its
@@ -36,6 +37,9 @@ const appName: Read<string> = (ctx, path, raw) => {
   }
   // shop-pr-3.<domain> is the hostname of shop's preview of pull request 3: no app may own it.
   if (PREVIEW_SUFFIX.test(raw)) return ctx.fail(path, `"${raw}" ends like a preview's hostname (<app>-pr-<N>); choose a name that does not end in -pr-<number>`);
+  // Docker names are berth-<app>-<environment>-…: a part that reads like an environment could take another app's.
+  const reserved = reservedNamePart(raw);
+  if (reserved) return ctx.fail(path, `"${raw}" has the part "${reserved}", which reads like an environment (production or pr-<number>); choose a name without it`);
   return raw;
 };
 

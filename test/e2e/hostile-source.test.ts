@@ -144,4 +144,21 @@ describe("hostile repositories and webhook fields, end to end", () => {
     const listed = (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/secrets`, { headers: auth })).json()) as { name: string; scopes: string[] }[];
     expect(listed).toMatchObject([{ name: "DB_PASSWORD", scopes: ["previews", "production"] }]);
   });
+
+  it("refuses to build on another app's image present on the builder", async () => {
+    // Another app's release image, on the same engine as every build.
+    const victim = `berth/victim-${h.app}:0123456789abcdef0123456789abcdef01234567`;
+    const [repo, tag] = victim.split(":");
+    await docker.getImage("berth-standin/busybox:latest").tag({ repo, tag });
+    try {
+      const sha = h.repo.commit({ ...site("x\n"), Dockerfile: `FROM ${victim}\nCMD ["cat", "/etc/hostname"]\n` }, "builds on a victim's image");
+      await h.push(sha, h.repo.head);
+      const check = await completed(sha);
+      expect(check.conclusion).toBe("failure");
+      expect(check.output?.summary).toContain(`uses ${victim}: another app's image (berth/victim-${h.app})`);
+      expect(await docker.listImages({ filters: JSON.stringify({ reference: [`berth/${h.app}:${sha}`] }) })).toEqual([]);
+    } finally {
+      await docker.getImage(victim).remove().catch(() => undefined);
+    }
+  });
 });

@@ -42,6 +42,8 @@ const CORPUS: [string, string, string][] = [
   ["a name ending in -", lines("name: shop-"), 'name (line 1): expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got "shop-"'],
   ["a 41-character name", lines(`name: ${"a".repeat(41)}`), `name (line 1): expected a DNS-safe name: lower-case letters, digits and "-", at most 40, not first or last; got "${"a".repeat(41)}"`],
   ["a name that is a preview hostname", lines("name: shop-pr-3"), 'name (line 1): "shop-pr-3" ends like a preview\'s hostname (<app>-pr-<N>); choose a name that does not end in -pr-<number>'],
+  ["a name with a part that reads like an environment", lines("name: shop-production-eu"), 'name (line 1): "shop-production-eu" has the part "production", which reads like an environment (production or pr-<number>); choose a name without it'],
+  ["a name with a pull request part inside", lines("name: a-pr-2-b"), 'name (line 1): "a-pr-2-b" has the part "pr-2", which reads like an environment (production or pr-<number>); choose a name without it'],
   ["an unknown strategy", lines("build: { strategy: nixpacks }"), 'build.strategy (line 1): expected dockerfile or buildpacks; got "nixpacks"'],
   ["a context outside the repository", lines("build:", "  context: services/../../other"), 'build.context (line 2): "services/../../other" leaves the repository'],
   ["an absolute context", lines("build: { context: /srv/app }"), 'build.context (line 1): expected a path relative to the repository, such as services/shop; got "/srv/app"'],

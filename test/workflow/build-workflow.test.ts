@@ -101,6 +101,19 @@ describe("runBuild (real Postgres, fake ports)", { timeout: 10_000 }, () => {
     expect(w.builder.runs).toHaveLength(2);
   });
 
+  it("refuses a Dockerfile that builds on or copies from another app's image, before anything is built", async () => {
+    w.fetcher.tree = { Dockerfile: "ARG BASE=docker.io/berth/payments:0123456\nFROM node:20\nCOPY --from=${BASE} /app/.env /stolen\n" };
+    const d = await w.deployment(app, { sha: sha("g1") });
+
+    expect(await runBuild(w.buildDeps(), d.id)).toBe("failed");
+
+    expect(w.builder.runs).toHaveLength(0);
+    await w.drain();
+    expect(w.github.checkRunFor(sha("g1")).output?.summary).toContain(
+      "Dockerfile line 3 uses docker.io/berth/payments:0123456: another app's image (berth/payments). berth builds only on public images and this app's own.",
+    );
+  });
+
   it("skips a push to the default branch that touches no build.watch path", async () => {
     w.fetcher.tree = { Dockerfile: DOCKERFILE, "berth.yaml": "build:\n  watch: [\"services/api/**\", \"libs/**\"]\n" };
     const d = await w.deployment(app, { sha: sha("d1"), changedPaths: ["docs/README.md"] });
