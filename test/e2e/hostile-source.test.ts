@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,8 +149,7 @@ describe("hostile repositories and webhook fields, end to end", () => {
   it("refuses to build on another app's image present on the builder", async () => {
     // Another app's release image, on the same engine as every build.
     const victim = `berth/victim-${h.app}:0123456789abcdef0123456789abcdef01234567`;
-    const [repo, tag] = victim.split(":");
-    await docker.getImage("berth-standin/busybox:latest").tag({ repo, tag });
+    execFileSync("docker", ["tag", "berth-standin/busybox:latest", victim]);
     try {
       const sha = h.repo.commit({ ...site("x\n"), Dockerfile: `FROM ${victim}\nCMD ["cat", "/etc/hostname"]\n` }, "builds on a victim's image");
       await h.push(sha, h.repo.head);
