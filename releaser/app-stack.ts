@@ -29,6 +29,7 @@ export interface StackContext {
   rollback?: boolean;
   /** Whose code this is: decides which secret values it sees and whether it may share production's services. */
   audience: SecretAudience;
+  clock?: Clock;
 }
 
 /** What the web container gets from the manifest once the stack around it is up. */
@@ -82,7 +83,7 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     const id = await c.host.createContainer(options);
     for (const [path, content] of Object.entries(files)) await c.host.putFile(id, path, content);
     await c.host.startContainer(id);
-    if (svc.healthcheck) await waitForCommand(c.host, containerName, svc.healthcheck.command, svc.healthcheck.timeoutMs ?? c.timeoutMs, `service ${name}`);
+    if (svc.healthcheck) await waitForCommand(c.host, containerName, svc.healthcheck.command, svc.healthcheck.timeoutMs ?? c.timeoutMs, `service ${name}`, c.clock);
     c.logs.note(`service ${name} is up`);
   }
 

@@ -3,6 +3,7 @@ import { UserError, lastLines } from "../core/errors.js";
 import type { LogWriter } from "../store/log-writer.js";
 import type { Manifest } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { waitForCommand } from "./app-stack.js";
 import type { DockerHost } from "./docker-host.js";
 import { planProcessContainers } from "./process-plan.js";
@@ -19,6 +20,7 @@ export interface ProcessContext {
   env: Record<string, string>;
   logs: LogWriter;
   timeoutMs: number;
+  clock?: Clock;
 }
 
 /** Starts the release's process containers (workers, schedulers) and waits for their health commands. */
@@ -41,16 +43,16 @@ export async function startProcesses(host: DockerHost, c: ProcessContext): Promi
       const id = await host.createContainer(plan);
       for (const shared of c.sharedNetworks) await host.connect(shared, id);
       await host.startContainer(id);
-      if (settings.healthcheck) await waitForCommand(host, id, settings.healthcheck.command, settings.healthcheck.timeoutMs ?? c.timeoutMs, `process ${name}`);
-      else await assertStaysUp(host, id, `process ${name}`);
+      if (settings.healthcheck) await waitForCommand(host, id, settings.healthcheck.command, settings.healthcheck.timeoutMs ?? c.timeoutMs, `process ${name}`, c.clock);
+      else await assertStaysUp(host, id, `process ${name}`, c.clock ?? systemClock);
     }
     c.logs.note(`started ${plans.length} × ${name}`);
   }
 }
 
 /** Without a health command, a process is healthy when it is still running a moment after start. */
-async function assertStaysUp(host: DockerHost, id: string, what: string): Promise<void> {
-  await new Promise((r) => setTimeout(r, 500));
+async function assertStaysUp(host: DockerHost, id: string, what: string, clock: Clock): Promise<void> {
+  await clock.sleep(500);
   const info = await host.inspectContainer(id);
   if (!info?.running) {
     throw new UserError(`${what} exited right after it started.`, lastLines(await host.logsTail(id, 50), 50) || "(no output)");

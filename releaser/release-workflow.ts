@@ -159,7 +159,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   let stack: PreparedStack | undefined;
   try {
     const audience = audienceOf(d.environment, await getEnvironment(db, app.id, d.environment));
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null, audience }, manifest);
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null, audience, clock }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");
@@ -209,7 +209,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     });
     logs.note(`healthy after ${clock.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
-      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
+      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs, clock });
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
