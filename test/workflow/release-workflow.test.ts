@@ -43,6 +43,22 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     return w.get(d.id);
   }
 
+  /** Releases d in a process that dies once its switch is committed, before it records the deployment live. */
+  async function diesAfterSwitch(d: Deployment): Promise<void> {
+    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
+      begin
+        if new.state = 'live' and new.id = ${sql.lit(d.id)} then raise exception 'berth was killed'; end if;
+        return new;
+      end $$`.execute(db);
+    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(db);
+    try {
+      await expect(runRelease(w.releaseDeps(), d.id)).rejects.toThrow("berth was killed");
+    } finally {
+      await sql`drop trigger berth_test_crash on deployments`.execute(db);
+      await sql`drop function berth_test_crash()`.execute(db);
+    }
+  }
+
   const webOf = (d: Deployment) => w.host.withLabels({ "berth.deployment": String(d.id), "berth.role": "web" });
 
   it("starts the new container, routes the hostname to it, then drains and replaces the previous release", async () => {
@@ -128,18 +144,7 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     expect(await runRelease(w.releaseDeps(), first.id)).toBe("live");
     const second = await built(sha("c2"));
     // The process dies right after the switch: the deployment's own "live" never reaches Postgres.
-    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
-      begin
-        if new.state = 'live' and new.id = ${sql.lit(second.id)} then raise exception 'berth was killed'; end if;
-        return new;
-      end $$`.execute(db);
-    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(db);
-    try {
-      await expect(runRelease(w.releaseDeps(), second.id)).rejects.toThrow("berth was killed");
-    } finally {
-      await sql`drop trigger berth_test_crash on deployments`.execute(db);
-      await sql`drop function berth_test_crash()`.execute(db);
-    }
+    await diesAfterSwitch(second);
     expect((await w.get(second.id)).state).toBe("releasing");
     expect((await w.releasesOf(app.id)).map((r) => [r.deployment_id, r.state])).toEqual([
       [first.id, "draining"],
@@ -172,18 +177,7 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     const caddyfileBefore = w.host.find(PROXY_CONTAINER)!.files.get(CADDYFILE_PATH)!;
     const second = await built(sha("k2"));
     // berth dies once the switch is committed: the deployment's own "live" never reaches Postgres ...
-    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
-      begin
-        if new.state = 'live' and new.id = ${sql.lit(second.id)} then raise exception 'berth was killed'; end if;
-        return new;
-      end $$`.execute(db);
-    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(db);
-    try {
-      await expect(runRelease(w.releaseDeps(), second.id)).rejects.toThrow("berth was killed");
-    } finally {
-      await sql`drop trigger berth_test_crash on deployments`.execute(db);
-      await sql`drop function berth_test_crash()`.execute(db);
-    }
+    await diesAfterSwitch(second);
     // ... and, as when it dies before the reload, Caddy still routes to the old container.
     w.host.find(PROXY_CONTAINER)!.files.set(CADDYFILE_PATH, caddyfileBefore);
     expect(upstreamOf(w, `${app.name}.berth.test`)).toBe(`${firstWeb}:8080`);
