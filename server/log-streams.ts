@@ -126,6 +126,11 @@ export class LogStreams {
     return true;
   }
 
+  /** Whether open() would admit this client now; a page that would be refused does not open a stream. */
+  admits(client: string): boolean {
+    return !this.#closing && this.#viewers.size < this.#opts.total && (this.#perClient.get(client) ?? 0) < this.#opts.perClient;
+  }
+
   /** Open streams, and deployments being polled for them. */
   get stats(): { viewers: number; pollers: number } {
     return { viewers: this.#viewers.size, pollers: this.#pollers.size };

@@ -37,15 +37,19 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
       sendText(res, 404, "No such deployment.\n");
       return true;
     }
+    const client = req.socket.remoteAddress ?? "unknown";
     if (m[2] === "/events") {
       const lastEventId = req.headers["last-event-id"];
-      opts.streams.open(found.deployment.id, req.socket.remoteAddress ?? "unknown", res, typeof lastEventId === "string" ? lastEventId : undefined);
+      opts.streams.open(found.deployment.id, client, res, typeof lastEventId === "string" ? lastEventId : undefined);
       return true;
     }
     const log = await readBuildLog(db, found.deployment.id);
     const query = url.search;
+    // Without a free stream the page is a snapshot: its script reloads a second after a refused stream,
+    // and every reload would read the whole log again.
+    const running = RUNNING_STATES.has(found.deployment.state) && opts.streams.admits(client);
     if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running: RUNNING_STATES.has(found.deployment.state), root: "", query }));
+    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running, root: "", query }));
     return true;
   };
 }

@@ -220,7 +220,10 @@ describe("LogStreams (real Postgres, fake clock)", { timeout: 10_000 }, () => {
     expect(a3.headers["content-type"]).toBe("application/json; charset=utf-8");
     expect(a3.json()).toEqual({ error: "Your address has 2 live log streams open, the limit; close some of them and retry." });
     expect(a3.ended).toBe(true);
+    expect(streams.admits("203.0.113.1")).toBe(false);
+    expect(streams.admits("203.0.113.2")).toBe(true);
     expect(view(id, "203.0.113.2").status).toBe(200);
+    expect(streams.admits("203.0.113.3")).toBe(false);
     const c = view(id, "203.0.113.3");
     expect(c.status).toBe(429);
     expect(c.json()).toEqual({ error: `berth is serving its limit of 3 live log streams; retry in a minute, or read the log at /deployments/${id}/log.` });
