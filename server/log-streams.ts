@@ -110,7 +110,8 @@ export class LogStreams {
     }
     const existing = this.#pollers.get(deploymentId);
     const poller = existing ?? { deploymentId, viewers: new Set(), stop: new AbortController(), finalSeen: false };
-    const after = lastEventId && /^\d{1,19}$/.test(lastEventId) ? BigInt(lastEventId) : 0n;
+    // 18 digits stay below bigint's maximum, which Postgres would refuse in every poll.
+    const after = lastEventId && /^\d{1,18}$/.test(lastEventId) ? BigInt(lastEventId) : 0n;
     const viewer: Viewer = { sink, client, poller, after, state: "", openedAt: this.#clock.now() };
     poller.viewers.add(viewer);
     this.#viewers.add(viewer);
