@@ -33,6 +33,8 @@ import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { apiRoutes } from "./api.js";
 import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
+import { dbLogSource } from "./log-stream-source.js";
+import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
@@ -40,7 +42,7 @@ import { setupRoutes } from "./setup.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
-  const db = createDb(config.databaseUrl);
+  const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
   const redis = createRedis(config.redisUrl);
@@ -105,6 +107,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     stops.push(reconciler.stop);
   }
 
+  const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
   let server: import("node:http").Server | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
@@ -123,7 +126,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
-      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:") }),
+      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:"), streams }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
@@ -131,7 +134,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   }
 
   return async () => {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    // Open log streams would keep server.close() waiting for ever; ending them also waits out their
+    // polls, which must not run into the pool destroyed below.
+    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await streams.close();
+    await closed;
     for (const stop of stops) await stop();
     await Promise.all(workers.map((w) => w.close()));
     await reports.drain();

@@ -1,20 +1,18 @@
-import type { Db } from "../store/db.js";
+import { RUNNING_STATES, type Db } from "../store/db.js";
 import { publicName } from "../core/names.js";
 import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { render } from "../core/templates.js";
 import { getDeployment, listApps, listDeployments, readBuildLog } from "../store/queries.js";
-import { streamLog } from "./log-stream.js";
+import type { LogStreams } from "./log-streams.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 import { handleSession, isAdmin } from "./admin-session.js";
-
-const RUNNING = new Set(["queued", "building", "releasing"]);
 
 /**
  * Server-rendered pages: the app list (for the admin token) and each deployment with its build log
  * (for whoever holds the keyed link from the check run, or the admin token).
  */
-export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined; secureCookies: boolean }): Route {
+export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined; secureCookies: boolean; streams: LogStreams }): Route {
   return async (req, res, url) => {
     if (await handleSession(req, res, url, opts.apiToken, opts.secureCookies)) return true;
     if (req.method !== "GET") return false;
@@ -39,14 +37,19 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
       sendText(res, 404, "No such deployment.\n");
       return true;
     }
+    const client = req.socket.remoteAddress ?? "unknown";
     if (m[2] === "/events") {
-      await streamLog(db, found.deployment.id, res, req.headers["last-event-id"] as string | undefined);
+      const lastEventId = req.headers["last-event-id"];
+      opts.streams.open(found.deployment.id, client, res, typeof lastEventId === "string" ? lastEventId : undefined);
       return true;
     }
     const log = await readBuildLog(db, found.deployment.id);
     const query = url.search;
+    // Without a free stream the page is a snapshot: its script reloads a second after a refused stream,
+    // and every reload would read the whole log again.
+    const running = RUNNING_STATES.has(found.deployment.state) && opts.streams.admits(client);
     if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running: RUNNING.has(found.deployment.state), root: "", query }));
+    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running, root: "", query }));
     return true;
   };
 }

@@ -130,9 +130,27 @@ export type Release = Selectable<ReleasesTable>;
 export type Environment = Selectable<EnvironmentsTable>;
 export type Db = Kysely<Database>;
 
+/** The states in which a deployment still changes by itself; every other state is final for a viewer. */
+export const RUNNING_STATES: ReadonlySet<DeploymentState> = new Set<DeploymentState>(["queued", "building", "releasing"]);
+
+export interface PoolOptions {
+  /**
+   * How long a query waits for a free connection before it fails. Without it a route that holds or
+   * floods the pool (a burst of page views, a stuck query) makes webhooks and workers wait forever;
+   * with it they fail fast, and BullMQ retries the job and GitHub redelivers the webhook.
+   */
+  acquireTimeoutMs?: number;
+  /**
+   * Errors of idle connections (Postgres restarted, a connection killed). pg emits them on the pool,
+   * where an 'error' event without a listener would crash berth; the pool replaces the client itself.
+   */
+  onError?: (err: Error) => void;
+}
+
 // bigint columns come back as strings; ids stay strings end to end (GitHub ids exceed 2^53 in theory).
 /** Opens the pool. */
-export function createDb(url: Sensitive, max = 20): Db {
-  const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000 });
+export function createDb(url: Sensitive, max = 20, opts: PoolOptions = {}): Db {
+  const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: opts.acquireTimeoutMs ?? 5_000 });
+  pool.on("error", opts.onError ?? ((err) => process.stderr.write(`berth: idle Postgres connection failed: ${err.message}\n`)));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
