@@ -5,7 +5,7 @@ import { startBerth, type BerthProcess } from "../support/berth-process.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { freePort, freshDatabase, freshRedis } from "../support/services.js";
 
-/** berth's own node process's resident memory, in MiB (npm start is its parent). */
+/** berth's node process's resident memory, in MiB. */
 function rssMiB(berth: BerthProcess): number {
   const lines = execFileSync("ps", ["-o", "rss=,args=", "-g", String(berth.child.pid)], { encoding: "utf8" }).trim().split("\n");
   const main = lines.find((l) => /^\s*\d+\s+node\b.*dist\/server\/main\.js/.test(l));

@@ -14,10 +14,13 @@ export function appPrivateKey(): string {
   return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
 }
 
-/** Starts berth as a user would (`npm start` on the built tree) and waits for /healthz. */
+/**
+ * Starts berth as scripts/run.sh and the Dockerfile do (`node dist/server/main.js` on the built tree,
+ * no npm wrapper in between, so a SIGTERM reaches berth itself) and waits for /healthz.
+ */
 export async function startBerth(env: Record<string, string>, port: number): Promise<BerthProcess> {
   let out = "";
-  const child = spawn("npm", ["start", "--silent"], {
+  const child = spawn(process.execPath, ["dist/server/main.js"], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
@@ -42,13 +45,16 @@ export async function startBerth(env: Record<string, string>, port: number): Pro
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
-      try {
-        process.kill(-(child.pid ?? 0), "SIGTERM");
-      } catch {
-        /* already gone */
-      }
+      const signal = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-(child.pid ?? 0), sig); // berth and whatever it started (git, pack)
+        } catch {
+          /* already gone */
+        }
+      };
+      signal("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null) process.kill(-(child.pid ?? 0), "SIGKILL");
+      if (child.exitCode === null && child.signalCode === null) signal("SIGKILL");
     },
   };
 }

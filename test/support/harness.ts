@@ -11,7 +11,7 @@ import { deliver, pullRequestPayload, pushPayload, type Delivery, type PullOptio
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_TOKEN = "e2e-admin-token";
 
-/** berth started with `npm start` against a fake GitHub serving one real repository, with its ingress on a free port. */
+/** berth started with `node dist/server/main.js` against a fake GitHub serving one real repository, with its ingress on a free port. */
 export interface Harness {
   github: FakeGitHub;
   repo: TestRepo;
