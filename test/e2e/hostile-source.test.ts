@@ -161,4 +161,19 @@ describe("hostile repositories and webhook fields, end to end", () => {
       await docker.getImage(victim).remove().catch(() => undefined);
     }
   });
+
+  it("masks a secret the app prints in its release command and logs, on the check run and the deployment page", async () => {
+    const api = `${h.berth.url}/api/v1/apps/${h.app}/secrets/API_KEY`;
+    expect((await fetch(api, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ value: "sk_live_0123456789abcdef" }) })).status).toBe(204);
+    const manifest = 'env: { API_KEY: "${secret.API_KEY}" }\nsecrets: [API_KEY]\nrelease: ["sh", "-c", "echo using key $API_KEY; exit 3"]\n';
+    const sha = h.repo.commit({ ...site("x\n"), "berth.yaml": manifest }, "prints its secret");
+    await h.push(sha, h.repo.head);
+    const check = await completed(sha);
+    expect(check.conclusion).toBe("failure");
+    expect(JSON.stringify(check)).toContain("using key [redacted]");
+    const page = await (await fetch(check.details_url ?? "")).text();
+    expect(page).toContain("using key [redacted]");
+    for (const text of [JSON.stringify(check), page, await deploymentsJson(), JSON.stringify(h.github.commentsOn(0))]) expect(text).not.toContain("sk_live_0123456789abcdef");
+    expect(await getVia(h.ingressPort, h.host)).toMatchObject({ status: 200 });
+  });
 });
