@@ -1,9 +1,12 @@
 import { defaultWeb, processes, resources, services, web } from "./containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
+import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import {
   type Declared,
   ManifestContext,
   type Read,
+  atMostChars,
+  atMostEntries,
   command,
   describe,
   duration,
@@ -43,11 +46,13 @@ const watchGlob: Read<string> = (ctx, path, raw) => {
   if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected a path or glob in the repository, such as "libs/**"; got ${describe(raw)}`);
   if (raw.startsWith("/")) return ctx.fail(path, `expected a glob relative to the repository root (GitHub lists changed files that way); got ${describe(raw)}`);
   if (raw.split("/").includes("..")) return ctx.fail(path, `${describe(raw)} leaves the repository`);
+  if (!atMostChars(ctx, path, raw, MAX_LENGTH.watchGlob)) return undefined;
   return raw.replace(/^(\.\/)+/, "");
 };
 
 const watchGlobs: Read<string[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of globs, such as ["services/shop/**", "libs/**"]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.watchGlobs, "globs")) return undefined;
   return raw.flatMap((item, i) => watchGlob(ctx, [...path, i], item) ?? []);
 };
 
@@ -56,7 +61,7 @@ const STAGE_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]*$/;
 
 const stageName: Read<string> = (ctx, path, raw) => {
   if (typeof raw !== "string" || !STAGE_NAME.test(raw)) return ctx.fail(path, `expected the name of a stage of the Dockerfile (FROM image AS name); got ${describe(raw)}`);
-  return raw;
+  return atMostChars(ctx, path, raw, MAX_LENGTH.name) ? raw : undefined;
 };
 
 /** Build secrets must be declared app secrets too: that is how berth knows to ask for their values. */
@@ -70,12 +75,12 @@ const BUILD_SHAPE = {
   dockerfile: relativePath("the build context", "Dockerfile"),
   target: stageName,
   strategy: oneOf(["dockerfile", "buildpacks"] as const),
-  builder: text,
+  builder: text(MAX_LENGTH.image),
   args: stringMap("args"),
   secrets: buildSecrets,
   resources,
   watch: watchGlobs,
-  timeout: duration(1),
+  timeout: duration(1, MAX_VALUE.buildTimeout),
 };
 
 /** build when the file has no `build:`. */
@@ -103,6 +108,7 @@ const build: Read<BuildSettings> = (ctx, path, raw) => {
 
 const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
   if (!isMapping(raw)) return ctx.fail(path, `expected a mapping of volume names, such as { pgdata: {} }; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.volumes, "volumes")) return undefined;
   const names: string[] = [];
   for (const [name, settings] of Object.entries(raw)) {
     const at = [...path, name];
@@ -110,6 +116,7 @@ const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
       ctx.fail(at, `"${name}" cannot be a volume name: use letters, digits, "_", "." and "-", starting with a letter or digit`);
       continue;
     }
+    if (!atMostChars(ctx, at, name, MAX_LENGTH.volumeName)) continue;
     if (isMapping(settings)) {
       for (const key of Object.keys(settings)) ctx.fail([...at, key], `unknown key "${key}"; volumes take no settings yet (write ${name}: {})`);
     } else if (settings !== null) {
@@ -122,13 +129,14 @@ const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
 
 const secretNames: Read<string[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of names, such as [DB_PASSWORD]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.secrets, "secrets")) return undefined;
   const names: string[] = [];
   raw.forEach((name, i) => {
     if (typeof name !== "string" || !SECRET_NAME.test(name)) {
       ctx.fail([...path, i], `expected a secret name of A-Z, 0-9 and "_", not starting with a digit, such as DB_PASSWORD; got ${describe(name)}`);
     } else if (names.includes(name)) {
       ctx.fail([...path, i], `"${name}" is listed twice`);
-    } else {
+    } else if (atMostChars(ctx, [...path, i], name, MAX_LENGTH.name)) {
       names.push(name);
     }
   });
@@ -154,6 +162,7 @@ const ROUTE_SHAPE = { path: urlPath, to: routeTarget };
 
 const routes: Read<Route[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list such as [{ path: /static/*, to: "nginx:80" }]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.routes, "routes")) return undefined;
   const out: Route[] = [];
   raw.forEach((item, i) => {
     const at = [...path, i];
@@ -168,7 +177,7 @@ const routes: Read<Route[]> = (ctx, path, raw) => {
   return out;
 };
 
-const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1) };
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter) };
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {
