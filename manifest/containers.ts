@@ -2,7 +2,7 @@ import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import type { ManifestPath } from "./manifest-error.js";
 import { type ManifestContext, type Read, atMostEntries, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./reader.js";
 import type { CommandHealthcheck, Healthcheck, HttpHealthcheck, ProcessSettings, Resources, ServiceSettings, WebSettings } from "./types.js";
-import { cpus, fileMounts, memory, stringMap, urlPath, volumeMounts } from "./values.js";
+import { cpus, fileMounts, memory, requestPath, stringMap, volumeMounts } from "./values.js";
 
 /*
  * The schema of the containers in berth.yaml: web, processes and services, with their health checks
@@ -10,7 +10,7 @@ import { cpus, fileMounts, memory, stringMap, urlPath, volumeMounts } from "./va
  */
 
 const HEALTH_MAX = MAX_VALUE.healthDuration;
-const HEALTHCHECK_SHAPE = { path: urlPath, command, interval: duration(1, HEALTH_MAX), timeout: duration(1, HEALTH_MAX), start_period: duration(0, HEALTH_MAX) };
+const HEALTHCHECK_SHAPE = { path: requestPath, command, interval: duration(1, HEALTH_MAX), timeout: duration(1, HEALTH_MAX), start_period: duration(0, HEALTH_MAX) };
 const RESOURCES_SHAPE = { memory, cpus };
 // DNS label: processes and services become hostnames and parts of Docker names.
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

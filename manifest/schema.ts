@@ -18,7 +18,7 @@ import {
   withoutUndefined,
 } from "./reader.js";
 import type { BuildSettings, Manifest, PreviewSettings, Route } from "./types.js";
-import { relativePath, stringMap, urlPath } from "./values.js";
+import { relativePath, routePath, stringMap } from "./values.js";
 import type { LineTree } from "./yaml.js";
 
 /*
@@ -158,7 +158,7 @@ const routeTarget: Read<{ target: string; port: number }> = (ctx, path, raw) => 
   return { target, port };
 };
 
-const ROUTE_SHAPE = { path: urlPath, to: routeTarget };
+const ROUTE_SHAPE = { path: routePath, to: routeTarget };
 
 const routes: Read<Route[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list such as [{ path: /static/*, to: "nginx:80" }]; got ${describe(raw)}`);

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { ManifestPath } from "./manifest-error.js";
+import { requestPathProblem, routePathProblem } from "../core/url-path.js";
 import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import { type ManifestContext, type Read, atMostChars, atMostEntries, describe, isMapping, put } from "./reader.js";
 import { formatReference, parseTemplate } from "./references.js";
@@ -145,13 +146,20 @@ export function relativePath(root: string, example: string): Read<string> {
 
 const repositoryFile = relativePath("the repository", "deploy/nginx.conf");
 
-/** A URL path such as `/health` or `/static/*`. */
-export const urlPath: Read<string> = (ctx, path, raw) => {
-  if (typeof raw !== "string" || !raw.startsWith("/") || /\s/.test(raw)) {
-    return ctx.fail(path, `expected a path starting with /, such as /health; got ${describe(raw)}`);
-  }
-  return atMostChars(ctx, path, raw, MAX_LENGTH.urlPath) ? raw : undefined;
-};
+function urlPath(problemOf: (path: string) => string | undefined, example: string): Read<string> {
+  return (ctx, path, raw) => {
+    if (typeof raw !== "string") return ctx.fail(path, `expected a path starting with /, such as ${example}; got ${describe(raw)}`);
+    const problem = problemOf(raw);
+    if (problem) return ctx.fail(path, `${problem}; got ${describe(raw)}`);
+    return atMostChars(ctx, path, raw, MAX_LENGTH.urlPath) ? raw : undefined;
+  };
+}
+
+/** `routes[].path`, such as `/static/*`: what the ingress can match (core/url-path.ts). */
+export const routePath = urlPath(routePathProblem, "/static/*");
+
+/** `healthcheck.path`, such as `/health` or `/health?full=1`: what the health probe can request. */
+export const requestPath = urlPath(requestPathProblem, "/health");
 
 /** `512m`, `1g`, `256k` or a whole number of bytes, in bytes. */
 export const memory: Read<number> = (ctx, path, raw) => {

@@ -202,7 +202,7 @@ const CORPUS: [string, string, string][] = [
   ["a secret listed twice", lines("secrets: [A, B, A]"), 'secrets[2] (line 1): "A" is listed twice'],
   ["secrets as a mapping", lines("secrets: { A: 1 }"), "secrets (line 1): expected a list of names, such as [DB_PASSWORD]; got a mapping"],
   // routes and previews
-  ["a route path without /", lines("routes:", "  - { path: static/*, to: 'web:80' }"), 'routes[0].path (line 2): expected a path starting with /, such as /health; got "static/*"'],
+  ["a route path without /", lines("routes:", "  - { path: static/*, to: 'web:80' }"), 'routes[0].path (line 2): expected a path starting with /, such as /static/*; got "static/*"'],
   ["a route without port", lines("routes:", "  - { path: /api/*, to: web }"), 'routes[0].to (line 2): expected "name:port", such as "web:8080"; got "web"'],
   [
     "a route to nothing declared",
