@@ -59,7 +59,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   let { app } = found;
   return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
-    const logs = new LogWriter(db, d.id);
+    const logs = LogWriter.forDeployment(db, d.id);
     const stale = await staleReason(db, app.id, d.id, d.environment);
     if (stale) {
       if (await transition(db, d.id, ["releasing"], "cancelled", { error: stale.summary })) deps.reporter.cancelled(app, d, stale.title, stale.summary);
