@@ -98,7 +98,8 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
         Cmd: manifest.release,
         Env: Object.entries({ ...env, ...c.berthEnv }).map(([k, v]) => `${k}=${v}`),
         Labels: { ...labels, [LABEL.role]: "release" },
-        HostConfig: { Init: true, NetworkMode: c.network, ...(manifest.web.volumes.length ? { Mounts: manifest.web.volumes.map(mount).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) } : {}) },
+        // Bounded on disk as app containers are: the release command prints what it likes.
+        HostConfig: { Init: true, NetworkMode: c.network, LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "1" } }, ...(manifest.web.volumes.length ? { Mounts: manifest.web.volumes.map(mount).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) } : {}) },
       },
       c.timeoutMs * 5,
     );
@@ -162,7 +163,8 @@ export async function waitForCommand(host: DockerHost, container: string, comman
   let last = "";
   while (clock.now() < deadline) {
     try {
-      await host.exec(container, command);
+      // An attempt that hangs must not outlive the deadline of the whole wait.
+      await host.exec(container, command, { timeoutMs: Math.max(1000, deadline - clock.now()) });
       return;
     } catch (e) {
       last = (e as Error).message;

@@ -1,3 +1,4 @@
+import { TextTail } from "../core/text-tail.js";
 import type { Db } from "./db.js";
 import { appendBuildLog } from "./queries.js";
 
@@ -36,14 +37,11 @@ export class LogWriter {
   readonly #chunkChars: number;
   readonly #limit: number;
   readonly #headChars: number;
-  /** Room left for the head (as it comes), then for tails (kept in #kept until flush). */
+  /** Room left for the head, as it comes. */
   #headRoom: number;
-  #tailRoom: number;
+  /** Text past the head, held until flush; its max is the room left for tails. */
+  readonly #kept: TextTail;
   #overflowed = false;
-  // Pieces, not one string: re-slicing a 1 MiB string on every line would copy it every time.
-  #kept: string[] = [];
-  #keptChars = 0;
-  #cut = 0;
 
   constructor(
     private readonly append: (chunk: string) => Promise<void>,
@@ -52,8 +50,8 @@ export class LogWriter {
     this.#flushMs = options.flushMs ?? 250;
     this.#chunkChars = options.chunkChars ?? 16_384;
     this.#limit = options.limitChars ?? LOG_LIMIT_CHARS;
-    this.#tailRoom = Math.min(options.tailChars ?? TAIL_CHARS, this.#limit);
-    this.#headChars = this.#limit - this.#tailRoom;
+    this.#kept = new TextTail(Math.min(options.tailChars ?? TAIL_CHARS, this.#limit));
+    this.#headChars = this.#limit - this.#kept.max;
     this.#headRoom = this.#headChars;
   }
 
@@ -71,9 +69,9 @@ export class LogWriter {
     this.#buffer += head;
     if (rest && !this.#overflowed) {
       this.#overflowed = true;
-      this.#buffer += `\n==> this log passed ${size(this.#headChars)}; berth keeps only its last ${size(this.#tailRoom)} from here, written when the step ends\n`;
+      this.#buffer += `\n==> this log passed ${size(this.#headChars)}; berth keeps only its last ${size(this.#kept.max)} from here, written when the step ends\n`;
     }
-    if (rest) this.#keep(rest);
+    if (rest) this.#kept.push(rest);
     if (this.#buffer.length >= this.#chunkChars) void this.#write();
     else if (this.#buffer) this.#timer ??= setTimeout(() => void this.#write(), this.#flushMs);
   };
@@ -90,28 +88,10 @@ export class LogWriter {
 
   /** Writes everything held so far, saying how much was cut before the kept tail; resolves once written. */
   flush(): Promise<void> {
-    if (this.#cut > 0) this.#buffer += `\n==> ${this.#cut} characters of this log were cut here (a log keeps ${size(this.#limit)})\n`;
-    this.#buffer += this.#kept.join("");
-    this.#tailRoom -= this.#keptChars;
-    this.#kept = [];
-    this.#keptChars = 0;
-    this.#cut = 0;
+    if (this.#kept.dropped > 0) this.#buffer += `\n==> ${this.#kept.dropped} characters of this log were cut here (a log keeps ${size(this.#limit)})\n`;
+    this.#kept.max -= this.#kept.length;
+    this.#buffer += this.#kept.take();
     return this.#write();
-  }
-
-  /** Holds text past the head, dropping the oldest beyond the tail's room. */
-  #keep(text: string): void {
-    this.#kept.push(text);
-    this.#keptChars += text.length;
-    while (this.#keptChars > this.#tailRoom) {
-      const over = this.#keptChars - this.#tailRoom;
-      const first = this.#kept[0] ?? "";
-      const dropped = Math.min(first.length, over);
-      if (dropped === first.length) this.#kept.shift();
-      else this.#kept[0] = first.slice(dropped);
-      this.#keptChars -= dropped;
-      this.#cut += dropped;
-    }
   }
 
   #write(): Promise<void> {

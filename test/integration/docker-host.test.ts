@@ -50,6 +50,27 @@ function dockerHostConformance(name: string, make: () => DockerHost): void {
       expect(await host.logsTail(id, 5)).toContain("started");
     });
 
+    it("bounds an exec: its output to head and tail, its wait to a deadline", async () => {
+      const { output } = await host.exec(container, ["sh", "-c", "echo first; yes | head -c 300000; echo last"]);
+      expect(output.startsWith("first\n")).toBe(true);
+      expect(output.endsWith("y\nlast\n")).toBe(true);
+      expect(output).toMatch(/\n\[\.\.\. \d+ characters of output cut \.\.\.\]\n/);
+      expect(output.length).toBeLessThan(64 * 1024 + 100);
+      const started = Date.now();
+      await expect(host.exec(container, ["sleep", "30"], { timeoutMs: 1000 })).rejects.toThrow(/^sleep 30 was still running after 1s; berth stopped waiting for it/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it("runs a container once, keeping the head and tail of a long output, and kills it at its deadline", async () => {
+      const run = await host.runOnce({ Image: "berth-standin/busybox:latest", Cmd: ["sh", "-c", "echo first; yes | head -c 3000000; echo last; exit 3"] }, 30_000);
+      expect(run.exitCode).toBe(3);
+      expect(run.output.startsWith("first\n")).toBe(true);
+      expect(run.output.endsWith("y\nlast\n")).toBe(true);
+      expect(run.output.length).toBeLessThan(1024 * 1024 + 100);
+      const killed = await host.runOnce({ Image: "berth-standin/busybox:latest", Cmd: ["sh", "-c", "echo waiting; sleep 60"] }, 1000);
+      expect(killed).toEqual({ exitCode: -1, output: "waiting\n\n(killed after 1s)" });
+    });
+
     it("treats missing containers as absent, and stop/remove as idempotent", async () => {
       expect(await host.inspectContainer(uniqueName("missing-"))).toBeUndefined();
       await host.stopContainer(container, 1);
