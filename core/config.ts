@@ -16,6 +16,12 @@ export interface GitHubAppConfig {
   webhookSecret: Sensitive;
 }
 
+/** Limits of app containers where berth.yaml sets none: memory and CPUs as in `resources`, and processes. */
+export interface AppLimits extends Resources {
+  /** Processes and threads one container may run at once (Docker's PidsLimit). */
+  pids?: number;
+}
+
 /** berth's whole configuration, read once from the environment and validated. */
 export interface Config {
   github: GitHubAppConfig | undefined;
@@ -53,6 +59,8 @@ export interface Config {
   progressIntervalMs: number;
   /** Limits of a build's RUN steps unless berth.yaml's build.resources sets them. */
   buildResources: Resources;
+  /** Limits of web, process, service and release containers unless berth.yaml's resources set them. */
+  appLimits: AppLimits;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
@@ -178,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     appBuildConcurrency: int("BERTH_APP_BUILD_CONCURRENCY", 1, 1, 64),
     progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s"),
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
+    appLimits: appLimitsOf(size("BERTH_APP_MEMORY"), cpus("BERTH_APP_CPUS"), int("BERTH_APP_PIDS", DEFAULT_APP_PIDS, 0, 4_194_304)),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
@@ -188,6 +197,19 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`berth cannot start; fix these environment variables:\n  - ${problems.join("\n  - ")}`);
   }
   return config;
+}
+
+/*
+ * Processes are limited by default and memory and CPUs are not: a fork bomb in one container exhausts
+ * the whole server's process table, and no web app, worker or database needs 1024 processes and
+ * threads at once; but a good memory or CPU limit depends on the server and the app (a JVM or a
+ * database killed for memory on upgrade is worse than no limit), so those are the operator's choice.
+ */
+const DEFAULT_APP_PIDS = 1024;
+
+function appLimitsOf(memoryBytes: number | undefined, cpus: number | undefined, pids: number): AppLimits {
+  // BERTH_APP_PIDS=0 turns the limit off.
+  return { ...resourcesOf(memoryBytes, cpus), ...(pids > 0 ? { pids } : {}) };
 }
 
 function resourcesOf(memoryBytes: number | undefined, cpus: number | undefined): Resources {

@@ -18,6 +18,7 @@ import type { IngressProxy } from "./ingress-proxy.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
 import type { Manifest } from "../manifest/manifest.js";
+import type { AppLimits } from "../core/config.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
@@ -31,6 +32,8 @@ export interface ReleaseSettings {
   drainMs: number;
   /** Images of this many recent releases per environment are kept for rollbacks. */
   keepImages: number;
+  /** Limits of app containers where berth.yaml sets none (BERTH_APP_MEMORY, _CPUS, _PIDS). */
+  appLimits?: AppLimits;
 }
 
 export interface ReleaseDeps {
@@ -152,7 +155,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   const berthEnv = planBerthEnv({ publicName: publicName(app), environment: d.environment, sha: d.sha, url });
   let stack: PreparedStack | undefined;
   try {
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null }, manifest);
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, defaultLimits: s.appLimits, files: d.files ?? {}, rollback: d.rollback_of !== null }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");
@@ -170,6 +173,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     command: manifest?.web.command,
     env: stack?.env,
     resources: manifest?.web.resources,
+    defaultLimits: s.appLimits,
     volumes: stack?.volumes,
     healthcheck: manifest?.web.healthcheck?.kind === "command" ? manifest.web.healthcheck : undefined,
   });
@@ -202,7 +206,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     });
     logs.note(`healthy after ${clock.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
-      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs });
+      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs, defaultLimits: s.appLimits });
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
