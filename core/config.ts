@@ -97,11 +97,12 @@ export function loadConfig(env: Env = process.env): Config {
     return raw;
   };
 
-  const duration = (name: string, fallback: string): number => {
+  // `max` keeps durations that become timers under Node's ceiling of 24.8 days (a longer one fires at once).
+  const duration = (name: string, fallback: string, max: string): number => {
     const raw = env[name] || fallback;
     const ms = parseDuration(raw);
-    if (ms === undefined) {
-      problems.push(`${name}=${raw}: expected a duration such as 90s, 30m, 12h or 7d`);
+    if (ms === undefined || ms > (parseDuration(max) ?? 0)) {
+      problems.push(`${name}=${raw}: expected a duration such as 90s, 30m, 12h or 7d, at most ${max}`);
       return parseDuration(fallback) ?? 0;
     }
     return ms;
@@ -184,11 +185,11 @@ export function loadConfig(env: Env = process.env): Config {
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
     appBuildConcurrency: int("BERTH_APP_BUILD_CONCURRENCY", 1, 1, 64),
-    progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s"),
+    progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s", "1h"),
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
     appLimits: appLimitsOf(size("BERTH_APP_MEMORY"), cpus("BERTH_APP_CPUS"), int("BERTH_APP_PIDS", DEFAULT_APP_PIDS, 0, 4_194_304)),
-    previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
-    buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
+    previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d", "365d"),
+    buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
   };

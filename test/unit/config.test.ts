@@ -53,3 +53,17 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ BERTH_SECRET_KEY: "short" })).toThrow("BERTH_SECRET_KEY: expected 32 bytes");
   });
 });
+
+describe("loadConfig's ceilings", () => {
+  it("refuses durations that would overflow a timer or make no sense", () => {
+    expect(() => loadConfig({ BERTH_BUILD_TIMEOUT: "3650d", BERTH_PREVIEW_TTL: "400d", BERTH_BUILD_PROGRESS_INTERVAL: "2h" })).toThrow(
+      [
+        "berth cannot start; fix these environment variables:",
+        "  - BERTH_BUILD_PROGRESS_INTERVAL=2h: expected a duration such as 90s, 30m, 12h or 7d, at most 1h",
+        "  - BERTH_PREVIEW_TTL=400d: expected a duration such as 90s, 30m, 12h or 7d, at most 365d",
+        "  - BERTH_BUILD_TIMEOUT=3650d: expected a duration such as 90s, 30m, 12h or 7d, at most 7d",
+      ].join("\n"),
+    );
+    expect(loadConfig({ BERTH_BUILD_TIMEOUT: "7d" }).buildTimeoutMs).toBe(604_800_000);
+  });
+});
