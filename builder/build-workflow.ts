@@ -65,7 +65,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   if (d.state === "releasing") return "built";
   if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
 
-  const logs = new LogWriter(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
+  const logs = LogWriter.forDeployment(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
   const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
   try {
     logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);

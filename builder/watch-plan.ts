@@ -1,5 +1,14 @@
-/** Turns a watch glob into a regular expression: `**` any depth, `*` and `?` within one path segment. */
-export function globToRegExp(glob: string): RegExp {
+import { RE2JS } from "re2js";
+
+/*
+ * Watch globs come from the repository and changed paths from its pushes, so both are chosen by
+ * whoever can push. A backtracking engine (JavaScript's RegExp, and the glob libraries that compile to
+ * it) takes time exponential in the number of stars on a path that almost matches; RE2 simulates the
+ * automaton instead and takes time linear in the path for any pattern.
+ */
+
+/** The RE2 pattern of a watch glob: `**` any depth, `*` and `?` within one path segment. */
+export function globToPattern(glob: string): string {
   let out = "";
   for (let i = 0; i < glob.length; i++) {
     const ch = glob.charAt(i);
@@ -14,9 +23,16 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else if (ch === "*") out += "[^/]*";
     else if (ch === "?") out += "[^/]";
-    else out += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    else out += ch.replace(/[.+*?^${}()|[\]\\]/g, "\\$&");
   }
-  return new RegExp(`^${out.replace(/\/\.\*$/, "(?:/.*)?")}$`);
+  return out.replace(/\/\.\*$/, "(?:/.*)?");
+}
+
+/** A watch glob compiled for whole-path matching in time linear in the path. */
+export function compileGlob(glob: string): { matches(path: string): boolean } {
+  // DOTALL: a file name may hold a newline, and `**` must cross it like any other character.
+  const re = RE2JS.compile(globToPattern(glob), RE2JS.DOTALL);
+  return { matches: (path) => re.testExact(path) };
 }
 
 /**
@@ -26,6 +42,6 @@ export function globToRegExp(glob: string): RegExp {
  */
 export function touchesWatched(watch: readonly string[], changed: readonly string[] | null): boolean {
   if (watch.length === 0 || changed === null) return true;
-  const patterns = watch.map(globToRegExp);
-  return changed.some((path) => patterns.some((re) => re.test(path)));
+  const patterns = watch.map(compileGlob);
+  return changed.some((path) => patterns.some((p) => p.matches(path)));
 }

@@ -17,6 +17,12 @@ export interface GitHubAppConfig {
   webhookSecret: Sensitive;
 }
 
+/** Limits of app containers where berth.yaml sets none: memory and CPUs as in `resources`, and processes. */
+export interface AppLimits extends Resources {
+  /** Processes and threads one container may run at once (Docker's PidsLimit). */
+  pids?: number;
+}
+
 /** berth's whole configuration, read once from the environment and validated. */
 export interface Config {
   github: GitHubAppConfig | undefined;
@@ -56,6 +62,8 @@ export interface Config {
   progressIntervalMs: number;
   /** Limits of a build's RUN steps unless berth.yaml's build.resources sets them. */
   buildResources: Resources;
+  /** Limits of web, process, service and release containers unless berth.yaml's resources set them. */
+  appLimits: AppLimits;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
@@ -95,11 +103,12 @@ export function loadConfig(given: Env = process.env): Config {
     return raw;
   };
 
-  const duration = (name: string, fallback: string): number => {
+  // `max` keeps durations that become timers under Node's ceiling of 24.8 days (a longer one fires at once).
+  const duration = (name: string, fallback: string, max: string): number => {
     const raw = env[name] || fallback;
     const ms = parseDuration(raw);
-    if (ms === undefined) {
-      problems.push(`${name}=${raw}: expected a duration such as 90s, 30m, 12h or 7d`);
+    if (ms === undefined || ms > (parseDuration(max) ?? 0)) {
+      problems.push(`${name}=${raw}: expected a duration such as 90s, 30m, 12h or 7d, at most ${max}`);
       return parseDuration(fallback) ?? 0;
     }
     return ms;
@@ -184,10 +193,11 @@ export function loadConfig(given: Env = process.env): Config {
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,
     buildConcurrency: int("BERTH_BUILD_CONCURRENCY", 2, 1, 64),
     appBuildConcurrency: int("BERTH_APP_BUILD_CONCURRENCY", 1, 1, 64),
-    progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s"),
+    progressIntervalMs: duration("BERTH_BUILD_PROGRESS_INTERVAL", "10s", "1h"),
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
-    previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d"),
-    buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m"),
+    appLimits: appLimitsOf(size("BERTH_APP_MEMORY"), cpus("BERTH_APP_CPUS"), int("BERTH_APP_PIDS", DEFAULT_APP_PIDS, 0, 4_194_304)),
+    previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d", "365d"),
+    buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
   };
@@ -221,6 +231,19 @@ function readAppFile(path: string, env: Env): Env {
     if (m && APP_KEYS.has(m[1]!)) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1");
   }
   return out;
+}
+
+/*
+ * Processes are limited by default and memory and CPUs are not: a fork bomb in one container exhausts
+ * the whole server's process table, and no web app, worker or database needs 1024 processes and
+ * threads at once; but a good memory or CPU limit depends on the server and the app (a JVM or a
+ * database killed for memory on upgrade is worse than no limit), so those are the operator's choice.
+ */
+const DEFAULT_APP_PIDS = 1024;
+
+function appLimitsOf(memoryBytes: number | undefined, cpus: number | undefined, pids: number): AppLimits {
+  // BERTH_APP_PIDS=0 turns the limit off.
+  return { ...resourcesOf(memoryBytes, cpus), ...(pids > 0 ? { pids } : {}) };
 }
 
 function resourcesOf(memoryBytes: number | undefined, cpus: number | undefined): Resources {

@@ -1,14 +1,16 @@
+import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import type { ManifestPath } from "./manifest-error.js";
-import { type ManifestContext, type Read, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./reader.js";
+import { type ManifestContext, type Read, atMostEntries, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./reader.js";
 import type { CommandHealthcheck, Healthcheck, HttpHealthcheck, ProcessSettings, Resources, ServiceSettings, WebSettings } from "./types.js";
-import { cpus, fileMounts, memory, stringMap, urlPath, volumeMounts } from "./values.js";
+import { cpus, fileMounts, memory, requestPath, stringMap, volumeMounts } from "./values.js";
 
 /*
  * The schema of the containers in berth.yaml: web, processes and services, with their health checks
  * and resources. Each SHAPE lists every key its mapping may have; anything else is rejected.
  */
 
-const HEALTHCHECK_SHAPE = { path: urlPath, command, interval: duration(1), timeout: duration(1), start_period: duration() };
+const HEALTH_MAX = MAX_VALUE.healthDuration;
+const HEALTHCHECK_SHAPE = { path: requestPath, command, interval: duration(1, HEALTH_MAX), timeout: duration(1, HEALTH_MAX), start_period: duration(0, HEALTH_MAX) };
 const RESOURCES_SHAPE = { memory, cpus };
 // DNS label: processes and services become hostnames and parts of Docker names.
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -44,9 +46,9 @@ const commandHealthcheck: Read<CommandHealthcheck> = (ctx, path, raw) => {
 };
 
 const WEB_SHAPE = { port, command, healthcheck: healthcheck(true), resources, volumes: volumeMounts };
-const PROCESS_SHAPE = { command, replicas: wholeNumber(0), healthcheck: commandHealthcheck, resources, volumes: volumeMounts };
+const PROCESS_SHAPE = { command, replicas: wholeNumber(0, MAX_VALUE.replicas), healthcheck: commandHealthcheck, resources, volumes: volumeMounts };
 const SERVICE_SHAPE = {
-  image: text,
+  image: text(MAX_LENGTH.image),
   command,
   env: stringMap("env"),
   volumes: volumeMounts,
@@ -111,6 +113,8 @@ export const services: Read<Record<string, ServiceSettings>> = (ctx, path, raw) 
 function namedMap<T>(ctx: ManifestContext, path: ManifestPath, raw: unknown, kind: "process" | "service", read: Read<T>): Record<string, T> | undefined {
   const example = kind === "process" ? "{ worker: { command: rq worker } }" : "{ db: { image: postgres:16 } }";
   if (!isMapping(raw)) return ctx.fail(path, `expected a mapping of names to settings, such as ${example}; got ${describe(raw)}`);
+  const plural = kind === "process" ? "processes" : "services";
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT[plural], plural)) return undefined;
   const out: Record<string, T> = {};
   for (const [name, value] of Object.entries(raw)) {
     const at = [...path, name];

@@ -1,4 +1,5 @@
 import { splitCommand } from "./command.js";
+import { MAX_COUNT, MAX_LENGTH } from "./limits.js";
 import { type ManifestIssue, type ManifestPath, formatPath } from "./manifest-error.js";
 import { parseDuration } from "./units.js";
 import { type LineTree, lineOf } from "./yaml.js";
@@ -94,11 +95,28 @@ export function requireKey(ctx: ManifestContext, path: ManifestPath, raw: unknow
   ctx.fail([...path, key], `required: ${hint}`);
 }
 
-/** A non-empty string. */
-export const text: Read<string> = (ctx, path, raw) => {
-  if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected text; got ${describe(raw)}`);
-  return raw;
-};
+/** A non-empty string of at most `max` characters. */
+export function text(max: number): Read<string> {
+  return (ctx, path, raw) => {
+    if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected text; got ${describe(raw)}`);
+    return atMostChars(ctx, path, raw, max) ? raw : undefined;
+  };
+}
+
+/** Reports a list or mapping of more than `max` entries (`what` names them); false when it has too many. */
+export function atMostEntries(ctx: ManifestContext, path: ManifestPath, raw: readonly unknown[] | object, max: number, what: string): boolean {
+  const n = Array.isArray(raw) ? raw.length : Object.keys(raw).length;
+  if (n <= max) return true;
+  ctx.fail(path, `expected at most ${max} ${what}; got ${n}`);
+  return false;
+}
+
+/** Reports text longer than `max` characters; false when it is too long. */
+export function atMostChars(ctx: ManifestContext, path: ManifestPath, value: string, max: number): boolean {
+  if (value.length <= max) return true;
+  ctx.fail(path, `expected at most ${max} characters; got ${value.length}`);
+  return false;
+}
 
 /** A whole number from min to max (inclusive). */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): Read<number> {
@@ -122,8 +140,9 @@ export function oneOf<T extends string>(values: readonly T[]): Read<T> {
   };
 }
 
-/** A duration such as `2s`, in milliseconds; `min` rejects zero where it makes no sense. */
-export function duration(min = 0): Read<number> {
+/** A duration such as `2s`, in milliseconds; `min` rejects zero where it makes no sense, `max` is written like the value (`1h`). */
+export function duration(min: number, max: string): Read<number> {
+  const maxMs = parseDuration(max) ?? 0;
   return (ctx, path, raw) => {
     const ms = typeof raw === "string" ? parseDuration(raw.trim()) : undefined;
     if (ms === undefined) {
@@ -131,6 +150,7 @@ export function duration(min = 0): Read<number> {
       return ctx.fail(path, `expected a duration such as 500ms, 2s, 5m, 1h or 7d${unit}; got ${describe(raw)}`);
     }
     if (ms < min) return ctx.fail(path, `expected a duration longer than 0; got ${describe(raw)}`);
+    if (ms > maxMs) return ctx.fail(path, `expected a duration of at most ${max}; got ${describe(raw)}`);
     return ms;
   };
 }
@@ -155,6 +175,7 @@ export function listOf<T>(item: Read<T>): Read<T[]> {
  */
 export const command: Read<string[]> = (ctx, path, raw) => {
   if (typeof raw === "string") {
+    if (!atMostChars(ctx, path, raw, MAX_LENGTH.command)) return undefined;
     let argv: string[];
     try {
       argv = splitCommand(raw);
@@ -166,6 +187,7 @@ export const command: Read<string[]> = (ctx, path, raw) => {
   }
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a command: a list of words or a string; got ${describe(raw)}`);
   if (raw.length === 0) return ctx.fail(path, "expected a command; got an empty list");
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.commandWords, "words")) return undefined;
   const argv: string[] = [];
   let ok = true;
   raw.forEach((word, i) => {
@@ -176,6 +198,7 @@ export const command: Read<string[]> = (ctx, path, raw) => {
       ok = false;
     }
   });
+  if (ok && !atMostChars(ctx, path, argv.join(" "), MAX_LENGTH.command)) return undefined;
   return ok ? argv : undefined;
 };
 

@@ -1,9 +1,12 @@
 import { defaultWeb, processes, resources, services, web } from "./containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
+import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import {
   type Declared,
   ManifestContext,
   type Read,
+  atMostChars,
+  atMostEntries,
   command,
   describe,
   duration,
@@ -15,7 +18,7 @@ import {
   withoutUndefined,
 } from "./reader.js";
 import type { BuildSettings, Manifest, PreviewSettings, Route } from "./types.js";
-import { relativePath, stringMap, urlPath } from "./values.js";
+import { relativePath, routePath, stringMap } from "./values.js";
 import type { LineTree } from "./yaml.js";
 import { reservedNamePart } from "../core/names.js";
 
@@ -47,11 +50,13 @@ const watchGlob: Read<string> = (ctx, path, raw) => {
   if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected a path or glob in the repository, such as "libs/**"; got ${describe(raw)}`);
   if (raw.startsWith("/")) return ctx.fail(path, `expected a glob relative to the repository root (GitHub lists changed files that way); got ${describe(raw)}`);
   if (raw.split("/").includes("..")) return ctx.fail(path, `${describe(raw)} leaves the repository`);
+  if (!atMostChars(ctx, path, raw, MAX_LENGTH.watchGlob)) return undefined;
   return raw.replace(/^(\.\/)+/, "");
 };
 
 const watchGlobs: Read<string[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of globs, such as ["services/shop/**", "libs/**"]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.watchGlobs, "globs")) return undefined;
   return raw.flatMap((item, i) => watchGlob(ctx, [...path, i], item) ?? []);
 };
 
@@ -60,7 +65,7 @@ const STAGE_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]*$/;
 
 const stageName: Read<string> = (ctx, path, raw) => {
   if (typeof raw !== "string" || !STAGE_NAME.test(raw)) return ctx.fail(path, `expected the name of a stage of the Dockerfile (FROM image AS name); got ${describe(raw)}`);
-  return raw;
+  return atMostChars(ctx, path, raw, MAX_LENGTH.name) ? raw : undefined;
 };
 
 /** Build secrets must be declared app secrets too: that is how berth knows to ask for their values. */
@@ -74,12 +79,12 @@ const BUILD_SHAPE = {
   dockerfile: relativePath("the build context", "Dockerfile"),
   target: stageName,
   strategy: oneOf(["dockerfile", "buildpacks"] as const),
-  builder: text,
+  builder: text(MAX_LENGTH.image),
   args: stringMap("args"),
   secrets: buildSecrets,
   resources,
   watch: watchGlobs,
-  timeout: duration(1),
+  timeout: duration(1, MAX_VALUE.buildTimeout),
 };
 
 /** build when the file has no `build:`. */
@@ -107,6 +112,7 @@ const build: Read<BuildSettings> = (ctx, path, raw) => {
 
 const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
   if (!isMapping(raw)) return ctx.fail(path, `expected a mapping of volume names, such as { pgdata: {} }; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.volumes, "volumes")) return undefined;
   const names: string[] = [];
   for (const [name, settings] of Object.entries(raw)) {
     const at = [...path, name];
@@ -114,6 +120,7 @@ const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
       ctx.fail(at, `"${name}" cannot be a volume name: use letters, digits, "_", "." and "-", starting with a letter or digit`);
       continue;
     }
+    if (!atMostChars(ctx, at, name, MAX_LENGTH.volumeName)) continue;
     if (isMapping(settings)) {
       for (const key of Object.keys(settings)) ctx.fail([...at, key], `unknown key "${key}"; volumes take no settings yet (write ${name}: {})`);
     } else if (settings !== null) {
@@ -126,13 +133,14 @@ const volumeDeclarations: Read<string[]> = (ctx, path, raw) => {
 
 const secretNames: Read<string[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list of names, such as [DB_PASSWORD]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.secrets, "secrets")) return undefined;
   const names: string[] = [];
   raw.forEach((name, i) => {
     if (typeof name !== "string" || !SECRET_NAME.test(name)) {
       ctx.fail([...path, i], `expected a secret name of A-Z, 0-9 and "_", not starting with a digit, such as DB_PASSWORD; got ${describe(name)}`);
     } else if (names.includes(name)) {
       ctx.fail([...path, i], `"${name}" is listed twice`);
-    } else {
+    } else if (atMostChars(ctx, [...path, i], name, MAX_LENGTH.name)) {
       names.push(name);
     }
   });
@@ -154,10 +162,11 @@ const routeTarget: Read<{ target: string; port: number }> = (ctx, path, raw) => 
   return { target, port };
 };
 
-const ROUTE_SHAPE = { path: urlPath, to: routeTarget };
+const ROUTE_SHAPE = { path: routePath, to: routeTarget };
 
 const routes: Read<Route[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list such as [{ path: /static/*, to: "nginx:80" }]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.routes, "routes")) return undefined;
   const out: Route[] = [];
   raw.forEach((item, i) => {
     const at = [...path, i];
@@ -172,7 +181,7 @@ const routes: Read<Route[]> = (ctx, path, raw) => {
   return out;
 };
 
-const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1) };
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter) };
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {

@@ -1,6 +1,8 @@
 import { posix } from "node:path";
 import type { ManifestPath } from "./manifest-error.js";
-import { type ManifestContext, type Read, describe, isMapping, put } from "./reader.js";
+import { requestPathProblem, routePathProblem } from "../core/url-path.js";
+import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
+import { type ManifestContext, type Read, atMostChars, atMostEntries, describe, isMapping, put } from "./reader.js";
 import { formatReference, parseTemplate } from "./references.js";
 import { parseMemory } from "./units.js";
 import type { FileMount, VolumeMount } from "./types.js";
@@ -23,7 +25,9 @@ const MIN_MEMORY = 6 * 1024 * 1024;
 export function stringMap(kind: "env" | "args"): Read<Record<string, string>> {
   return (ctx, path, raw) => {
     if (!isMapping(raw)) return ctx.fail(path, `expected a mapping of names to values, such as { NODE_ENV: production }; got ${describe(raw)}`);
+    if (!atMostEntries(ctx, path, raw, MAX_COUNT.envEntries, "variables")) return undefined;
     const out: Record<string, string> = {};
+    let size = 0;
     for (const [name, value] of Object.entries(raw)) {
       const at = [...path, name];
       if (!ENV_NAME.test(name)) {
@@ -45,7 +49,10 @@ export function stringMap(kind: "env" | "args"): Read<Record<string, string>> {
         continue;
       }
       put(out, name, text);
+      size += name.length + text.length + 1;
     }
+    // Checked once for the whole mapping, as that is how a container's environment is limited.
+    if (size > MAX_LENGTH.env) return ctx.fail(path, `expected at most ${MAX_LENGTH.env} characters of names and values in all; got ${size}`);
     return out;
   };
 }
@@ -82,6 +89,7 @@ export const volumeMount: Read<VolumeMount> = (ctx, path, raw) => {
   }
   const containerPath = absolutePath(target);
   if (!containerPath) return ctx.fail(path, `expected an absolute path in the container after "${name}:"; got ${describe(target)}`);
+  if (!atMostChars(ctx, path, containerPath, MAX_LENGTH.path)) return undefined;
   if (mode !== undefined && mode !== "ro" && mode !== "rw") return ctx.fail(path, `expected :ro or :rw after the path; got ":${mode}"`);
   return { volume: name, path: containerPath, readOnly: mode === "ro" };
 };
@@ -89,6 +97,7 @@ export const volumeMount: Read<VolumeMount> = (ctx, path, raw) => {
 /** A list of volume mounts, each container path at most once. */
 export const volumeMounts: Read<VolumeMount[]> = (ctx, path, raw) => {
   if (!Array.isArray(raw)) return ctx.fail(path, `expected a list such as ["media:/app/media"]; got ${describe(raw)}`);
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.volumes, "volumes")) return undefined;
   const out: VolumeMount[] = [];
   raw.forEach((item, i) => {
     const mount = volumeMount(ctx, [...path, i], item);
@@ -104,6 +113,7 @@ export const fileMounts: Read<FileMount[]> = (ctx, path, raw) => {
   if (!isMapping(raw)) {
     return ctx.fail(path, `expected a mapping of container paths to repository paths, such as { /etc/nginx/nginx.conf: deploy/nginx.conf }; got ${describe(raw)}`);
   }
+  if (!atMostEntries(ctx, path, raw, MAX_COUNT.files, "files")) return undefined;
   const out: FileMount[] = [];
   for (const [target, source] of Object.entries(raw)) {
     const at = [...path, target];
@@ -112,6 +122,7 @@ export const fileMounts: Read<FileMount[]> = (ctx, path, raw) => {
       ctx.fail(at, `expected an absolute path in the container as the key; got ${describe(target)}`);
       continue;
     }
+    if (!atMostChars(ctx, at, containerPath, MAX_LENGTH.path)) continue;
     const repoPath = repositoryFile(ctx, at, source);
     if (repoPath !== undefined) out.push({ path: containerPath, source: repoPath });
   }
@@ -126,6 +137,7 @@ export function relativePath(root: string, example: string): Read<string> {
   return (ctx, path, raw) => {
     if (typeof raw !== "string" || raw.trim() === "") return ctx.fail(path, `expected a path in ${root}, such as ${example}; got ${describe(raw)}`);
     if (raw.startsWith("/")) return ctx.fail(path, `expected a path relative to ${root}, such as ${example}; got ${describe(raw)}`);
+    if (!atMostChars(ctx, path, raw, MAX_LENGTH.path)) return undefined;
     const normal = posix.normalize(raw).replace(/(.)\/+$/, "$1");
     if (normal === ".." || normal.startsWith("../")) return ctx.fail(path, `${describe(raw)} leaves ${root}`);
     return normal;
@@ -134,26 +146,36 @@ export function relativePath(root: string, example: string): Read<string> {
 
 const repositoryFile = relativePath("the repository", "deploy/nginx.conf");
 
-/** A URL path such as `/health` or `/static/*`. */
-export const urlPath: Read<string> = (ctx, path, raw) => {
-  if (typeof raw !== "string" || !raw.startsWith("/") || /\s/.test(raw)) {
-    return ctx.fail(path, `expected a path starting with /, such as /health; got ${describe(raw)}`);
-  }
-  return raw;
-};
+function urlPath(problemOf: (path: string) => string | undefined, example: string): Read<string> {
+  return (ctx, path, raw) => {
+    if (typeof raw !== "string") return ctx.fail(path, `expected a path starting with /, such as ${example}; got ${describe(raw)}`);
+    const problem = problemOf(raw);
+    if (problem) return ctx.fail(path, `${problem}; got ${describe(raw)}`);
+    return atMostChars(ctx, path, raw, MAX_LENGTH.urlPath) ? raw : undefined;
+  };
+}
+
+/** `routes[].path`, such as `/static/*`: what the ingress can match (core/url-path.ts). */
+export const routePath = urlPath(routePathProblem, "/static/*");
+
+/** `healthcheck.path`, such as `/health` or `/health?full=1`: what the health probe can request. */
+export const requestPath = urlPath(requestPathProblem, "/health");
 
 /** `512m`, `1g`, `256k` or a whole number of bytes, in bytes. */
 export const memory: Read<number> = (ctx, path, raw) => {
   const bytes = typeof raw === "string" || typeof raw === "number" ? parseMemory(raw) : undefined;
   if (bytes === undefined) return ctx.fail(path, `expected a size such as 512m, 1g, 256k or a number of bytes; got ${describe(raw)}`);
   if (bytes < MIN_MEMORY) return ctx.fail(path, `expected at least 6m, Docker's smallest memory limit; got ${describe(raw)}`);
+  if (bytes > MAX_VALUE.memoryBytes) return ctx.fail(path, `expected at most ${MAX_VALUE.memory}; got ${describe(raw)}`);
   return bytes;
 };
 
-/** A positive number of CPUs; compose files often quote it ("0.5"), so text that is a number is accepted. */
+/** A number of CPUs, from Docker's smallest limit up; compose files often quote it ("0.5"), so text that is a number is accepted. */
 export const cpus: Read<number> = (ctx, path, raw) => {
   const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(n) || n <= 0) return ctx.fail(path, `expected a number of CPUs above 0, such as 0.5 or 2; got ${describe(raw)}`);
+  if (!Number.isFinite(n) || n < MAX_VALUE.minCpus || n > MAX_VALUE.cpus) {
+    return ctx.fail(path, `expected a number of CPUs from ${MAX_VALUE.minCpus} to ${MAX_VALUE.cpus}, such as 0.5 or 2; got ${describe(raw)}`);
+  }
   return n;
 };
 

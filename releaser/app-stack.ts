@@ -7,7 +7,8 @@ import { LABEL, PRODUCTION, networkName, publicName } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { openSecrets, type SecretAudience } from "../store/secret-store.js";
 import { resolveAppEnv, resolveServiceEnv } from "./app-env.js";
-import type { VolumeSpec } from "./container-plan.js";
+import type { AppLimits } from "../core/config.js";
+import { limits, type VolumeSpec } from "./container-plan.js";
 import type { DockerHost } from "./docker-host.js";
 import { SPEC_LABEL, planServiceContainer, serviceContainerName, volumeName } from "./service-plan.js";
 
@@ -23,6 +24,8 @@ export interface StackContext {
   berthEnv: Record<string, string>;
   logs: LogWriter;
   timeoutMs: number;
+  /** The operator's limits (BERTH_APP_*) for containers whose berth.yaml sets none. */
+  defaultLimits?: AppLimits;
   /** Repository files services mount, by repository path, as read at the commit. */
   files: Readonly<Record<string, string>>;
   /** A rollback to an earlier release: its release command ran when it was first released. */
@@ -72,6 +75,7 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
       command: svc.command,
       env: resolveServiceEnv(svc.env, secrets),
       resources: svc.resources,
+      defaultLimits: c.defaultLimits,
       volumes: svc.volumes.map(mount),
     });
     const containerName = serviceContainerName(c.app.name, c.environment, name);
@@ -101,7 +105,8 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
         Cmd: manifest.release,
         Env: Object.entries({ ...env, ...c.berthEnv }).map(([k, v]) => `${k}=${v}`),
         Labels: { ...labels, [LABEL.role]: "release" },
-        HostConfig: { Init: true, NetworkMode: c.network, ...(manifest.web.volumes.length ? { Mounts: manifest.web.volumes.map(mount).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) } : {}) },
+        // Bounded on disk as app containers are: the release command prints what it likes.
+        HostConfig: { Init: true, NetworkMode: c.network, LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "1" } }, ...limits(undefined, c.defaultLimits), ...(manifest.web.volumes.length ? { Mounts: manifest.web.volumes.map(mount).map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.path, ReadOnly: v.readOnly })) } : {}) },
       },
       c.timeoutMs * 5,
     );
@@ -170,7 +175,8 @@ export async function waitForCommand(host: DockerHost, container: string, comman
   let last = "";
   while (clock.now() < deadline) {
     try {
-      await host.exec(container, command);
+      // An attempt that hangs must not outlive the deadline of the whole wait.
+      await host.exec(container, command, { timeoutMs: Math.max(1000, deadline - clock.now()) });
       return;
     } catch (e) {
       last = (e as Error).message;

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { CommandHealthcheck, Resources } from "../manifest/manifest.js";
+import type { AppLimits } from "../core/config.js";
 import { LABEL } from "../core/names.js";
 
 /** A named Docker volume mounted into a container. */
@@ -26,6 +27,8 @@ export interface ReleaseSpec {
   command?: string[];
   env?: Readonly<Record<string, string>>;
   resources?: Resources;
+  /** The operator's limits (BERTH_APP_*), for what `resources` leaves unset. */
+  defaultLimits?: AppLimits;
   volumes?: readonly VolumeSpec[];
   healthcheck?: CommandHealthcheck;
 }
@@ -42,7 +45,7 @@ export function planWebContainer(spec: ReleaseSpec): Docker.ContainerCreateOptio
     Labels: releaseLabels(spec, "web"),
     StopTimeout: 10,
     ...dockerHealthcheck(spec.healthcheck),
-    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes),
+    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes, spec.defaultLimits),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: ["web"] } } },
   };
 }
@@ -62,23 +65,29 @@ export function releaseLabels(
   };
 }
 
-/** What every long-running app container gets: an init, a restart policy, bounded logs, its network, limits and volumes. */
-export function appHostConfig(network: string, resources: Resources | undefined, volumes: readonly VolumeSpec[] | undefined): Docker.HostConfig {
+/**
+ * What every long-running app container gets: an init, a restart policy, bounded logs, its network,
+ * limits (berth.yaml's, else the operator's defaults) and volumes.
+ */
+export function appHostConfig(network: string, resources: Resources | undefined, volumes: readonly VolumeSpec[] | undefined, defaults?: AppLimits): Docker.HostConfig {
   return {
     Init: true,
     RestartPolicy: { Name: "unless-stopped" },
     NetworkMode: network,
     LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-    ...limits(resources),
+    ...limits(resources, defaults),
     ...mounts(volumes),
   };
 }
 
-/** Docker's memory and CPU limits for a manifest's `resources`. */
-export function limits(r: Resources | undefined): { Memory?: number; NanoCpus?: number } {
+/** Docker's memory, CPU and process limits: a manifest's `resources`, each unset one from the operator's defaults. */
+export function limits(r: Resources | undefined, defaults: AppLimits = {}): { Memory?: number; NanoCpus?: number; PidsLimit?: number } {
+  const memory = r?.memoryBytes ?? defaults.memoryBytes;
+  const cpus = r?.cpus ?? defaults.cpus;
   return {
-    ...(r?.memoryBytes ? { Memory: r.memoryBytes } : {}),
-    ...(r?.cpus ? { NanoCpus: Math.round(r.cpus * 1e9) } : {}),
+    ...(memory ? { Memory: memory } : {}),
+    ...(cpus ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
+    ...(defaults.pids ? { PidsLimit: defaults.pids } : {}),
   };
 }
 

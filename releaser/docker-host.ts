@@ -1,8 +1,7 @@
-import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import tar from "tar-stream";
-import { ExecError } from "../core/errors.js";
 import { demux, healthOf } from "./docker-wire.js";
+import { execIn, pullImage, runToCompletion } from "./docker-run.js";
 import { httpStatus, type HttpTarget } from "./health-check.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 
@@ -57,11 +56,12 @@ export interface DockerHost {
   ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
   /** Tags (repo:tag) of the images carrying all the given labels. */
   listImages(labels: Record<string, string>): Promise<string[]>;
-  /** Pulls an image that is not on the server yet (services' public images); a present one is used as is. */
-  ensureImage(ref: string): Promise<void>;
-  /** Runs a container to completion (a release command): its exit code and output; it is removed after. */
+  /** Pulls an image that is not on the server yet (services' public images), within timeoutMs; a present one is used as is. */
+  ensureImage(ref: string, timeoutMs?: number): Promise<void>;
+  /** Runs a container to completion (a release command), killed after timeoutMs: its exit code and output (head and tail); it is removed after. */
   runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }>;
-  exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }>;
+  /** Runs argv in a running container: its output (head and tail); throws ExecError on a non-zero exit, and when it runs past timeoutMs. */
+  exec(container: string, argv: string[], options?: { timeoutMs?: number }): Promise<{ exitCode: number; output: string }>;
 }
 
 const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
@@ -290,62 +290,21 @@ export class DockerodeHost implements DockerHost {
     }
   }
 
-  async ensureImage(ref: string): Promise<void> {
+  async ensureImage(ref: string, timeoutMs?: number): Promise<void> {
     try {
       await this.docker.getImage(ref).inspect();
       return;
     } catch (e) {
       if (!isStatus(e, 404)) throw e;
     }
-    const stream = await this.docker.pull(ref);
-    await new Promise<void>((resolve, reject) =>
-      this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[] = []) => {
-        // A pull that fails halfway still ends the stream normally, with the error as an event.
-        const failed = events.find((ev) => ev.error);
-        if (err || failed) reject(err ?? new Error(`pulling ${ref} failed: ${failed?.error}`));
-        else resolve();
-      }),
-    );
+    await pullImage(this.docker, ref, this.name, timeoutMs);
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const container = await this.docker.createContainer({ ...options, Labels: this.#own(options.Labels) });
-    try {
-      await container.start();
-      const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs).unref());
-      const done = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timer]);
-      if (done === "timeout") await container.kill().catch(() => undefined);
-      const output = await this.logsTail(container.id, 200);
-      return { exitCode: done === "timeout" ? -1 : done.StatusCode, output: done === "timeout" ? `${output}\n(killed after ${Math.round(timeoutMs / 1000)}s)` : output };
-    } finally {
-      await container.remove({ force: true }).catch(() => undefined);
-    }
+    return runToCompletion(this.docker, { ...options, Labels: this.#own(options.Labels) }, timeoutMs);
   }
 
-  async exec(container: string, argv: string[]): Promise<{ exitCode: number; output: string }> {
-    const exec = await this.docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const [out, err] = [new PassThrough(), new PassThrough()];
-    let output = "";
-    let stderr = "";
-    out.on("data", (d: Buffer) => (output += d.toString()));
-    err.on("data", (d: Buffer) => {
-      output += d.toString();
-      stderr += d.toString();
-    });
-    this.docker.modem.demuxStream(stream, out, err);
-    await new Promise<void>((resolve, reject) => {
-      stream.on("end", resolve);
-      stream.on("error", reject);
-    });
-    // The stream can end a moment before the daemon records the exit code: wait for it.
-    let info = await exec.inspect();
-    for (let i = 0; i < 50 && (info.Running || info.ExitCode === null); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      info = await exec.inspect();
-    }
-    const exitCode = info.ExitCode ?? -1;
-    if (exitCode !== 0) throw new ExecError(argv, exitCode, output, stderr);
-    return { exitCode, output };
+  async exec(container: string, argv: string[], options: { timeoutMs?: number } = {}): Promise<{ exitCode: number; output: string }> {
+    return execIn(this.docker, container, argv, options.timeoutMs);
   }
 }

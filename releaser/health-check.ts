@@ -18,15 +18,27 @@ export const anyAnswer = (status: number): boolean => status < 500;
 /** Healthy for a manifest `healthcheck.path`: 2xx or 3xx. */
 export const success = (status: number): boolean => status >= 200 && status < 400;
 
-/** One HTTP GET to host:port; resolves the status, or undefined when nothing answered within timeoutMs. */
+/**
+ * One HTTP GET to host:port; resolves the status, or undefined when no status line and headers came
+ * within timeoutMs. The deadline is on the whole request: the socket's own timeout is idle time only,
+ * which a server sending a header byte a second would never reach.
+ */
 export function httpStatus(host: string, port: number, path: string, timeoutMs = 2000): Promise<number | undefined> {
   return new Promise((resolve) => {
     const req = http.get({ host, port, path, timeout: timeoutMs, agent: false, headers: { "user-agent": "berth-health" } }, (res) => {
-      res.resume();
+      clearTimeout(deadline);
       resolve(res.statusCode);
+      // The status is all a probe needs; the body may never end.
+      res.on("error", () => undefined);
+      res.destroy();
     });
+    const deadline = setTimeout(() => req.destroy(), timeoutMs);
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(undefined));
+    req.on("close", () => {
+      clearTimeout(deadline);
+      resolve(undefined);
+    });
   });
 }
 

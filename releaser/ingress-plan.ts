@@ -1,4 +1,5 @@
 import { render } from "../core/templates.js";
+import { routePathProblem } from "../core/url-path.js";
 
 export interface PathRoute {
   path: string;
@@ -18,7 +19,6 @@ export interface IngressConfig {
 }
 
 const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
-const SAFE_PATH = /^\/[A-Za-z0-9._~\/*-]*$/;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
 export function planIngress(routes: readonly Route[], tls: boolean): IngressConfig {
@@ -27,7 +27,7 @@ export function planIngress(routes: readonly Route[], tls: boolean): IngressConf
     const unsafe =
       !/^[a-z0-9.-]+$/.test(r.hostname) ||
       !SAFE_UPSTREAM.test(r.upstream) ||
-      (r.paths ?? []).some((p) => !SAFE_PATH.test(p.path) || p.upstreams.length === 0 || !p.upstreams.every((u) => SAFE_UPSTREAM.test(u)));
+      (r.paths ?? []).some((p) => routePathProblem(p.path) !== undefined || p.upstreams.length === 0 || !p.upstreams.every((u) => SAFE_UPSTREAM.test(u)));
     if (unsafe) throw new Error(`refusing to route ${JSON.stringify(r)}: hostname, path or upstream has characters a Caddyfile cannot hold`);
     const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [] };
     site.upstreams.add(r.upstream);

@@ -75,7 +75,7 @@ export class IngressProxy {
     // Right after start, Caddy's admin endpoint may not listen yet: retry briefly.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.host.exec(this.#names.container, planProxyReload());
+        await this.host.exec(this.#names.container, planProxyReload(), { timeoutMs: 60_000 });
         this.#loaded = caddyfile;
         return;
       } catch (e) {

@@ -1,4 +1,5 @@
 import type Docker from "dockerode";
+import type { AppLimits } from "../core/config.js";
 import type { ProcessSettings } from "../manifest/manifest.js";
 import { appHostConfig, dockerHealthcheck, releaseLabels, type VolumeSpec } from "./container-plan.js";
 
@@ -13,6 +14,8 @@ export interface ProcessSpec {
   settings: ProcessSettings;
   env: Readonly<Record<string, string>>;
   volumes: readonly VolumeSpec[];
+  /** The operator's limits (BERTH_APP_*), for what the process's `resources` leaves unset. */
+  defaultLimits?: AppLimits;
 }
 
 /** Docker name of one replica of a process type in a release. */
@@ -34,7 +37,7 @@ export function planProcessContainers(spec: ProcessSpec): Docker.ContainerCreate
     Labels: { ...releaseLabels(spec, "process"), "berth.process": spec.name },
     StopTimeout: 10,
     ...dockerHealthcheck(spec.settings.healthcheck),
-    HostConfig: appHostConfig(spec.network, spec.settings.resources, spec.volumes),
+    HostConfig: appHostConfig(spec.network, spec.settings.resources, spec.volumes, spec.defaultLimits),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
   }));
 }

@@ -5,6 +5,7 @@ import type { Manifest } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { waitForCommand } from "./app-stack.js";
+import type { AppLimits } from "../core/config.js";
 import type { DockerHost } from "./docker-host.js";
 import { planProcessContainers } from "./process-plan.js";
 import { volumeName } from "./service-plan.js";
@@ -21,6 +22,8 @@ export interface ProcessContext {
   logs: LogWriter;
   timeoutMs: number;
   clock?: Clock;
+  /** The operator's limits (BERTH_APP_*) for what a process's `resources` leaves unset. */
+  defaultLimits?: AppLimits;
 }
 
 /** Starts the release's process containers (workers, schedulers) and waits for their health commands. */
@@ -38,6 +41,7 @@ export async function startProcesses(host: DockerHost, c: ProcessContext): Promi
       settings,
       env: c.env,
       volumes,
+      defaultLimits: c.defaultLimits,
     });
     for (const plan of plans) {
       const id = await host.createContainer(plan);

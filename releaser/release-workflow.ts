@@ -20,6 +20,7 @@ import type { IngressProxy } from "./ingress-proxy.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
 import type { Manifest } from "../manifest/manifest.js";
+import type { AppLimits } from "../core/config.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
@@ -33,6 +34,8 @@ export interface ReleaseSettings {
   drainMs: number;
   /** Images of this many recent releases per environment are kept for rollbacks. */
   keepImages: number;
+  /** Limits of app containers where berth.yaml sets none (BERTH_APP_MEMORY, _CPUS, _PIDS). */
+  appLimits?: AppLimits;
 }
 
 export interface ReleaseDeps {
@@ -61,7 +64,7 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   let { app } = found;
   return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
-    const logs = new LogWriter(db, d.id).redactWith(await appRedactor(db, deps.secretBox, app.id));
+    const logs = LogWriter.forDeployment(db, d.id).redactWith(await appRedactor(db, deps.secretBox, app.id));
     const stale = await staleReason(db, app.id, d.id, d.environment);
     if (stale) {
       if (await transition(db, d.id, ["releasing"], "cancelled", { error: stale.summary })) deps.reporter.cancelled(app, d, stale.title, stale.summary);
@@ -159,7 +162,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
   let stack: PreparedStack | undefined;
   try {
     const audience = audienceOf(d.environment, await getEnvironment(db, app.id, d.environment));
-    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, files: d.files ?? {}, rollback: d.rollback_of !== null, audience, clock }, manifest);
+    if (manifest) stack = await prepareStack({ db, host, secretBox: deps.secretBox, app, environment: d.environment, network, image, berthEnv, logs, timeoutMs: s.healthTimeoutMs, defaultLimits: s.appLimits, files: d.files ?? {}, rollback: d.rollback_of !== null, audience, clock }, manifest);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     return reportFailure(deps, c, e, "Release failed before the switch");
@@ -177,6 +180,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     command: manifest?.web.command,
     env: stack?.env,
     resources: manifest?.web.resources,
+    defaultLimits: s.appLimits,
     volumes: stack?.volumes,
     healthcheck: manifest?.web.healthcheck?.kind === "command" ? manifest.web.healthcheck : undefined,
   });
@@ -209,7 +213,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     });
     logs.note(`healthy after ${clock.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
-      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs, clock });
+      await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs, defaultLimits: s.appLimits, clock });
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];

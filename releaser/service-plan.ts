@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type Docker from "dockerode";
+import type { AppLimits } from "../core/config.js";
 import type { CommandHealthcheck, Resources } from "../manifest/manifest.js";
 import { LABEL } from "../core/names.js";
 import { appHostConfig, dockerHealthcheck, type VolumeSpec } from "./container-plan.js";
@@ -15,6 +16,8 @@ export interface ServiceSpec {
   command?: string[];
   env: Readonly<Record<string, string>>;
   resources: Resources;
+  /** The operator's limits (BERTH_APP_*), for what `resources` leaves unset; part of the spec hash, so a change recreates the service. */
+  defaultLimits?: AppLimits;
   volumes: readonly VolumeSpec[];
   /** Files written into the container before it starts, by container path; part of the spec hash. */
   files?: Readonly<Record<string, string>>;
@@ -49,7 +52,7 @@ export function planServiceContainer(spec: ServiceSpec): Docker.ContainerCreateO
       "berth.service": spec.name,
     },
     ...dockerHealthcheck(spec.healthcheck),
-    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes),
+    HostConfig: appHostConfig(spec.network, spec.resources, spec.volumes, spec.defaultLimits),
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.name] } } },
   };
   const hash = createHash("sha256").update(JSON.stringify([options, spec.files ?? {}])).digest("hex").slice(0, 16);

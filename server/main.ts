@@ -99,6 +99,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       healthTimeoutMs: config.healthTimeoutMs,
       drainMs: config.drainMs,
       keepImages: config.keepImages,
+      appLimits: config.appLimits,
     };
     workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, createRedis(config.redisUrl)));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };

@@ -328,6 +328,28 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.inspectContainer(n)).toBeUndefined();
     });
 
+    it("bounds an exec: its output to head and tail, its wait to a deadline", async () => {
+      const c = await running();
+      const { output } = await host.exec(c.name, ["sh", "-c", "echo first; yes | head -c 300000; echo last"]);
+      expect(output.startsWith("first\n")).toBe(true);
+      expect(output.endsWith("y\nlast\n")).toBe(true);
+      expect(output).toMatch(/\n\[\.\.\. \d+ characters of output cut \.\.\.\]\n/);
+      expect(output.length).toBeLessThan(64 * 1024 + 100);
+      const started = Date.now();
+      await expect(host.exec(c.name, ["sleep", "30"], { timeoutMs: 1000 })).rejects.toThrow(/^sleep 30 was still running after 1s; berth stopped waiting for it/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it("runs a container once, keeping the head and tail of a long output, and kills it at its deadline", async () => {
+      const run = await host.runOnce({ Image: BUSYBOX, Cmd: ["sh", "-c", "echo first; yes | head -c 3000000; echo last; exit 3"] }, 30_000);
+      expect(run.exitCode).toBe(3);
+      expect(run.output.startsWith("first\n")).toBe(true);
+      expect(run.output.endsWith("y\nlast\n")).toBe(true);
+      expect(run.output.length).toBeLessThan(1024 * 1024 + 100);
+      const killed = await host.runOnce({ Image: BUSYBOX, Cmd: ["sh", "-c", "echo waiting; sleep 60"] }, 1000);
+      expect(killed).toEqual({ exitCode: -1, output: "waiting\n\n(killed after 1s)" });
+    });
+
     it("execs a command: its output on success, an ExecError with argv, exit code and output on failure", async () => {
       const c = await running();
       expect(await host.exec(c.name, ["sh", "-c", "echo hi; sleep 0.1; echo there >&2"])).toEqual({ exitCode: 0, output: "hi\nthere\n" });

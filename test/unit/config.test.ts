@@ -74,3 +74,17 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ BERTH_INSTANCE: "Bad Name" })).toThrow("BERTH_INSTANCE=Bad Name: expected a lower-case name");
   });
 });
+
+describe("loadConfig's ceilings", () => {
+  it("refuses durations that would overflow a timer or make no sense", () => {
+    expect(() => loadConfig({ BERTH_BUILD_TIMEOUT: "3650d", BERTH_PREVIEW_TTL: "400d", BERTH_BUILD_PROGRESS_INTERVAL: "2h" })).toThrow(
+      [
+        "berth cannot start; fix these environment variables:",
+        "  - BERTH_BUILD_PROGRESS_INTERVAL=2h: expected a duration such as 90s, 30m, 12h or 7d, at most 1h",
+        "  - BERTH_PREVIEW_TTL=400d: expected a duration such as 90s, 30m, 12h or 7d, at most 365d",
+        "  - BERTH_BUILD_TIMEOUT=3650d: expected a duration such as 90s, 30m, 12h or 7d, at most 7d",
+      ].join("\n"),
+    );
+    expect(loadConfig({ BERTH_BUILD_TIMEOUT: "7d" }).buildTimeoutMs).toBe(604_800_000);
+  });
+});

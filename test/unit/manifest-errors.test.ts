@@ -90,7 +90,7 @@ const CORPUS: [string, string, string][] = [
   ],
   ["an unknown memory unit", lines("web: { resources: { memory: 512x } }"), 'web.resources.memory (line 1): expected a size such as 512m, 1g, 256k or a number of bytes; got "512x"'],
   ["too little memory", lines("web: { resources: { memory: 4m } }"), `web.resources.memory (line 1): expected at least 6m, Docker's smallest memory limit; got "4m"`],
-  ["zero CPUs", lines("web: { resources: { cpus: 0 } }"), "web.resources.cpus (line 1): expected a number of CPUs above 0, such as 0.5 or 2; got 0"],
+  ["zero CPUs", lines("web: { resources: { cpus: 0 } }"), "web.resources.cpus (line 1): expected a number of CPUs from 0.01 to 256, such as 0.5 or 2; got 0"],
   // volumes
   ["a volume without path", lines("volumes: { data: {} }", "web: { volumes: [data] }"), 'web.volumes[0] (line 2): expected "name:/path" or "name:/path:ro"; got "data"'],
   [
@@ -160,8 +160,8 @@ const CORPUS: [string, string, string][] = [
     'services.nginx.files["/etc/nginx"] (line 6): "/etc/nginx" is also where a volume is mounted',
   ],
   ["a process without command", lines("processes:", "  worker: { replicas: 2 }"), 'processes.worker.command (line 2): required: the command this process runs, such as "rq worker"'],
-  ["negative replicas", lines("processes:", "  worker: { command: work, replicas: -1 }"), "processes.worker.replicas (line 2): expected a whole number of at least 0; got -1"],
-  ["fractional replicas", lines("processes:", "  worker: { command: work, replicas: 1.5 }"), "processes.worker.replicas (line 2): expected a whole number of at least 0; got 1.5"],
+  ["negative replicas", lines("processes:", "  worker: { command: work, replicas: -1 }"), "processes.worker.replicas (line 2): expected a whole number from 0 to 32; got -1"],
+  ["fractional replicas", lines("processes:", "  worker: { command: work, replicas: 1.5 }"), "processes.worker.replicas (line 2): expected a whole number from 0 to 32; got 1.5"],
   ["a process called web", lines("processes:", "  web: { command: serve }"), `processes.web (line 2): "web" is the main container's name; call this process something else`],
   [
     "a process written as a bare command",
@@ -204,7 +204,7 @@ const CORPUS: [string, string, string][] = [
   ["a secret listed twice", lines("secrets: [A, B, A]"), 'secrets[2] (line 1): "A" is listed twice'],
   ["secrets as a mapping", lines("secrets: { A: 1 }"), "secrets (line 1): expected a list of names, such as [DB_PASSWORD]; got a mapping"],
   // routes and previews
-  ["a route path without /", lines("routes:", "  - { path: static/*, to: 'web:80' }"), 'routes[0].path (line 2): expected a path starting with /, such as /health; got "static/*"'],
+  ["a route path without /", lines("routes:", "  - { path: static/*, to: 'web:80' }"), 'routes[0].path (line 2): expected a path starting with /, such as /static/*; got "static/*"'],
   ["a route without port", lines("routes:", "  - { path: /api/*, to: web }"), 'routes[0].to (line 2): expected "name:port", such as "web:8080"; got "web"'],
   [
     "a route to nothing declared",
