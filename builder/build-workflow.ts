@@ -16,7 +16,8 @@ import { getDeployment, liveRelease, setDeploymentState, transition } from "../s
 import { ManifestError, manifestAnnotations, type Manifest, type Resources } from "../manifest/manifest.js";
 import { MANIFEST_FILE, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { Checkout } from "./checkout.js";
-import { foreignImage, imageReferences } from "./dockerfile-refs.js";
+import { imageReferences } from "./dockerfile-refs.js";
+import { foreignImage } from "../core/names.js";
 import { ProgressTicker } from "./build-progress.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy } from "./pack-plan.js";

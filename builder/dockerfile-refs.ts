@@ -35,16 +35,6 @@ export function imageReferences(dockerfile: string, buildArgs: Readonly<Record<s
   return refs;
 }
 
-/** Why a reference may not be built on: another app's berth image, or a bare image id; undefined when fine. */
-export function foreignImage(ref: string, ownApp: string): string | undefined {
-  // Docker reads berth/x as docker.io/berth/x, so the long forms name the same local image.
-  const name = ref.toLowerCase().replace(/^(?:(?:index|registry-1)\.)?docker\.io\//, "");
-  if (/^(?:sha256:)?[0-9a-f]{12,64}$/.test(name)) return "an image id, which could name any image on the builder, including other apps'";
-  const m = /^berth\/([^:@]+)/.exec(name);
-  if (m && m[1] !== ownApp) return `another app's image (berth/${m[1]})`;
-  return undefined;
-}
-
 /** The Dockerfile's instructions, with backslash line continuations joined and comments dropped. */
 function logicalLines(text: string): { text: string; line: number }[] {
   const out: { text: string; line: number }[] = [];

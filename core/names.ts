@@ -64,6 +64,20 @@ export function imageRef(app: string, sha: string): string {
   return `berth/${app}:${sha}`;
 }
 
+/**
+ * Why an image reference must not run or be built on for an app (ownApp; none for services, which
+ * are public images): another app's berth/<app>:<sha> in any spelling Docker reads as it, or a bare
+ * image id, which could name any image on the engine. Undefined when it is fine.
+ */
+export function foreignImage(ref: string, ownApp?: string): string | undefined {
+  // Docker reads berth/x as docker.io/berth/x, so the long forms name the same local image.
+  const name = ref.toLowerCase().replace(/^(?:(?:index|registry-1)\.)?docker\.io\//, "");
+  if (/^(?:sha256:)?[0-9a-f]{12,64}$/.test(name)) return "an image id, which could name any image on the builder, including other apps'";
+  const m = /^berth\/([^:@]+)/.exec(name);
+  if (m && m[1] !== ownApp) return ownApp === undefined ? `an app's build (berth/${m[1]}); services run public images` : `another app's image (berth/${m[1]})`;
+  return undefined;
+}
+
 /** Docker name of an app environment's private network. */
 export function networkName(app: string, environment: string): string {
   return `berth-${app}-${environment}`;

@@ -1,3 +1,4 @@
+import { foreignImage } from "../core/names.js";
 import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
 import type { ManifestPath } from "./manifest-error.js";
 import { type ManifestContext, type Read, atMostEntries, command, describe, duration, fields, isMapping, port, put, requireKey, text, wholeNumber, withoutUndefined } from "./reader.js";
@@ -47,8 +48,16 @@ const commandHealthcheck: Read<CommandHealthcheck> = (ctx, path, raw) => {
 
 const WEB_SHAPE = { port, command, healthcheck: healthcheck(true), resources, volumes: volumeMounts };
 const PROCESS_SHAPE = { command, replicas: wholeNumber(0, MAX_VALUE.replicas), healthcheck: commandHealthcheck, resources, volumes: volumeMounts };
+/** A service's image: public, never an app's build or a bare id that could name one. */
+const serviceImage: Read<string> = (ctx, path, raw) => {
+  const ref = text(MAX_LENGTH.image)(ctx, path, raw);
+  if (ref === undefined) return undefined;
+  const why = foreignImage(ref);
+  return why ? ctx.fail(path, `${ref} is ${why}`) : ref;
+};
+
 const SERVICE_SHAPE = {
-  image: text(MAX_LENGTH.image),
+  image: serviceImage,
   command,
   env: stringMap("env"),
   volumes: volumeMounts,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { foreignImage, imageReferences } from "../../builder/dockerfile-refs.js";
+import { imageReferences } from "../../builder/dockerfile-refs.js";
+import { foreignImage } from "../../core/names.js";
 
 describe("imageReferences", () => {
   it("lists FROM, COPY --from and RUN --mount from= images, leaving stages and scratch out", () => {
@@ -36,6 +37,11 @@ describe("foreignImage", () => {
     expect(foreignImage("index.docker.io/BERTH/other", "shop")).toBe("another app's image (berth/other)");
     expect(foreignImage("sha256:" + "a".repeat(64), "shop")).toContain("an image id");
     expect(foreignImage("0123456789ab", "shop")).toContain("an image id");
+  });
+
+  it("refuses every berth image as a service, which runs public images", () => {
+    expect(foreignImage("berth/shop:abc")).toBe("an app's build (berth/shop); services run public images");
+    expect(foreignImage("postgres:16")).toBeUndefined();
   });
 
   it("lets an app build on public images and its own", () => {

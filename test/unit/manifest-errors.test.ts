@@ -126,6 +126,8 @@ const CORPUS: [string, string, string][] = [
   ],
   ["a service called web", lines("services:", "  web: { image: nginx }"), `services.web (line 2): "web" is the main container's name; call this service something else`],
   ["a service without image", lines("services:", "  db:", "    env: { A: b }"), "services.db.image (line 2): required: the public image to run, such as postgres:16"],
+  ["a service running an app's build", lines("services:", "  db: { image: docker.io/berth/payments:0123456 }"), "services.db.image (line 2): docker.io/berth/payments:0123456 is an app's build (berth/payments); services run public images"],
+  ["a service running a bare image id", lines("services:", "  db: { image: 0123456789ab }"), "services.db.image (line 2): 0123456789ab is an image id, which could name any image on the builder, including other apps'"],
   ["a service set to nothing", lines("services:", "  redis:"), "services.redis.image (line 2): required: the public image to run, such as postgres:16"],
   ["an image with a space", lines("services:", "  db: { image: 'postgres 16' }"), 'services.db.image (line 2): expected an image reference such as postgres:16; got "postgres 16"'],
   [
