@@ -72,8 +72,7 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
       ? `This preview had no push for ${days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : `${Math.round(ttl / 1000)}s`} and was removed. Push a commit to bring it back.`
       : "The pull request was closed, so its preview was removed. Reopen it to bring the preview back.";
     try {
-      await teardownEnvironment(deps, app, env.name, expired ? "expired" : "removed", note);
-      report.tornDown.push(`${app.name}/${env.name}`);
+      if (await teardownEnvironment(deps, app, env.name, expired ? "expired" : "removed", note)) report.tornDown.push(`${app.name}/${env.name}`);
     } catch (err) {
       deps.log.error({ err, app: app.name, environment: env.name }, "teardown failed; the next pass retries");
     }

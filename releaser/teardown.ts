@@ -23,11 +23,18 @@ export interface TeardownDeps {
 /**
  * Removes an environment completely: its in-flight builds, its route, containers, network, volumes
  * and images; then marks its GitHub Deployment inactive and says so on the PR. Idempotent, so a crash
- * halfway is finished by the reconciler's next pass.
+ * halfway is finished by the reconciler's next pass; false when there was nothing left to do.
  */
-export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<void> {
-  await withLock(deps.db, lockKeys.release(app.id, environment), async () => {
+export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<boolean> {
+  return withLock(deps.db, lockKeys.release(app.id, environment), async () => {
     const { db } = deps;
+    // Decided before the lock: a pull request reopened meanwhile, or another teardown (the close's
+    // job, or a reconciler pass) that finished first, leaves nothing for this one to do.
+    const current = await getEnvironment(db, app.id, environment);
+    if (current && (current.state === "open" || current.torn_down_at !== null)) {
+      deps.log.info({ app: app.name, environment, state: current.state }, "teardown skipped: the environment was reopened or already torn down");
+      return false;
+    }
     for (const d of await supersedeOlder(db, app.id, environment, 2_147_483_647 /* every deployment id */)) {
       await deps.cancels.cancel(d.id);
       deps.reporter.cancelled(app, d, "Cancelled: the environment was removed", "The pull request was closed (or its preview expired) before this commit was released.");
@@ -42,10 +49,10 @@ export async function teardownEnvironment(deps: TeardownDeps, app: App, environm
     await applyRoutes(deps);
     await removeResources(deps, app.name, environment, await environmentImages(db, app.id, environment));
     await db.updateTable("deployments").set({ state: "removed" }).where("app_id", "=", app.id).where("environment", "=", environment).where("state", "=", "live").execute();
-    const env = await getEnvironment(db, app.id, environment);
-    if (env) await markTornDown(db, env.id);
+    if (current) await markTornDown(db, current.id);
     deps.reporter.removed(app, environment, await latestReported(db, app.id, environment), state, note);
     deps.log.info({ app: app.name, environment }, "environment torn down");
+    return true;
   });
 }
 

@@ -1,10 +1,11 @@
+import { teardownEnvironment } from "../../releaser/teardown.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { reconcileOnce } from "../../releaser/reconciler.js";
 import { runRelease } from "../../releaser/release-workflow.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER } from "../../releaser/proxy-plan.js";
 import type { App, Deployment } from "../../store/db.js";
-import { getEnvironment, openPreview } from "../../store/environment-store.js";
+import { closeEnvironment, getEnvironment, openPreview } from "../../store/environment-store.js";
 import type { FileTree } from "../support/fakes/fake-source-fetcher.js";
 import { WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
 
@@ -142,5 +143,20 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
     await w.host.stopContainer(PROXY_CONTAINER, 1);
     await reconcileOnce(w.reconcilerDeps());
     expect(w.host.find(PROXY_CONTAINER)?.running).toBe(true);
+  });
+
+  it("leaves a preview alone when its pull request reopened after a teardown was decided, and tears down once", async () => {
+    const app = await w.app("shop");
+    await livePreview(app, 6, sha("b6"));
+    await closeEnvironment(w.db, app.id, "pr-6", "closed");
+    // The reopen lands between the reconciler reading its pending teardowns and taking the lock.
+    await openPreview(w.db, { appId: app.id, name: "pr-6", prNumber: 6, headSha: sha("b6"), headRepo: app.repo_full_name, fork: false });
+    expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(false);
+    expect((await resourcesOf(app, "pr-6")).containers.map((c) => c.running)).toEqual([true]);
+
+    await closeEnvironment(w.db, app.id, "pr-6", "closed");
+    expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(true);
+    expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(false); // the close's job and a pass: one teardown
+    expect((await resourcesOf(app, "pr-6")).containers).toEqual([]);
   });
 });
