@@ -23,13 +23,7 @@ describe("planDockerBuild", () => {
       options: {
         t: `berth/shop:${sha}`,
         dockerfile: "Dockerfile",
-        labels: {
-          "berth.managed": "true",
-          "berth.app": "shop",
-          "berth.sha": sha,
-          "berth.deployment": "9",
-          "org.opencontainers.image.revision": sha,
-        },
+        labels: { "berth.app": "shop", "berth.sha": sha },
         buildargs: { NODE_ENV: "production" },
         rm: true,
         forcerm: true,
