@@ -25,6 +25,7 @@ import { describeEngine, engineUnavailable, planBuild } from "./build-strategy.j
 import type { BuildPlan, Builders } from "./builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 import { cloneUrlFor } from "../github/source-url.js";
+import { PhaseRecorder } from "../store/phases.js";
 
 export interface BuildDeps {
   db: Db;
@@ -67,11 +68,13 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
 
   const logs = LogWriter.forDeployment(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
+  const phases = new PhaseRecorder(deps.db, deps.clock ?? systemClock, d.id).mark("fetch_started");
   const dir = await mkdtemp(join(deps.workDir, `${app.name}-${d.sha.slice(0, 7)}-`));
   try {
     logs.note(`fetching ${app.repo_full_name} at ${d.sha}`);
     const token = await deps.github.installationToken(app.installation_id);
     await deps.fetcher.fetch({ cloneUrl: cloneUrlFor(deps.githubWebUrl, app.repo_full_name), sha: d.sha, token }, dir, signal);
+    phases.mark("fetch_done");
     const checkout = await Checkout.at(dir);
     const manifest = await readManifestFile(checkout);
     if (manifest) logs.note(`read ${MANIFEST_FILE}`);
@@ -87,8 +90,11 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     const plan = await planCheckout(deps, app, d, checkout, manifest);
     const secrets = plan.engine === "buildkit" ? await buildSecrets(deps, app, d, plan.secretNames) : undefined;
     logs.note(`building ${plan.image} (${describeEngine(plan, build?.builder ?? deps.packBuilder)})`);
+    phases.mark("build_started");
     const elapsed = await execute(deps, { app, d, plan, secrets, logs, timeoutMs: build?.timeoutMs ?? deps.buildTimeoutMs }, signal);
+    phases.mark("build_done");
     logs.note(`built ${plan.image} in ${(elapsed / 1000).toFixed(1)}s`);
+    await phases.flush(); // before the hand-off: the release reads them for its summary
     // A newer commit may have superseded this one while it built: then it is not released.
     return (await transition(deps.db, d.id, ["building"], "releasing", { image: plan.image })) ? "built" : "cancelled";
   } catch (e) {
@@ -105,6 +111,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
     return "failed";
   } finally {
     await logs.end();
+    await phases.flush().catch((err: unknown) => deps.log.warn({ err }, "phase timings not saved"));
     await rm(dir, { recursive: true, force: true });
   }
 }

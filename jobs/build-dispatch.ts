@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { Db, Deployment } from "../store/db.js";
 import { lockForTransaction, lockKeys } from "../store/locks.js";
 import { systemClock, type Clock } from "../core/clock.js";
+import { phaseStamp } from "../store/phases.js";
 import { buildJobId, releaseJobId, type Queues } from "./queue.js";
 
 export interface DispatchDeps {
@@ -38,7 +39,8 @@ export async function dispatchBuilds(deps: DispatchDeps, appId: number): Promise
     if (next.length === 0) return [];
     return tx
       .updateTable("deployments")
-      .set({ dispatched_at: sql`now()` })
+      // Stamped in the same statement: timing the queue costs no round trip of its own.
+      .set({ dispatched_at: sql`now()`, phases: phaseStamp("queued", (deps.clock ?? systemClock).now()) })
       .where("id", "in", next.map((d) => d.id))
       .where("state", "=", "queued") // one cancelled meanwhile (supersede takes no lock) is left out
       .where("dispatched_at", "is", null)

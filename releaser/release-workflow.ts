@@ -24,6 +24,8 @@ import type { AppLimits } from "../core/config.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
+import { PhaseRecorder, phaseSummary } from "../store/phases.js";
+import { waitServed, type ServedProbe } from "./served-probe.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -49,7 +51,12 @@ export interface ReleaseDeps {
   log: Logger;
   /** Health deadlines and the drain; the system clock unless a test passes its own. */
   clock?: Clock;
+  /** Asks the front-door proxy for a hostname, as a user would: times "first served". Absent: not timed. */
+  served?: ServedProbe;
 }
+
+/** How long berth watches for the first answer through the proxy after a switch; it never fails a release. */
+const SERVED_DEADLINE_MS = 5000;
 
 /**
  * Releases a built deployment: start the new container on the environment's private network, wait
@@ -64,6 +71,8 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   let { app } = found;
   return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
+    const clock = deps.clock ?? systemClock;
+    const phases = new PhaseRecorder(db, clock, d.id);
     const logs = LogWriter.forDeployment(db, d.id).redactWith(await appRedactor(db, deps.secretBox, app.id));
     const stale = await staleReason(db, app.id, d.id, d.environment);
     if (stale) {
@@ -88,21 +97,21 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
         app = await applyManifestName(db, app, d.manifest?.name);
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
-        return reportFailure(deps, { app, d, ...where(app), servingUrl, image, previous, logs }, e, "Release failed before the switch");
+        return reportFailure(deps, { app, d, ...where(app), servingUrl, image, previous, logs, phases }, e, "Release failed before the switch");
       }
       if (publicName(app) !== before) logs.note(`app renamed from ${before} to ${publicName(app)} (berth.yaml name): production moves to ${where(app).hostname}`);
     }
     const { hostname, url } = where(app);
     if (d.rollback_of !== null && !(await deps.host.imageExposedPorts(image).then(() => true, () => false))) {
       const e = new UserError(`The image ${image} is no longer on the droid server: berth keeps the images of the last BERTH_KEEP_IMAGES releases. Roll back to a more recent deployment, or push that commit again to rebuild it.`);
-      return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs }, e, "Rollback failed: the image is gone");
+      return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Rollback failed: the image is gone");
     }
     if (d.rollback_of !== null) logs.note(`rolling back to ${image} (deployment ${d.rollback_of})`);
 
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
     if (previous?.deployment_id !== d.id) {
       deps.reporter.progress(app, d, "Releasing");
-      const outcome = await startAndSwitch(deps, { app, d, hostname, url, servingUrl, image, previous, logs }, signal).catch(async (e: unknown) => {
+      const outcome = await startAndSwitch(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, signal).catch(async (e: unknown) => {
         if (app.public_name !== named) await restoreName(db, app.id, named).catch(() => undefined);
         throw e;
       });
@@ -117,12 +126,13 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     // proxy routing to the release about to be drained (a no-op when this process saw it loaded).
     await ensureProxy(deps);
     await applyRoutes(deps);
+    if (deps.served && (await waitServed(deps.served, hostname, SERVED_DEADLINE_MS, 20, clock))) phases.mark("first_served");
+    await phases.flush();
     await setDeploymentState(db, d.id, "live", { url });
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
-    const buildSeconds = secondsBetween(current.started_at, current.built_at);
-    const releaseSeconds = secondsBetween(current.built_at, current.finished_at);
-    deps.reporter.succeeded(app, current, { url, image, buildSeconds, releaseSeconds });
+    deps.reporter.succeeded(app, current, { url, image, ...releaseTimes(current) });
     await drainOld(deps, app.id, d.environment, logs);
+    await phases.mark("drained").flush();
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
     await pruneImages(deps, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
     await logs.end();
@@ -140,6 +150,7 @@ interface ReleaseContext {
   image: string;
   previous: Release | undefined;
   logs: LogWriter;
+  phases: PhaseRecorder;
 }
 
 /**
@@ -157,6 +168,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
 
   const manifest = d.manifest ?? undefined;
   const port = manifest?.web.port ?? webPort(await host.imageExposedPorts(image));
+  c.phases.mark("image_ready");
   const containerName = webContainerName(app.name, d.environment, d.sha, d.id);
   const berthEnv = planBerthEnv({ publicName: publicName(app), environment: d.environment, sha: d.sha, url });
   let stack: PreparedStack | undefined;
@@ -194,6 +206,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
 
   try {
     await host.startContainer(containerId);
+    c.phases.mark("container_started");
     const check = manifest?.web.healthcheck;
     const started = clock.now();
     const ready =
@@ -211,6 +224,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
       const tail = await host.logsTail(containerId, 50);
       throw new UserError(`The new container did not become healthy: ${e.message}. Check that the app listens on 0.0.0.0:${port}.`, lastLines(tail, 50) || "(the container printed nothing)");
     });
+    c.phases.mark("healthy");
     logs.note(`healthy after ${clock.now() - started}ms`);
     if (manifest && Object.keys(manifest.processes).length > 0) {
       await startProcesses(host, { manifest, app, d, image, network, sharedNetworks: stack?.sharedNetworks ?? [], env: { ...stack?.env, ...berthEnv }, logs, timeoutMs: s.healthTimeoutMs, defaultLimits: s.appLimits, clock });
@@ -219,6 +233,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
     await switchLive(db, release, previous, `${containerName}:${port}`, paths);
     await applyRoutes(deps);
+    c.phases.mark("route_switched");
     logs.note(`routed ${hostname} to ${containerName}`);
     return "switched";
   } catch (e) {
@@ -237,6 +252,7 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
 
 /** A user error before or during the switch: the previous release keeps serving; say why on GitHub. */
 async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError, title: string): Promise<"failed"> {
+  await c.phases.flush();
   c.logs.note(e.message);
   await c.logs.end();
   // Container log tails and release-command output are the app's own text: they may print secrets.
@@ -266,6 +282,15 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
     await markReplaced(deps.db, old);
     logs.note(`removed previous release ${old.container_name}`);
   }
+}
+
+/** The success summary's figures: from the phase timings, or the state timestamps where a phase was not timed (a rollback builds nothing). */
+function releaseTimes(d: Deployment): { buildSeconds: number; releaseSeconds: number } {
+  const timed = phaseSummary(d.phases);
+  return {
+    buildSeconds: d.phases.build_done !== undefined ? timed.buildSeconds : secondsBetween(d.started_at, d.built_at),
+    releaseSeconds: d.phases.build_done !== undefined ? timed.releaseSeconds : secondsBetween(d.built_at, d.finished_at),
+  };
 }
 
 function secondsBetween(a: Date | null, b: Date | null): number {

@@ -4,7 +4,8 @@ import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../store/secret-store.js";
 import { publicName } from "../core/names.js";
 import { Sensitive } from "../core/sensitive.js";
-import { findAppByName, listApps, listDeployments } from "../store/queries.js";
+import { findAppByName, getDeployment, listApps, listDeployments } from "../store/queries.js";
+import { phaseTimeline } from "../store/phases.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
 import { bearerMatches } from "./admin-session.js";
 
@@ -128,32 +129,44 @@ export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox,
       }
       return true;
     }
-    const m = /^\/api\/v1\/apps\/([a-z0-9-]+)\/deployments$/.exec(path);
+    const m = /^\/api\/v1\/apps\/([a-z0-9-]+)\/deployments(?:\/(\d+))?$/.exec(path);
     if (req.method === "GET" && m) {
       const app = await findAppByName(db, m[1] ?? "");
       if (!app) {
         sendError(res, 404, `No app named ${m[1]}; GET /api/v1/apps lists them.`);
         return true;
       }
+      if (m[2]) {
+        const found = await getDeployment(db, Number(m[2]));
+        if (found?.app.id === app.id) sendJson(res, 200, deploymentJson(found.deployment));
+        else sendError(res, 404, `App ${publicName(app)} has no deployment ${m[2]}; GET /api/v1/apps/${publicName(app)}/deployments lists them.`);
+        return true;
+      }
       const rows = await listDeployments(db, app.id, Math.min(Number(url.searchParams.get("limit") ?? 50) || 50, 500));
-      sendJson(res, 200, rows.map((d) => ({
-        id: d.id,
-        environment: d.environment,
-        sha: d.sha,
-        state: d.state,
-        url: d.url,
-        image: d.image,
-        error: d.error,
-        rollbackOf: d.rollback_of,
-        createdAt: d.created_at,
-        startedAt: d.started_at,
-        builtAt: d.built_at,
-        finishedAt: d.finished_at,
-      })));
+      sendJson(res, 200, rows.map(deploymentJson));
       return true;
     }
     sendError(res, 404, `No API route ${req.method} ${path}.`);
     return true;
+  };
+}
+
+function deploymentJson(d: Deployment): Record<string, unknown> {
+  return {
+    id: d.id,
+    environment: d.environment,
+    sha: d.sha,
+    state: d.state,
+    url: d.url,
+    image: d.image,
+    error: d.error,
+    rollbackOf: d.rollback_of,
+    createdAt: d.created_at,
+    startedAt: d.started_at,
+    builtAt: d.built_at,
+    finishedAt: d.finished_at,
+    // Each phase reached: when, and the ms it took since the one before it and since the webhook.
+    phases: phaseTimeline(d.phases).map((p) => ({ phase: p.phase, at: new Date(p.at).toISOString(), sincePreviousMs: p.sincePrevious, sinceStartMs: p.sinceStart })),
   };
 }
 

@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { ingressProbe } from "../releaser/served-probe.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -101,7 +102,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       keepImages: config.keepImages,
       appLimits: config.appLimits,
     };
-    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, createRedis(config.redisUrl)));
+    // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
+    const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
+    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, createRedis(config.redisUrl)));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, createRedis(config.redisUrl)));
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);

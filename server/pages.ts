@@ -7,6 +7,12 @@ import { getDeployment, listApps, listDeployments, readBuildLog } from "../store
 import type { LogStreams } from "./log-streams.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 import { handleSession, isAdmin } from "./admin-session.js";
+import { phaseTimeline, type Phases } from "../store/phases.js";
+
+/** The deployment page's timing table: each phase with its time of day and seconds since the previous one and since the webhook. */
+function phaseRows(phases: Phases): { label: string; at: string; step: string; total: string }[] {
+  return phaseTimeline(phases).map((p) => ({ label: p.label, at: new Date(p.at).toISOString().slice(11, 23), step: (p.sincePrevious / 1000).toFixed(2), total: (p.sinceStart / 1000).toFixed(2) }));
+}
 
 /**
  * Server-rendered pages: the app list (for the admin token) and each deployment with its build log
@@ -49,7 +55,7 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
     // and every reload would read the whole log again.
     const running = RUNNING_STATES.has(found.deployment.state) && opts.streams.admits(client);
     if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running, root: "", query }));
+    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running, root: "", query, phases: phaseRows(found.deployment.phases) }));
     return true;
   };
 }

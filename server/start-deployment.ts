@@ -8,6 +8,7 @@ import { appNameFromRepo } from "../core/names.js";
 import { isRepoFullName, isSha } from "../github/source-url.js";
 import { withNamesLock } from "../store/app-names.js";
 import { dispatchBuilds } from "../jobs/build-dispatch.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { buildJobId, type Queues } from "../jobs/queue.js";
 import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../store/queries.js";
 
@@ -20,6 +21,8 @@ export interface WebhookDeps {
   log: Logger;
   /** Builds of one app that may run at once unless the app sets its own limit. */
   appBuildConcurrency: number;
+  /** Stamps the deployment's phases; the system clock unless a test passes its own. */
+  clock?: Clock;
 }
 
 interface RepositoryFacts {
@@ -67,7 +70,8 @@ async function saveApp(db: Db, repo: RepositoryFacts, owner: string, installatio
  * awaiting approval reports why it waits. Returns undefined for a redelivery.
  */
 export async function startDeployment(deps: WebhookDeps, app: App, input: DeploymentInput, waitingNote?: string): Promise<Deployment | undefined> {
-  const d = await recordDeployment(deps.db, app.id, { ...input, state: waitingNote ? "waiting" : "queued" });
+  const receivedAt = input.receivedAt ?? (deps.clock ?? systemClock).now();
+  const d = await recordDeployment(deps.db, app.id, { ...input, receivedAt, state: waitingNote ? "waiting" : "queued" });
   if (!d) {
     deps.log.info({ deliveryId: input.deliveryId }, "webhook redelivered; already recorded");
     // If the first delivery failed between recording and queueing, the redelivery completes it.

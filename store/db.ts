@@ -48,6 +48,8 @@ export interface DeploymentsTable {
   dispatched_at: Date | null;
   /** The earlier deployment whose image a rollback releases again; null for a push. */
   rollback_of: number | null;
+  /** When each phase happened, ms since the epoch by phase name (store/phases.ts). */
+  phases: ColumnType<Partial<Record<string, number>>, string | undefined, never>;
 }
 
 export interface BuildLogsTable {

@@ -20,6 +20,8 @@ export interface DeploymentInput {
   ref: string;
   cloneUrl: string;
   deliveryId: string;
+  /** When berth received the webhook (ms since the epoch): the deployment's first phase. */
+  receivedAt?: number;
 }
 
 /** Creates the app on first sight and keeps its repository facts current (renames, transfers). */
@@ -57,6 +59,7 @@ export async function recordDeployment(db: Db, appId: number, input: DeploymentI
       delivery_id: input.deliveryId,
       state: input.state ?? "queued",
       changed_paths: input.changedPaths ? JSON.stringify(input.changedPaths) : null,
+      phases: input.receivedAt === undefined ? undefined : JSON.stringify({ received: input.receivedAt }),
     })
     .onConflict((oc) => oc.column("delivery_id").doNothing())
     .returningAll()

@@ -65,7 +65,7 @@ describe("source fetch and Dockerfile build", () => {
     expect(log).toMatch(/Step 1\/\d+ : FROM berth-standin\/busybox:latest/);
     expect(log).toContain("Successfully tagged");
     const image = await docker.getImage(`berth/${app}:${sha}`).inspect();
-    expect(image.Config.Labels).toMatchObject({ "berth.app": app, "berth.sha": sha });
+    expect(image.Config.Labels).toMatchObject({ "berth.app": app });
     expect(Object.keys(image.Config.ExposedPorts ?? {})).toEqual(["8080/tcp"]);
   });
 

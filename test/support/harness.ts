@@ -31,7 +31,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, redisDb = 9): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, redisDb = Number(process.env.BERTH_TEST_REDIS_DB ?? 9)): Promise<Harness> {
   const gitRoot = mkdtempSync(join(tmpdir(), "berth-git-"));
   const github = new FakeGitHub(gitRoot);
   const app = uniqueName("hello-");

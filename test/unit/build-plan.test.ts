@@ -4,7 +4,7 @@ import { planGitFetch } from "../../builder/source-fetcher.js";
 import { cloneUrlFor, isRepoFullName, isSha } from "../../github/source-url.js";
 
 describe("planDockerBuild", () => {
-  it("tags berth/<app>:<sha>, labels app and sha, leaves .git out and never forces a pull", () => {
+  it("tags berth/<app>:<sha>, labels the app (only: each label is a build step), leaves .git out and never forces a pull", () => {
     const sha = "89abcdef0123456789abcdef0123456789abcdef";
     expect(
       planDockerBuild({
@@ -23,13 +23,7 @@ describe("planDockerBuild", () => {
       options: {
         t: `berth/shop:${sha}`,
         dockerfile: "Dockerfile",
-        labels: {
-          "berth.managed": "true",
-          "berth.app": "shop",
-          "berth.sha": sha,
-          "berth.deployment": "9",
-          "org.opencontainers.image.revision": sha,
-        },
+        labels: { "berth.app": "shop" },
         buildargs: { NODE_ENV: "production" },
         rm: true,
         forcerm: true,
