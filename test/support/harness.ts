@@ -25,6 +25,10 @@ export interface Harness {
   hookUrl: string;
   /** The app's production hostname. */
   host: string;
+  /** SIGKILL to berth and everything it started, as a power cut or the OOM killer would. */
+  kill(): Promise<void>;
+  /** Starts berth again with the same environment and port (after kill or stop). */
+  relaunch(): Promise<void>;
   push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean; changed?: string[] }): Promise<Delivery>;
   /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
   pull(opts: PullOptions): Promise<Delivery>;
@@ -40,18 +44,18 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
   await github.start();
   const repo = new TestRepo(gitRoot, "octo-org", app);
   const facts: RepoFacts = { owner: "octo-org", name: app, id: 4242, cloneUrl: github.cloneUrl("octo-org", app), defaultBranch: "main", installationId: 77 };
-  const db = await freshDatabase();
+  // A chaos test brings its own Postgres (DATABASE_URL) and Redis (REDIS_URL), to stop and wipe.
+  const db = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabase();
   const ingressPort = await freePort();
   const port = await freePort();
-  const berth = await startBerth(
-    {
+  const berthEnv = {
       APP_ID: "12345",
       PRIVATE_KEY: appPrivateKey(),
       WEBHOOK_SECRET,
       GHE_HOST: github.host,
       GHE_PROTOCOL: "http",
       DATABASE_URL: db.url,
-      REDIS_URL: await freshRedis(redisDb),
+      REDIS_URL: env.REDIS_URL ?? (await freshRedis(redisDb)),
       BERTH_DOMAIN: "localhost",
       BERTH_INGRESS_HTTP_PORT: String(ingressPort),
       BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
@@ -64,11 +68,10 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       BERTH_API_TOKEN: ADMIN_TOKEN,
       BERTH_SECRET_KEY: "5e".repeat(32),
       ...env,
-    },
-    port,
-  );
+  };
+  const berth = await startBerth(berthEnv, port);
   const hookUrl = `${berth.url}/api/github/webhooks`;
-  return {
+  const h: Harness = {
     github,
     repo,
     facts,
@@ -87,8 +90,18 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       github.labels.set(opts.number, labels);
       return deliver(hookUrl, "pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }), WEBHOOK_SECRET);
     },
+    kill: async () => {
+      const child = h.berth.child;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+      await exited;
+    },
+    relaunch: async () => {
+      h.berth = await startBerth(berthEnv, port);
+    },
     stop: async () => {
-      await berth.stop();
+      await h.berth.stop();
       await github.stop();
       await removeApp(app);
       await removeInstance(instance);
@@ -97,4 +110,5 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       rmSync(gitRoot, { recursive: true, force: true });
     },
   };
+  return h;
 }
