@@ -48,6 +48,8 @@ export interface DeploymentsTable {
   dispatched_at: Date | null;
   /** The earlier deployment whose image a rollback releases again; null for a push. */
   rollback_of: number | null;
+  /** The conclusion berth got onto the check run (success, failure, cancelled, skipped); null: none yet. */
+  reported: string | null;
 }
 
 export interface BuildLogsTable {
