@@ -32,7 +32,9 @@ import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { apiRoutes } from "./api.js";
-import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
+import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
+import { startHealthWatch } from "./health-watch.js";
+import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
@@ -118,6 +120,22 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       probot.on("pull_request", async (context) => {
         await handlePullRequest(deps, context.id, context.payload);
       });
+    }
+    if (probot) {
+      // Webhooks that arrived while Postgres or Redis was down got a 5xx, and GitHub does not retry
+      // them by itself: once healthy again, berth asks GitHub to deliver them again.
+      const deliveries = new OctokitHookDeliveries(probot);
+      const asked = new Set<string>();
+      const hooksLog = log.child({ component: "redelivery" });
+      const watch = startHealthWatch({
+        probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
+        onRecovered: (since) => redeliverFailed(deliveries, since, asked, hooksLog),
+        intervalMs: 1000,
+        log: hooksLog,
+      });
+      // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
+      probot.onError(() => watch.markUnhealthy());
+      stops.push(watch.stop);
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
