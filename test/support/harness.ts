@@ -6,7 +6,7 @@ import { removeApp, removeInstance } from "./docker-cleanup.js";
 import { FakeGitHub } from "./fake-github.js";
 import { TestRepo } from "./git-repo.js";
 import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
-import { deliver, pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
+import { pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_TOKEN = "e2e-admin-token";
@@ -71,6 +71,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
   };
   const berth = await startBerth(berthEnv, port);
   const hookUrl = `${berth.url}/api/github/webhooks`;
+  github.hook = { url: hookUrl, secret: WEBHOOK_SECRET };
   const h: Harness = {
     github,
     repo,
@@ -82,13 +83,14 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
     proxy: `${instance}-proxy`,
     hookUrl,
     host: `${app}.localhost`,
-    push: (sha, before, opts = {}) => deliver(hookUrl, "push", pushPayload(facts, before, sha, opts), WEBHOOK_SECRET, opts.deliveryId),
+    // Through the fake GitHub, which keeps each delivery and berth's answer, as GitHub does.
+    push: (sha, before, opts = {}) => github.sendHook("push", pushPayload(facts, before, sha, opts), opts.deliveryId),
     pull: (opts) => {
       github.pulls.set(opts.number, { state: opts.action === "closed" ? "closed" : "open", head: opts.head });
       const labels = github.labels.get(opts.number) ?? new Set<string>();
       if (opts.action === "labeled") labels.add(opts.label ?? "berth:preview");
       github.labels.set(opts.number, labels);
-      return deliver(hookUrl, "pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }), WEBHOOK_SECRET);
+      return github.sendHook("pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }));
     },
     kill: async () => {
       const child = h.berth.child;
