@@ -22,17 +22,21 @@ export interface HookDeliveries {
 const failed = (d: HookDelivery): boolean => d.status_code === 0 || d.status_code >= 400 || d.status !== "OK";
 
 /**
- * The deliveries to ask GitHub for again: those that failed at or after `since`, one per delivery guid,
- * unless a later attempt of the same guid succeeded or this process asked for it already.
+ * The deliveries to ask GitHub for again: those that failed at or after `since`, one attempt per
+ * delivery guid, unless an attempt of the same guid succeeded or this process asked for it already.
+ * In the order of each guid's first attempt, so pushes are redelivered in the order they were made.
  */
 export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked: ReadonlySet<string>): HookDelivery[] {
   const succeeded = new Set(deliveries.filter((d) => !failed(d)).map((d) => d.guid));
-  const picked = new Map<string, HookDelivery>();
+  const picked = new Map<string, { latest: HookDelivery; first: number }>();
   for (const d of deliveries) {
-    if (!failed(d) || succeeded.has(d.guid) || asked.has(d.guid) || Date.parse(d.delivered_at) < since.getTime()) continue;
-    if (!picked.has(d.guid)) picked.set(d.guid, d);
+    const t = Date.parse(d.delivered_at);
+    if (!failed(d) || succeeded.has(d.guid) || asked.has(d.guid) || t < since.getTime()) continue;
+    const seen = picked.get(d.guid);
+    if (!seen) picked.set(d.guid, { latest: d, first: t });
+    else picked.set(d.guid, { latest: Date.parse(seen.latest.delivered_at) >= t ? seen.latest : d, first: Math.min(seen.first, t) });
   }
-  return [...picked.values()].sort((a, b) => Date.parse(a.delivered_at) - Date.parse(b.delivered_at));
+  return [...picked.values()].sort((a, b) => a.first - b.first).map((p) => p.latest);
 }
 
 /**
