@@ -38,8 +38,12 @@ export const JOB_OPTIONS = {
 export const WORKER_LIVENESS = { lockDuration: 6_000, lockRenewTime: 2_000, stalledInterval: 2_000 } as const;
 
 /** A Redis connection as BullMQ wants it for blocking commands. */
-export function createRedis(url: Sensitive): Redis {
-  return new Redis(url.unwrap(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+export function createRedis(url: Sensitive, onError?: (err: Error) => void): Redis {
+  const client = new Redis(url.unwrap(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+  // ioredis reconnects by itself; without a listener every failed attempt while Redis is down is an
+  // "Unhandled error event" on stderr instead of a line in berth's log.
+  if (onError) client.on("error", onError);
+  return client;
 }
 
 export interface Queues {

@@ -47,7 +47,18 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
-  const redis = createRedis(config.redisUrl);
+  // Logged once per outage, not on every reconnect attempt.
+  let redisDown = false;
+  const redisError = (err: Error): void => {
+    if (!redisDown) log.error({ err }, "Redis connection failed; reconnecting");
+    redisDown = true;
+  };
+  const newRedis = (): ReturnType<typeof createRedis> => {
+    const client = createRedis(config.redisUrl, redisError);
+    client.on("ready", () => (redisDown = false));
+    return client;
+  };
+  const redis = newRedis();
   const queues = createQueues(redis);
   const cancels = new CancelBus(redis, log.child({ component: "cancel" }));
   const stops: (() => Promise<unknown>)[] = [];
@@ -77,11 +88,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
-    const subscriber = createRedis(config.redisUrl);
+    const subscriber = newRedis();
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
     const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, githubWebUrl: config.githubWebUrl, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
-    const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
+    const builds = startBuildWorker(deps, queues, cancels, newRedis(), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,
       sweepMs: config.reconcileIntervalSeconds * 1000,
@@ -102,9 +113,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       drainMs: config.drainMs,
       keepImages: config.keepImages,
     };
-    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, createRedis(config.redisUrl)));
+    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog }, newRedis()));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
-    workers.push(startTeardownWorker(teardownDeps, createRedis(config.redisUrl)));
+    workers.push(startTeardownWorker(teardownDeps, newRedis()));
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);
     stops.push(reconciler.stop);
   }
