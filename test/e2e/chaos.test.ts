@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containersOf } from "../support/docker-cleanup.js";
 import { staticSite } from "../support/git-repo.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
@@ -38,6 +41,11 @@ describe("chaos: nothing lost, nothing stuck", () => {
     [pg, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
     h = await startHarness({ DATABASE_URL: pg.url, REDIS_URL: redis.url, BERTH_RECONCILE_INTERVAL: String(RECONCILE_SECONDS), BERTH_DRAIN_SECONDS: "4" });
   }, 120_000);
+
+  afterEach((ctx) => {
+    // A failed chaos test is read from berth's own log (in $TMPDIR/berth-chaos.log): what it saw and did.
+    if (ctx.task.result?.state === "fail" || process.env.CHAOS_LOG) writeFileSync(join(tmpdir(), "berth-chaos.log"), h?.berth.output() ?? "");
+  });
 
   afterAll(async () => {
     await h?.stop();
@@ -80,6 +88,8 @@ describe("chaos: nothing lost, nothing stuck", () => {
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === "survived a Redis restart\n", 30_000);
     console.log(`Redis restarted mid-queue: deployed ${Date.now() - restartedAt} ms after the restart`);
+    expect(h.berth.child.exitCode).toBeNull();
+    expect(h.berth.output()).not.toContain("Unhandled error event"); // every ioredis client has an error listener
   }, 180_000);
 
   it("queues again a build Postgres says is running after Redis lost everything (FLUSHALL)", async () => {
@@ -105,10 +115,13 @@ describe("chaos: nothing lost, nothing stuck", () => {
       await deploy(`the release before the one killed ${when}\n`); // something to switch away from and drain
       const before = h.repo.head;
       const body = `released through kill -9 ${when}\n`;
-      const sha = h.repo.commit(staticSite(body), `release ${when}`);
+      // Before the switch: a release command that takes seconds holds the release there (a static site alone switches too fast to hit).
+      const files = when === "before the switch" ? { ...staticSite(body), "berth.yaml": 'release: ["sh", "-c", "sleep 4"]\n' } : staticSite(body);
+      const sha = h.repo.commit(files, `release ${when}`);
       expect((await h.push(sha, before)).status).toBe(200);
       if (when === "before the switch") {
         await waitFor("release started", async () => (await deployments()).find((d) => d.sha === sha)?.state === "releasing", 60_000, 50);
+        await new Promise((r) => setTimeout(r, 1000)); // into the release command
       } else {
         // Served, and the old release draining (BERTH_DRAIN_SECONDS=4): the switch is done, the release is not.
         await waitFor("new version served", async () => (await getVia(h.ingressPort, h.host)).body === body, 60_000, 50);
@@ -123,7 +136,10 @@ describe("chaos: nothing lost, nothing stuck", () => {
       }, 60_000, 100);
       const convergedAt = Date.now();
       console.log(`kill -9 ${when}: converged ${convergedAt - upAt} ms after berth was up again (${convergedAt - killedAt} ms after the kill)`);
-      expect(convergedAt - upAt).toBeLessThan(10_000 + RECONCILE_SECONDS * 1000);
+      // Taken back like a build (within 10 s), then the interrupted release runs again from the start:
+      // its 4 s release command, the container's start and health check. After the switch, one pass.
+      const redo = when === "before the switch" ? 10_000 : 0;
+      expect(convergedAt - upAt).toBeLessThan(10_000 + RECONCILE_SECONDS * 1000 + redo);
       // Killed after the switch, the outcome may have been recorded but never sent: the sweeper sends it.
       const check = await completedCheck(sha, 60_000);
       console.log(`kill -9 ${when}: check run completed ${Date.now() - killedAt} ms after the kill`);
@@ -132,4 +148,28 @@ describe("chaos: nothing lost, nothing stuck", () => {
       expect(rows.filter((d) => d.state === "live").map((d) => d.sha)).toEqual([sha]);
     }, 180_000);
   }
+
+  it("stays up through a Postgres restart and has GitHub redeliver the push it failed meanwhile", async () => {
+    await pg.stop();
+    await waitFor("berth to notice", async () => (await fetch(`${h.berth.url}/healthz`)).status === 503, 20_000);
+    const before = h.repo.head;
+    const body = "pushed while Postgres was down\n";
+    const sha = h.repo.commit(staticSite(body), "while Postgres is down");
+    const failed = await h.push(sha, before);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    await new Promise((r) => setTimeout(r, 3000)); // an outage berth's probes see, not only the failed delivery
+    await pg.start();
+    const upAt = Date.now();
+    // Nobody sends the push again: berth asks GitHub for its failed deliveries once healthy.
+    const check = await completedCheck(sha, 60_000);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === body, 30_000);
+    console.log(`Postgres restarted: the push that failed meanwhile was live ${Date.now() - upAt} ms after Postgres was back`);
+    expect(h.berth.child.exitCode).toBeNull();
+    const attempts = h.github.hookDeliveries.filter((d) => d.guid === failed.id);
+    expect(attempts.map((d) => [d.redelivery, d.status_code >= 500 ? "5xx" : d.status_code])).toEqual([
+      [false, "5xx"],
+      [true, 200],
+    ]);
+  }, 120_000);
 });

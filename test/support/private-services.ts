@@ -61,7 +61,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), "berth-chaos-redis-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const cli = (...args: string[]): string => execFileSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).trim();
+  const cli = (...args: string[]): string => execFileSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   const start = async (): Promise<void> => {
     child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction"], { stdio: "ignore" });
     await waitFor("private redis", () => {
