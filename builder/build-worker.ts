@@ -2,7 +2,7 @@ import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatchAfter, sweepBuilds } from "../jobs/build-dispatch.js";
 import type { CancelBus } from "../jobs/cancel-bus.js";
-import { BUILD_QUEUE, releaseJobId, type DeploymentJob, type Queues } from "../jobs/queue.js";
+import { BUILD_QUEUE, releaseJobId, WORKER_LIVENESS, type DeploymentJob, type Queues } from "../jobs/queue.js";
 import { failForBerth, reportExhaustedJob } from "../jobs/worker-errors.js";
 import { runBuild, type BuildDeps } from "./build-workflow.js";
 
@@ -34,7 +34,7 @@ export function startBuildWorker(deps: BuildDeps, queues: Queues, cancels: Cance
       next(job.data.deploymentId);
       return outcome;
     },
-    { connection, concurrency: limits.concurrency, lockDuration: 60_000 },
+    { connection, concurrency: limits.concurrency, ...WORKER_LIVENESS },
   );
   worker.on("failed", (job, err) => {
     void reportExhaustedJob(deps, job, err, "build")

@@ -248,6 +248,12 @@ export class DeploymentReporter {
 
   /** Updates the deployment's check run, or creates it with this update when no process has yet. */
   private async upsertCheckRun(repo: RepoRef, d: Deployment, ids: Ids, update: CheckRunUpdate): Promise<void> {
+    await this.sendCheckRun(repo, d, ids, update);
+    // A final conclusion that reached GitHub: the sweeper (github/lost-reports.ts) need not send it again.
+    if (update.conclusion) await this.db.updateTable("deployments").set({ reported: update.conclusion }).where("id", "=", d.id).execute();
+  }
+
+  private async sendCheckRun(repo: RepoRef, d: Deployment, ids: Ids, update: CheckRunUpdate): Promise<void> {
     let id = checkRunIdOf(ids.check_run_id);
     if (!id) {
       const claimed = (await claimCheckRun(this.db, d.id)) ? "claimed" : await awaitCheckRunId(this.db, d.id);

@@ -81,9 +81,11 @@ const RELEASE_MAX_AGE_MS = 24 * 3600_000;
  * a crash between commit and enqueue) is queued again; one whose job ended without its outcome being
  * recorded (the builder stopped right after) is reported as orphaned, so its app's slot is not held
  * until BullMQ forgets the job. Every app with waiting deployments gets a dispatch, so no line stalls.
- * Releases the same way. `graceMs` spares the ones just handed over.
+ * Releases the same way. `graceMs` spares the ones just handed over: a few seconds are plenty, since
+ * job ids derive from the deployment and queueing one the dispatcher is about to queue is a no-op.
+ * (It was 30 s, which kept a Redis wiped under a running build idle for half a minute.)
  */
-export async function sweepBuilds(deps: DispatchDeps, graceMs = 30_000): Promise<SweepReport> {
+export async function sweepBuilds(deps: DispatchDeps, graceMs = 5_000): Promise<SweepReport> {
   const report: SweepReport = { requeued: [], dispatched: [], releases: [], orphaned: [] };
   const active = await deps.db
     .selectFrom("deployments")

@@ -28,9 +28,22 @@ export const JOB_OPTIONS = {
   removeOnFail: { age: 30 * 24 * 3600 },
 } as const;
 
+/**
+ * How a worker proves it is alive. BullMQ's defaults (and the 60 s lock berth used) left a job whose
+ * worker was killed active for over a minute before another worker took it back. A short lock renewed
+ * three times per lock period keeps one missed renewal harmless, and a stalled check every 2 s puts a
+ * dead worker's job back in line within about lock + 2 checks (~10 s) of its last renewal. The cost: a
+ * process whose event loop stalls for 6 s loses its job to another worker (BullMQ's own stall rule).
+ */
+export const WORKER_LIVENESS = { lockDuration: 6_000, lockRenewTime: 2_000, stalledInterval: 2_000 } as const;
+
 /** A Redis connection as BullMQ wants it for blocking commands. */
-export function createRedis(url: Sensitive): Redis {
-  return new Redis(url.unwrap(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+export function createRedis(url: Sensitive, onError?: (err: Error) => void): Redis {
+  const client = new Redis(url.unwrap(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+  // ioredis reconnects by itself; without a listener every failed attempt while Redis is down is an
+  // "Unhandled error event" on stderr instead of a line in berth's log.
+  if (onError) client.on("error", onError);
+  return client;
 }
 
 export interface Queues {

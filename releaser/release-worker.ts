@@ -1,6 +1,6 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { RELEASE_QUEUE, type DeploymentJob } from "../jobs/queue.js";
+import { RELEASE_QUEUE, WORKER_LIVENESS, type DeploymentJob } from "../jobs/queue.js";
 import { reportExhaustedJob } from "../jobs/worker-errors.js";
 import { runRelease, type ReleaseDeps } from "./release-workflow.js";
 
@@ -9,7 +9,7 @@ export function startReleaseWorker(deps: ReleaseDeps, connection: Redis, concurr
   const worker = new Worker<DeploymentJob>(RELEASE_QUEUE, async (job, _token, signal) => runRelease(deps, job.data.deploymentId, signal), {
     connection,
     concurrency,
-    lockDuration: 60_000,
+    ...WORKER_LIVENESS,
   });
   worker.on("failed", (job, err) => void reportExhaustedJob(deps, job, err, "release").catch((e) => deps.log.error({ err: e }, "failure report failed")));
   worker.on("error", (err) => deps.log.error({ err }, "release worker error"));

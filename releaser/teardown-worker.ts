@@ -1,6 +1,6 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { TEARDOWN_QUEUE, type TeardownJob } from "../jobs/queue.js";
+import { TEARDOWN_QUEUE, WORKER_LIVENESS, type TeardownJob } from "../jobs/queue.js";
 import { teardownEnvironment, type TeardownDeps } from "./teardown.js";
 
 /** Tears down environments whose pull request closed; the reconciler retries what fails here. */
@@ -13,7 +13,7 @@ export function startTeardownWorker(deps: TeardownDeps, connection: Redis): Work
       await teardownEnvironment(deps, app, job.data.environment, job.data.state, job.data.note);
       return "torn down";
     },
-    { connection, concurrency: 2, lockDuration: 60_000 },
+    { connection, concurrency: 2, ...WORKER_LIVENESS },
   );
   worker.on("error", (err) => deps.log.error({ err }, "teardown worker error"));
   return worker;

@@ -11,14 +11,20 @@ export type WebhookMiddleware = (req: import("node:http").IncomingMessage, res: 
 export const WEBHOOK_PATH = "/api/github/webhooks";
 
 /** /healthz: 200 when Postgres and Redis both answer within a second, 503 naming what did not. */
+/** Whether Postgres and Redis answer within a second each. */
+export async function probeHealth(db: Db, redis: Redis): Promise<{ pgOk: boolean; redisOk: boolean }> {
+  const within = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error("timeout")), 1000))]);
+  const [pgOk, redisOk] = await Promise.all([
+    within(sql`select 1`.execute(db)).then(() => true, () => false),
+    within(redis.ping()).then((r) => r === "PONG", () => false),
+  ]);
+  return { pgOk, redisOk };
+}
+
 export function healthRoute(db: Db, redis: Redis): Route {
   return async (req, res, url) => {
     if (url.pathname !== "/healthz") return false;
-    const within = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error("timeout")), 1000))]);
-    const [pgOk, redisOk] = await Promise.all([
-      within(sql`select 1`.execute(db)).then(() => true, () => false),
-      within(redis.ping()).then((r) => r === "PONG", () => false),
-    ]);
+    const { pgOk, redisOk } = await probeHealth(db, redis);
     sendJson(res, pgOk && redisOk ? 200 : 503, { postgres: pgOk ? "ok" : "down", redis: redisOk ? "ok" : "down" });
     return true;
   };

@@ -33,7 +33,9 @@ import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { apiRoutes } from "./api.js";
-import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
+import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
+import { startHealthWatch } from "./health-watch.js";
+import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
@@ -46,7 +48,18 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
-  const redis = createRedis(config.redisUrl);
+  // Logged once per outage, not on every reconnect attempt.
+  let redisDown = false;
+  const redisError = (err: Error): void => {
+    if (!redisDown) log.error({ err }, "Redis connection failed; reconnecting");
+    redisDown = true;
+  };
+  const newRedis = (): ReturnType<typeof createRedis> => {
+    const client = createRedis(config.redisUrl, redisError);
+    client.on("ready", () => (redisDown = false));
+    return client;
+  };
+  const redis = newRedis();
   const queues = createQueues(redis);
   const cancels = new CancelBus(redis, log.child({ component: "cancel" }));
   const stops: (() => Promise<unknown>)[] = [];
@@ -76,11 +89,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
-    const subscriber = createRedis(config.redisUrl);
+    const subscriber = newRedis();
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
     const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, githubWebUrl: config.githubWebUrl, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
-    const builds = startBuildWorker(deps, queues, cancels, createRedis(config.redisUrl), {
+    const builds = startBuildWorker(deps, queues, cancels, newRedis(), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,
       sweepMs: config.reconcileIntervalSeconds * 1000,
@@ -104,9 +117,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
-    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, createRedis(config.redisUrl)));
+    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, newRedis()));
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
-    workers.push(startTeardownWorker(teardownDeps, createRedis(config.redisUrl)));
+    workers.push(startTeardownWorker(teardownDeps, newRedis()));
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);
     stops.push(reconciler.stop);
   }
@@ -122,6 +135,22 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       probot.on("pull_request", async (context) => {
         await handlePullRequest(deps, context.id, context.payload);
       });
+    }
+    if (probot) {
+      // Webhooks that arrived while Postgres or Redis was down got a 5xx, and GitHub does not retry
+      // them by itself: once healthy again, berth asks GitHub to deliver them again.
+      const deliveries = new OctokitHookDeliveries(probot);
+      const asked = new Set<string>();
+      const hooksLog = log.child({ component: "redelivery" });
+      const watch = startHealthWatch({
+        probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
+        onRecovered: (since) => redeliverFailed(deliveries, since, asked, hooksLog),
+        intervalMs: 1000,
+        log: hooksLog,
+      });
+      // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
+      probot.onError(() => watch.markUnhealthy());
+      stops.push(watch.stop);
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [

@@ -50,6 +50,8 @@ export interface DeploymentsTable {
   rollback_of: number | null;
   /** When each phase happened, ms since the epoch by phase name (store/phases.ts). */
   phases: ColumnType<Partial<Record<string, number>>, string | undefined, never>;
+  /** The conclusion berth got onto the check run (success, failure, cancelled, skipped); null: none yet. */
+  reported: string | null;
 }
 
 export interface BuildLogsTable {

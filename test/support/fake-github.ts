@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { deliver, type Delivery } from "./webhooks.js";
 
 export interface CheckRun {
   id: number;
@@ -28,6 +29,19 @@ export interface FakeDeployment {
   statuses: { state: string; environment_url?: string; log_url?: string; description?: string }[];
 }
 
+/** A webhook delivery as GitHub keeps it (`GET /app/hook/deliveries`), with what it sent. */
+export interface HookDeliveryRecord {
+  id: number;
+  guid: string;
+  event: string;
+  payload: unknown;
+  delivered_at: string;
+  redelivery: boolean;
+  /** 0: berth could not be reached. */
+  status_code: number;
+  status: string;
+}
+
 /**
  * A local stand-in for GitHub: the REST endpoints berth calls (under /api/v3, as on GitHub Enterprise)
  * and real git repositories served by `git http-backend` at /<owner>/<repo>.git (as github.com serves them), which require the installation
@@ -46,6 +60,10 @@ export class FakeGitHub {
   /** Repository role per user login; anybody else is "read". */
   readonly roles = new Map<string, string>();
   readonly gitAuth: string[] = [];
+  /** Every webhook delivery made through sendHook, redeliveries included, oldest first. */
+  readonly hookDeliveries: HookDeliveryRecord[] = [];
+  /** Where the App's webhook points, and its secret; set by the harness once berth listens. */
+  hook: { url: string; secret: string } | undefined;
   private server: Server | undefined;
   private nextId = 1000;
   port = 0;
@@ -73,6 +91,22 @@ export class FakeGitHub {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
+  /** Delivers a webhook to the App's URL as GitHub does, and keeps the delivery and berth's answer. */
+  async sendHook(event: string, payload: unknown, guid?: string, redelivery = false): Promise<Delivery> {
+    if (!this.hook) throw new Error("fake GitHub has no webhook URL");
+    const record = (status_code: number, status: string, id: string): void => {
+      this.hookDeliveries.push({ id: this.nextId++, guid: id, event, payload, delivered_at: new Date().toISOString(), redelivery, status_code, status });
+    };
+    try {
+      const res = await deliver(this.hook.url, event, payload, this.hook.secret, guid);
+      record(res.status, res.status >= 200 && res.status < 300 ? "OK" : `Invalid HTTP Response: ${res.status}`, res.id);
+      return res;
+    } catch (e) {
+      record(0, "failed to connect to host", guid ?? "unknown");
+      throw e;
+    }
+  }
+
   checkRunsFor(sha: string): CheckRun[] {
     return [...this.checkRuns.values()].filter((c) => c.head_sha === sha);
   }
@@ -98,6 +132,19 @@ export class FakeGitHub {
     if ((m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p)) && req.method === "POST") {
       if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
       return send(201, { token: `ghs_fake_${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" });
+    }
+    if (p.startsWith("/app/hook/deliveries")) {
+      if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
+      if (p === "/app/hook/deliveries" && req.method === "GET") {
+        const rows = [...this.hookDeliveries].reverse().map(({ payload: _, ...d }) => d);
+        return send(200, url.searchParams.get("cursor") ? [] : rows);
+      }
+      const attempt = /^\/app\/hook\/deliveries\/(\d+)\/attempts$/.exec(p);
+      const original = attempt && req.method === "POST" ? this.hookDeliveries.find((d) => d.id === Number(attempt[1])) : undefined;
+      if (!original) return send(404, { message: "Not Found" });
+      // GitHub answers at once and redelivers shortly after, with the same delivery guid.
+      setTimeout(() => void this.sendHook(original.event, original.payload, original.guid, true).catch(() => undefined), 50);
+      return send(202, {});
     }
     if (!/^(token|bearer) ghs_fake_/i.test(req.headers.authorization ?? "")) return send(401, { message: "Bad credentials" });
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(p)) && req.method === "POST") {

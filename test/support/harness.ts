@@ -6,7 +6,7 @@ import { removeApp, removeInstance } from "./docker-cleanup.js";
 import { FakeGitHub } from "./fake-github.js";
 import { TestRepo } from "./git-repo.js";
 import { freePort, freshDatabase, freshRedis, uniqueName } from "./services.js";
-import { deliver, pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
+import { pullRequestPayload, pushPayload, type Delivery, type PullOptions, type RepoFacts } from "./webhooks.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_TOKEN = "e2e-admin-token";
@@ -25,6 +25,10 @@ export interface Harness {
   hookUrl: string;
   /** The app's production hostname. */
   host: string;
+  /** SIGKILL to berth and everything it started, as a power cut or the OOM killer would. */
+  kill(): Promise<void>;
+  /** Starts berth again with the same environment and port (after kill or stop). */
+  relaunch(): Promise<void>;
   push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean; changed?: string[] }): Promise<Delivery>;
   /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
   pull(opts: PullOptions): Promise<Delivery>;
@@ -40,18 +44,18 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
   await github.start();
   const repo = new TestRepo(gitRoot, "octo-org", app);
   const facts: RepoFacts = { owner: "octo-org", name: app, id: 4242, cloneUrl: github.cloneUrl("octo-org", app), defaultBranch: "main", installationId: 77 };
-  const db = await freshDatabase();
+  // A chaos test brings its own Postgres (DATABASE_URL) and Redis (REDIS_URL), to stop and wipe.
+  const db = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabase();
   const ingressPort = await freePort();
   const port = await freePort();
-  const berth = await startBerth(
-    {
+  const berthEnv = {
       APP_ID: "12345",
       PRIVATE_KEY: appPrivateKey(),
       WEBHOOK_SECRET,
       GHE_HOST: github.host,
       GHE_PROTOCOL: "http",
       DATABASE_URL: db.url,
-      REDIS_URL: await freshRedis(redisDb),
+      REDIS_URL: env.REDIS_URL ?? (await freshRedis(redisDb)),
       BERTH_DOMAIN: "localhost",
       BERTH_INGRESS_HTTP_PORT: String(ingressPort),
       BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
@@ -64,11 +68,11 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
       BERTH_API_TOKEN: ADMIN_TOKEN,
       BERTH_SECRET_KEY: "5e".repeat(32),
       ...env,
-    },
-    port,
-  );
+  };
+  const berth = await startBerth(berthEnv, port);
   const hookUrl = `${berth.url}/api/github/webhooks`;
-  return {
+  github.hook = { url: hookUrl, secret: WEBHOOK_SECRET };
+  const h: Harness = {
     github,
     repo,
     facts,
@@ -79,16 +83,27 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
     proxy: `${instance}-proxy`,
     hookUrl,
     host: `${app}.localhost`,
-    push: (sha, before, opts = {}) => deliver(hookUrl, "push", pushPayload(facts, before, sha, opts), WEBHOOK_SECRET, opts.deliveryId),
+    // Through the fake GitHub, which keeps each delivery and berth's answer, as GitHub does.
+    push: (sha, before, opts = {}) => github.sendHook("push", pushPayload(facts, before, sha, opts), opts.deliveryId),
     pull: (opts) => {
       github.pulls.set(opts.number, { state: opts.action === "closed" ? "closed" : "open", head: opts.head });
       const labels = github.labels.get(opts.number) ?? new Set<string>();
       if (opts.action === "labeled") labels.add(opts.label ?? "berth:preview");
       github.labels.set(opts.number, labels);
-      return deliver(hookUrl, "pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }), WEBHOOK_SECRET);
+      return github.sendHook("pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }));
+    },
+    kill: async () => {
+      const child = h.berth.child;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+      await exited;
+    },
+    relaunch: async () => {
+      h.berth = await startBerth(berthEnv, port);
     },
     stop: async () => {
-      await berth.stop();
+      await h.berth.stop();
       await github.stop();
       await removeApp(app);
       await removeInstance(instance);
@@ -97,4 +112,5 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
       rmSync(gitRoot, { recursive: true, force: true });
     },
   };
+  return h;
 }

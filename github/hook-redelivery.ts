@@ -1,0 +1,75 @@
+import type { Probot } from "probot";
+import type { Logger } from "../core/logger.js";
+
+/** One entry of `GET /app/hook/deliveries`: a delivery GitHub made to this App's webhook. */
+export interface HookDelivery {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  redelivery: boolean;
+  status: string;
+  status_code: number;
+  event: string;
+}
+
+/** The App's webhook deliveries on GitHub, read and redelivered with the App's own JWT. */
+export interface HookDeliveries {
+  /** Deliveries newest first, down to (at least) those made at `since`. */
+  since(since: Date): Promise<HookDelivery[]>;
+  redeliver(id: number): Promise<void>;
+}
+
+const failed = (d: HookDelivery): boolean => d.status_code === 0 || d.status_code >= 400 || d.status !== "OK";
+
+/**
+ * The deliveries to ask GitHub for again: those that failed at or after `since`, one attempt per
+ * delivery guid, unless an attempt of the same guid succeeded or this process asked for it already.
+ * In the order of each guid's first attempt, so pushes are redelivered in the order they were made.
+ */
+export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked: ReadonlySet<string>): HookDelivery[] {
+  const succeeded = new Set(deliveries.filter((d) => !failed(d)).map((d) => d.guid));
+  const picked = new Map<string, { latest: HookDelivery; first: number }>();
+  for (const d of deliveries) {
+    const t = Date.parse(d.delivered_at);
+    if (!failed(d) || succeeded.has(d.guid) || asked.has(d.guid) || t < since.getTime()) continue;
+    const seen = picked.get(d.guid);
+    if (!seen) picked.set(d.guid, { latest: d, first: t });
+    else picked.set(d.guid, { latest: Date.parse(seen.latest.delivered_at) >= t ? seen.latest : d, first: Math.min(seen.first, t) });
+  }
+  return [...picked.values()].sort((a, b) => a.first - b.first).map((p) => p.latest);
+}
+
+/**
+ * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres or Redis
+ * down: the handler answered 5xx, GitHub does not retry by itself). Returns the guids asked for.
+ */
+export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger): Promise<string[]> {
+  const picked = pickRedeliveries(await port.since(since), since, asked);
+  for (const d of picked) {
+    await port.redeliver(d.id);
+    asked.add(d.guid);
+  }
+  if (picked.length) log.warn({ deliveries: picked.map((d) => `${d.event} ${d.guid}`) }, "asked GitHub to redeliver webhooks that failed while berth was unhealthy");
+  return picked.map((d) => d.guid);
+}
+
+/** HookDeliveries through the App-authenticated Octokit (`probot.auth()` without an installation). */
+export class OctokitHookDeliveries implements HookDeliveries {
+  constructor(private readonly probot: Probot) {}
+
+  async since(since: Date): Promise<HookDelivery[]> {
+    const octokit = await this.probot.auth();
+    const all: HookDelivery[] = [];
+    for await (const page of octokit.paginate.iterator("GET /app/hook/deliveries", { per_page: 100 })) {
+      const rows = page.data as HookDelivery[];
+      all.push(...rows);
+      if (rows.length === 0 || Date.parse(rows[rows.length - 1]!.delivered_at) < since.getTime()) break;
+    }
+    return all;
+  }
+
+  async redeliver(id: number): Promise<void> {
+    const octokit = await this.probot.auth();
+    await octokit.request("POST /app/hook/deliveries/{delivery_id}/attempts", { delivery_id: id });
+  }
+}

@@ -1,0 +1,175 @@
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { containersOf } from "../support/docker-cleanup.js";
+import { staticSite } from "../support/git-repo.js";
+import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
+import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from "../support/private-services.js";
+import { getVia, waitFor } from "../support/services.js";
+
+/**
+ * Level-triggered recovery: berth killed with SIGKILL, its Redis restarted or wiped, its Postgres
+ * restarted. Everything runs against a Postgres cluster and a redis-server of this file's own, never
+ * the machine's shared ones. Outcomes are asserted where users see them: GitHub and the ingress.
+ */
+describe("chaos: nothing lost, nothing stuck", () => {
+  let h: Harness;
+  let pg: PrivatePostgres;
+  let redis: PrivateRedis;
+  const RECONCILE_SECONDS = 2;
+
+  type Row = { id: number; sha: string; state: string };
+  const deployments = async () => (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Row[];
+  const completedCheck = (sha: string, timeoutMs = 120_000) =>
+    waitFor(`check run on ${sha.slice(0, 7)} to complete`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), timeoutMs, 100);
+  /** A static site whose build has a slow step, unique per call so that no layer cache skips it. */
+  const slowSite = (body: string, seconds: number) => {
+    const site = staticSite(body);
+    return { ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN echo ${Date.now()} && sleep ${seconds}\nCOPY`) };
+  };
+  const deploy = async (body: string) => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(staticSite(body), body.trim());
+    expect((await h.push(sha, before)).status).toBe(200);
+    expect((await completedCheck(sha)).conclusion).toBe("success");
+    await waitFor(`${body.trim()} served`, async () => (await getVia(h.ingressPort, h.host)).body === body, 30_000);
+  };
+  const webShas = async () => (await containersOf(h.app)).filter((c) => c.Labels["berth.role"] === "web" && c.State === "running").map((c) => c.Labels["berth.sha"]);
+
+  beforeAll(async () => {
+    [pg, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
+    h = await startHarness({ DATABASE_URL: pg.url, REDIS_URL: redis.url, BERTH_RECONCILE_INTERVAL: String(RECONCILE_SECONDS), BERTH_DRAIN_SECONDS: "4" });
+  }, 120_000);
+
+  afterEach((ctx) => {
+    // A failed chaos test is read from berth's own log (in $TMPDIR/berth-chaos.log): what it saw and did.
+    if (ctx.task.result?.state === "fail" || process.env.CHAOS_LOG) writeFileSync(join(tmpdir(), "berth-chaos.log"), h?.berth.output() ?? "");
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+    await Promise.all([pg?.destroy(), redis?.destroy()]);
+  });
+
+  it("takes a build back within 10 s of berth starting again after kill -9 mid-build, and the check run completes", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(slowSite("survived kill -9 mid-build\n", 6), "slow build");
+    expect((await h.push(sha, before)).status).toBe(200);
+    await waitFor("build running", async () => (await deployments()).find((d) => d.sha === sha)?.state === "building", 30_000);
+    await waitFor("source fetched", () => h.github.gitAuth.length > 0, 30_000, 50);
+    await new Promise((r) => setTimeout(r, 1500)); // into the slow step
+    await h.kill();
+    const killedAt = Date.now();
+    const fetchesBefore = h.github.gitAuth.length;
+    await h.relaunch();
+    const upAt = Date.now();
+    // The build starts over by fetching its source again: that is the moment it was taken back.
+    await waitFor("the build taken back", () => h.github.gitAuth.length > fetchesBefore, 30_000, 50);
+    const resumedAt = Date.now();
+    console.log(`kill -9 mid-build: berth up ${upAt - killedAt} ms after the kill, build taken back ${resumedAt - upAt} ms after that (${resumedAt - killedAt} ms after the kill)`);
+    expect(resumedAt - upAt).toBeLessThan(10_000);
+    const check = await completedCheck(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    expect(h.github.checkRunsFor(sha).every((c) => c.status === "completed")).toBe(true);
+    await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === "survived kill -9 mid-build\n", 30_000);
+    const statuses = h.github.deploymentsFor(sha).map((d) => d.statuses.at(-1)?.state);
+    expect(statuses).toContain("success");
+    expect(statuses.filter((s) => s === "in_progress")).toEqual([]);
+  }, 180_000);
+
+  it("runs a queued build after Redis restarts (AOF) under it", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(slowSite("survived a Redis restart\n", 3), "build across a Redis restart");
+    expect((await h.push(sha, before)).status).toBe(200);
+    await redis.restart();
+    const restartedAt = Date.now();
+    const check = await completedCheck(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === "survived a Redis restart\n", 30_000);
+    console.log(`Redis restarted mid-queue: deployed ${Date.now() - restartedAt} ms after the restart`);
+    expect(h.berth.child.exitCode).toBeNull();
+    expect(h.berth.output()).not.toContain("Unhandled error event"); // every ioredis client has an error listener
+  }, 180_000);
+
+  it("queues again a build Postgres says is running after Redis lost everything (FLUSHALL)", async () => {
+    const before = h.repo.head;
+    const sha = h.repo.commit(slowSite("survived FLUSHALL\n", 6), "build across FLUSHALL");
+    expect((await h.push(sha, before)).status).toBe(200);
+    await waitFor("build running", async () => (await deployments()).find((d) => d.sha === sha)?.state === "building", 30_000);
+    // berth dies with the build and Redis forgets its job: only Postgres still knows it is building.
+    await h.kill();
+    redis.flushall();
+    const fetches = h.github.gitAuth.length;
+    const wipedAt = Date.now();
+    await h.relaunch();
+    await waitFor("the build queued again by the sweeper", () => h.github.gitAuth.length > fetches, 90_000, 100);
+    console.log(`FLUSHALL mid-build (BERTH_RECONCILE_INTERVAL=${RECONCILE_SECONDS}): build queued again and started ${Date.now() - wipedAt} ms after the wipe`);
+    const check = await completedCheck(sha);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === "survived FLUSHALL\n", 30_000);
+  }, 180_000);
+
+  for (const when of ["before the switch", "after the switch"] as const) {
+    it(`converges to exactly one live release after kill -9 ${when}, and its check run completes`, async () => {
+      await deploy(`the release before the one killed ${when}\n`); // something to switch away from and drain
+      const before = h.repo.head;
+      const body = `released through kill -9 ${when}\n`;
+      // Before the switch: a release command that takes seconds holds the release there (a static site alone switches too fast to hit).
+      const files = when === "before the switch" ? { ...staticSite(body), "berth.yaml": 'release: ["sh", "-c", "sleep 4"]\n' } : staticSite(body);
+      const sha = h.repo.commit(files, `release ${when}`);
+      expect((await h.push(sha, before)).status).toBe(200);
+      if (when === "before the switch") {
+        await waitFor("release started", async () => (await deployments()).find((d) => d.sha === sha)?.state === "releasing", 60_000, 50);
+        await new Promise((r) => setTimeout(r, 1000)); // into the release command
+      } else {
+        // Served, and the old release draining (BERTH_DRAIN_SECONDS=4): the switch is done, the release is not.
+        await waitFor("new version served", async () => (await getVia(h.ingressPort, h.host)).body === body, 60_000, 50);
+      }
+      await h.kill();
+      const killedAt = Date.now();
+      await h.relaunch();
+      const upAt = Date.now();
+      await waitFor("exactly one live release, serving the new version", async () => {
+        const shas = await webShas();
+        return shas.length === 1 && shas[0] === sha && (await getVia(h.ingressPort, h.host)).body === body;
+      }, 60_000, 100);
+      const convergedAt = Date.now();
+      console.log(`kill -9 ${when}: converged ${convergedAt - upAt} ms after berth was up again (${convergedAt - killedAt} ms after the kill)`);
+      // Taken back like a build (within 10 s), then the interrupted release runs again from the start:
+      // its 4 s release command, the container's start and health check. After the switch, one pass.
+      const redo = when === "before the switch" ? 10_000 : 0;
+      expect(convergedAt - upAt).toBeLessThan(10_000 + RECONCILE_SECONDS * 1000 + redo);
+      // Killed after the switch, the outcome may have been recorded but never sent: the sweeper sends it.
+      const check = await completedCheck(sha, 60_000);
+      console.log(`kill -9 ${when}: check run completed ${Date.now() - killedAt} ms after the kill`);
+      expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+      const rows = await deployments();
+      expect(rows.filter((d) => d.state === "live").map((d) => d.sha)).toEqual([sha]);
+    }, 180_000);
+  }
+
+  it("stays up through a Postgres restart and has GitHub redeliver the push it failed meanwhile", async () => {
+    await pg.stop();
+    await waitFor("berth to notice", async () => (await fetch(`${h.berth.url}/healthz`)).status === 503, 20_000);
+    const before = h.repo.head;
+    const body = "pushed while Postgres was down\n";
+    const sha = h.repo.commit(staticSite(body), "while Postgres is down");
+    const failed = await h.push(sha, before);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    await new Promise((r) => setTimeout(r, 3000)); // an outage berth's probes see, not only the failed delivery
+    await pg.start();
+    const upAt = Date.now();
+    // Nobody sends the push again: berth asks GitHub for its failed deliveries once healthy.
+    const check = await completedCheck(sha, 60_000);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === body, 30_000);
+    console.log(`Postgres restarted: the push that failed meanwhile was live ${Date.now() - upAt} ms after Postgres was back`);
+    expect(h.berth.child.exitCode).toBeNull();
+    const attempts = h.github.hookDeliveries.filter((d) => d.guid === failed.id);
+    expect(attempts.map((d) => [d.redelivery, d.status_code >= 500 ? "5xx" : d.status_code])).toEqual([
+      [false, "5xx"],
+      [true, 200],
+    ]);
+  }, 120_000);
+});
