@@ -9,6 +9,7 @@ import * as rollbacks from "./0007-rollbacks.js";
 import * as previewTtl from "./0008-preview-ttl-default.js";
 import * as forkApprovalSha from "./0009-fork-approval-sha.js";
 import * as secretScopes from "./0010-secret-scopes.js";
+import * as githubReports from "./0012-github-reports.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "0008-preview-ttl-default": previewTtl,
   "0009-fork-approval-sha": forkApprovalSha,
   "0010-secret-scopes": secretScopes,
+  "0012-github-reports": githubReports,
 };
