@@ -28,6 +28,8 @@ export interface Harness {
   push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean; changed?: string[] }): Promise<Delivery>;
   /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
   pull(opts: PullOptions): Promise<Delivery>;
+  /** Stops berth (SIGTERM) and starts it again with the same settings, database and Redis. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,32 +45,30 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
   const db = await freshDatabase();
   const ingressPort = await freePort();
   const port = await freePort();
-  const berth = await startBerth(
-    {
-      APP_ID: "12345",
-      PRIVATE_KEY: appPrivateKey(),
-      WEBHOOK_SECRET,
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      DATABASE_URL: db.url,
-      REDIS_URL: await freshRedis(redisDb),
-      BERTH_DOMAIN: "localhost",
-      BERTH_INGRESS_HTTP_PORT: String(ingressPort),
-      BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
-      BERTH_PROXY_IMAGE: "berth-standin/caddy:2",
-      BERTH_INSTANCE: instance,
-      BERTH_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      BERTH_HEALTH_TIMEOUT: "8",
-      BERTH_DRAIN_SECONDS: "1",
-      LOG_LEVEL: "info",
-      BERTH_API_TOKEN: ADMIN_TOKEN,
-      BERTH_SECRET_KEY: "5e".repeat(32),
-      ...env,
-    },
-    port,
-  );
+  const berthEnv: Record<string, string> = {
+    APP_ID: "12345",
+    PRIVATE_KEY: appPrivateKey(),
+    WEBHOOK_SECRET,
+    GHE_HOST: github.host,
+    GHE_PROTOCOL: "http",
+    DATABASE_URL: db.url,
+    REDIS_URL: await freshRedis(redisDb),
+    BERTH_DOMAIN: "localhost",
+    BERTH_INGRESS_HTTP_PORT: String(ingressPort),
+    BERTH_INGRESS_HTTPS_PORT: String(await freePort()),
+    BERTH_PROXY_IMAGE: "berth-standin/caddy:2",
+    BERTH_INSTANCE: instance,
+    BERTH_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    BERTH_HEALTH_TIMEOUT: "8",
+    BERTH_DRAIN_SECONDS: "1",
+    LOG_LEVEL: "info",
+    BERTH_API_TOKEN: ADMIN_TOKEN,
+    BERTH_SECRET_KEY: "5e".repeat(32),
+    ...env,
+  };
+  const berth = await startBerth(berthEnv, port);
   const hookUrl = `${berth.url}/api/github/webhooks`;
-  return {
+  const h: Harness = {
     github,
     repo,
     facts,
@@ -87,8 +87,12 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       github.labels.set(opts.number, labels);
       return deliver(hookUrl, "pull_request", pullRequestPayload(facts, { ...opts, labels: [...labels] }), WEBHOOK_SECRET);
     },
+    restart: async () => {
+      await h.berth.stop();
+      h.berth = await startBerth(berthEnv, port);
+    },
     stop: async () => {
-      await berth.stop();
+      await h.berth.stop();
       await github.stop();
       await removeApp(app);
       await removeInstance(instance);
@@ -97,4 +101,5 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = 9
       rmSync(gitRoot, { recursive: true, force: true });
     },
   };
+  return h;
 }
