@@ -1,6 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/db.js";
-import { addressOf, mergeReports, type Report } from "./report.js";
+import { addressOf, mergeReports, priorityOf, type Report } from "./report.js";
 import { SerialQueue } from "./serial-queue.js";
 
 /**
@@ -20,7 +20,8 @@ export async function recordReport(db: Db, report: Report): Promise<void> {
       .executeTakeFirst();
     if (older && older.leased_until === null) await trx.deleteFrom("github_reports").where("id", "=", older.id).execute();
     const merged = mergeReports(older?.report as Report | undefined, report);
-    await trx.insertInto("github_reports").values({ chain, subject, report: JSON.stringify(merged) }).execute();
+    const row = { chain, subject, report: JSON.stringify(merged), installation: merged.repo.installationId, priority: priorityOf(merged) };
+    await trx.insertInto("github_reports").values(row).execute();
   });
 }
 

@@ -22,14 +22,16 @@ export interface SenderOptions {
 
 interface Claimed {
   id: string;
+  installation: string;
   subject: string;
   report: Report;
   attempts: number;
 }
 
 /**
- * Sends the outbox to GitHub. Each worker claims the oldest ready report whose chain has nothing older
- * (`for update skip locked` plus a lease), so processes share the outbox and a chain stays in order.
+ * Sends the outbox to GitHub. Each worker claims a ready report whose chain has nothing older (`for
+ * update skip locked` plus a lease), so processes share the outbox and a chain stays in order; the
+ * most urgent chain first, one report per installation at a time.
  * Sent reports are deleted; rate-limited and failed ones wait their turn again; hopeless ones are dropped.
  */
 export class ReportSender {
@@ -39,6 +41,9 @@ export class ReportSender {
   #workers: Promise<void>[] = [];
   #stopping = new AbortController();
   #nap = new AbortController();
+  /** Installations this process is sending to: one report each at a time (see #claim). */
+  readonly #busy = new Set<string>();
+  #claiming: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -82,13 +87,18 @@ export class ReportSender {
 
   /** Claims and sends one ready report; false when none is ready. */
   async sendOne(): Promise<boolean> {
-    const claimed = await this.#claim();
+    // Claims one at a time in this process, so two workers never pick the same installation.
+    const claiming = this.#claiming.then(() => this.#claim());
+    this.#claiming = claiming.catch(() => undefined);
+    const claimed = await claiming;
     if (!claimed) return false;
     try {
       await deliverReport(this.db, this.github, claimed.report);
       await this.db.deleteFrom("github_reports").where("id", "=", claimed.id).where("leased_by", "=", this.#owner).execute();
     } catch (err) {
       await this.#failed(claimed, err);
+    } finally {
+      this.#busy.delete(claimed.installation);
     }
     return true;
   }
@@ -107,15 +117,21 @@ export class ReportSender {
 
   async #claim(): Promise<Claimed | undefined> {
     const now = this.#clock.now();
+    // One report per installation in flight: Probot's throttling would hold the others in memory,
+    // where a newer state can no longer replace them and an urgent one waits behind them. Held here
+    // they coalesce, and the most urgent chain goes next.
     const { rows } = await sql<Claimed>`
       update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
       where id = (
         select r.id from github_reports r
         where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
           and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
-        order by r.id limit 1
-        for update skip locked)
-      returning id, subject, report, attempts`.execute(this.db);
+          and r.installation <> all(${[...this.#busy]}::text[])
+        order by (select min(c.priority) from github_reports c where c.chain = r.chain), r.id
+        limit 1
+        for update of r skip locked)
+      returning id, installation, subject, report, attempts`.execute(this.db);
+    if (rows[0]) this.#busy.add(rows[0].installation);
     return rows[0];
   }
 

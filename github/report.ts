@@ -20,6 +20,16 @@ export function addressOf(r: Report): { chain: string; subject: string } {
 }
 
 /**
+ * How urgent a report is, lowest first: a deployment's outcome (what people wait for), then the
+ * states that open its check run and Deployment, then the sticky comment and build progress.
+ */
+export function priorityOf(r: Report): number {
+  if (r.kind === "check") return r.update.conclusion ? 0 : 1;
+  if (r.kind === "deployment") return r.status.state === "in_progress" || r.status.state === "queued" ? 1 : 0;
+  return 2;
+}
+
+/**
  * The report to store when `newer` arrives while `older` (same subject) is still in the outbox: the
  * newer state wins, but what only the older one would have done (create the check run or the
  * Deployment) is kept, so superseding never loses an object on GitHub.

@@ -13,6 +13,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("chain", "text", (c) => c.notNull())
     .addColumn("subject", "text", (c) => c.notNull())
     .addColumn("report", "jsonb", (c) => c.notNull())
+    // GitHub paces each installation's writes: a process sends one report per installation at a time
+    // and picks the chain whose most urgent report matters most (0: a deployment's outcome).
+    .addColumn("installation", "text", (c) => c.notNull())
+    .addColumn("priority", "smallint", (c) => c.notNull())
     .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
     // Epoch milliseconds of berth's clock, so tests move retries along with a fake clock.
     .addColumn("not_before", "bigint", (c) => c.notNull().defaultTo(0))

@@ -121,6 +121,8 @@ export interface GitHubReportsTable {
   chain: string;
   subject: string;
   report: unknown;
+  installation: string;
+  priority: number;
   attempts: Generated<number>;
   not_before: ColumnType<string, number | undefined, number>;
   leased_by: string | null;

@@ -55,6 +55,15 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(w.github.checkRunFor(sha("a2")).history.map((u) => u.conclusion ?? u.status)).toEqual(["queued", "in_progress", "success"]);
   });
 
+  it("sends a deployment's outcome before other deployments' older, less urgent reports", async () => {
+    const building = await w.deployment(app, { sha: sha("d1") });
+    const done = await w.deployment(app, { sha: sha("d2") });
+    w.reporter.started(app, building);
+    w.reporter.skipped(app, done, "No watched path changed", "…");
+    await w.drain();
+    expect(w.github.writes).toEqual(["createCheckRun d2d2d2d", "createCheckRun d1d1d1d", "createDeployment d1d1d1d", "status in_progress"]);
+  });
+
   it("sends what an earlier process left in Postgres, and takes over a dead process's claim once its lease ran out", async () => {
     const d = await w.deployment(app, { sha: sha("a3") });
     live(d);
