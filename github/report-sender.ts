@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { systemClock, type Clock } from "../core/clock.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/db.js";
+import { dropClaim } from "./check-run-claim.js";
 import type { GitHubReporter } from "./github-reporter.js";
 import { deliverReport } from "./report-delivery.js";
 import { retryDelayMs } from "./report-retry.js";
@@ -75,6 +76,10 @@ export class ReportSender {
     this.wake();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.all(this.#workers), grace]);
+    // A check run being created when we stop keeps its claim, which the next process would wait out
+    // (awaitCheckRunId) before creating it itself: give it back now.
+    const held = await this.db.selectFrom("github_reports").select("report").where("leased_by", "=", this.#owner).execute();
+    for (const { report } of held as { report: Report }[]) if (report.kind === "check") await dropClaim(this.db, report.deploymentId);
     await this.db.updateTable("github_reports").set({ leased_by: null, leased_until: null }).where("leased_by", "=", this.#owner).execute();
   }
 

@@ -84,6 +84,7 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
   it("stop() leaves a backlog in Postgres, released for the next process, without waiting for it", async () => {
     const hang = new Promise<never>(() => {});
     const slow = Object.create(w.github, { createDeployment: { value: () => hang }, createCheckRun: { value: () => hang } });
+    w.reporter.skipped(app, await w.deployment(app, { sha: sha("b0") }), "No watched path changed", "…"); // its creation hangs
     for (const c of ["b1", "b2", "b3"]) live(await w.deployment(app, { sha: sha(c) }));
     await w.outbox.flushed();
     const sender = new ReportSender(w.db, slow, w.log, { concurrency: 2, pollMs: 10 });
@@ -95,9 +96,12 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     const left = await unsent();
     expect(left.length).toBeGreaterThanOrEqual(6); // each deployment's Deployment status and check run
     expect(left.every((r) => r.leased_by === null)).toBe(true);
+    // Nor does a check run it was creating stay claimed: the next process would wait that claim out.
+    expect(await w.db.selectFrom("deployments").select("id").where("check_run_id", "=", "-1").execute()).toEqual([]);
 
     await w.drain(); // the next process
     for (const c of ["b1", "b2", "b3"]) expect(w.github.checkRunFor(sha(c)).conclusion).toBe("success");
+    expect(w.github.checkRunFor(sha("b0")).conclusion).toBe("skipped");
   });
 
   it("waits as long as GitHub's retry-after says when rate limited, and meanwhile sends other deployments' reports", async () => {
