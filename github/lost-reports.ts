@@ -10,9 +10,10 @@ const SETTLE_MS = 20_000;
 const MAX_AGE_MS = 24 * 3600_000;
 
 /**
- * Sends again the outcome of finished deployments whose check run never got one: reports leave from an
- * in-memory queue, so berth killed between recording an outcome and telling GitHub left the check run
- * in progress. Only deployments with a check run are considered. Returns the ids re-sent.
+ * Sends again the outcome of finished deployments whose check run never got one: reports are durable
+ * once in the outbox (github/report-outbox.ts), but berth killed between recording an outcome and
+ * writing its report left the check run in progress. Only deployments with a check run are
+ * considered; a resend the outbox still holds unsent is coalesced with it. Returns the ids re-sent.
  */
 export async function resendLostReports(deps: { db: Db; reporter: DeploymentReporter; log: Logger }): Promise<number[]> {
   const now = Date.now();

@@ -25,7 +25,8 @@ import { hostnameFor, publicUrl } from "../core/names.js";
 import { pageKey } from "../core/page-key.js";
 import { createQueues, createRedis } from "../jobs/queue.js";
 import { SecretBox } from "../core/secret-box.js";
-import { SerialQueue } from "../github/serial-queue.js";
+import { ReportOutbox } from "../github/report-outbox.js";
+import { ReportSender } from "../github/report-sender.js";
 import { DockerodeHost } from "../releaser/docker-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
@@ -75,13 +76,15 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       })
     : undefined;
   const github = probot ? new OctokitReporter(probot) : undefined;
-  const reports = new SerialQueue(log.child({ component: "reporter" }));
+  const reportLog = log.child({ component: "reporter" });
+  const sender = github ? new ReportSender(db, github, reportLog) : undefined;
+  const outbox = new ReportOutbox(db, reportLog, () => sender?.wake());
   const urlFor = (app: string, environment: string): string =>
     publicUrl(hostnameFor(app, environment, config.domain), config.tls, config.ingressHttpPort, config.ingressHttpsPort);
   // Page links are keyed with the webhook secret (or the secrets key): both stay on the server.
   const pageSecret = config.github?.webhookSecret ?? config.secretKey;
   const keyFor = (id: number): string => (pageSecret ? pageKey(pageSecret, id) : "");
-  const reporter = github ? new DeploymentReporter(github, db, config.publicUrl, keyFor, urlFor, reports) : undefined;
+  const reporter = github ? new DeploymentReporter(outbox, config.publicUrl, keyFor, urlFor) : undefined;
 
   const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const docker = new Docker(dockerOptions(config.dockerHost));
@@ -165,16 +168,21 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
   }
+  // Every role sends: the outbox is shared, and a report waits for no particular process.
+  sender?.start();
 
   return async () => {
     // Open log streams would keep server.close() waiting for ever; ending them also waits out their
     // polls, which must not run into the pool destroyed below.
     const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    // Unsent reports stay in the outbox for the next start: a backlog never holds up shutdown.
+    const senderStopped = sender?.stop();
     await streams.close();
     await closed;
     for (const stop of stops) await stop();
     await Promise.all(workers.map((w) => w.close()));
-    await reports.drain();
+    await senderStopped;
+    await outbox.flushed();
     await queues.close();
     redis.disconnect();
     await db.destroy();

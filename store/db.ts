@@ -119,7 +119,23 @@ export interface SecretsTable {
 
 export type SecretScope = "production" | "previews";
 
+/** A GitHub report not yet sent (migration 0012 says how the columns work). */
+export interface GitHubReportsTable {
+  id: Generated<string>;
+  chain: string;
+  subject: string;
+  report: unknown;
+  installation: string;
+  priority: number;
+  attempts: Generated<number>;
+  not_before: ColumnType<string, number | undefined, number>;
+  leased_by: string | null;
+  leased_until: ColumnType<string | null, number | null | undefined, number | null>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
+  github_reports: GitHubReportsTable;
   secrets: SecretsTable;
   environments: EnvironmentsTable;
   apps: AppsTable;

@@ -109,14 +109,17 @@ export async function supersedeOlder(db: Db, appId: number, environment: string,
     .execute();
 }
 
-/** The newest deployment of an environment that GitHub knows about, to mark inactive on teardown. */
+/**
+ * The newest deployment of an environment that has (or will have: its report may still be in the
+ * outbox) a GitHub Deployment, to mark inactive on teardown. Deployments get one when they start.
+ */
 export async function latestReported(db: Db, appId: number, environment: string): Promise<Deployment | undefined> {
   return db
     .selectFrom("deployments")
     .selectAll()
     .where("app_id", "=", appId)
     .where("environment", "=", environment)
-    .where("github_deployment_id", "is not", null)
+    .where((eb) => eb.or([eb("github_deployment_id", "is not", null), eb("started_at", "is not", null)]))
     .orderBy("id", "desc")
     .limit(1)
     .executeTakeFirst();

@@ -58,8 +58,9 @@ describe("pull request previews, end to end", () => {
     const url = `http://${previewHost(1)}:${h.ingressPort}`;
     const [deployment] = h.github.deploymentsFor(sha);
     expect(deployment).toMatchObject({ environment: "pr-1", production_environment: false, transient_environment: true });
-    expect(deployment?.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
-    expect(deployment?.statuses[1]?.environment_url).toBe(url);
+    // A newer status replaces one not yet sent (GitHub takes a write a second): in_progress may not have gone out.
+    expect(deployment?.statuses.map((s) => s.state).join()).toMatch(/^(in_progress,)?success$/);
+    expect(deployment?.statuses.at(-1)?.environment_url).toBe(url);
     const comments = await waitFor("live comment", () => {
       const c = commentOn(1);
       return c.length === 1 && c[0]?.body.includes("live") ? c : undefined;
@@ -81,7 +82,8 @@ describe("pull request previews, end to end", () => {
       return c[0]?.body.includes(sha.slice(0, 7)) && c[0].body.includes("live") ? c : undefined;
     });
     expect(comments).toHaveLength(1);
-    expect(comments[0]?.edits).toBeGreaterThan(1);
+    // Edited in place (states not yet sent when a newer one came are merged into one edit).
+    expect(comments[0]?.edits).toBeGreaterThanOrEqual(1);
     expect((await getVia(h.ingressPort, `${h.app}.localhost`)).status).toBe(404); // production was never pushed
   });
 

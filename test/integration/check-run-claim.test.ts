@@ -6,7 +6,8 @@ import { DeploymentReporter } from "../../github/deployment-reporter.js";
 import type { CheckRunUpdate, GitHubReporter } from "../../github/github-reporter.js";
 import { createLogger } from "../../core/logger.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { SerialQueue } from "../../github/serial-queue.js";
+import { ReportOutbox } from "../../github/report-outbox.js";
+import { ReportSender } from "../../github/report-sender.js";
 import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
 
@@ -51,10 +52,7 @@ describe("one check run per deployment across processes (Postgres)", () => {
   let app: App;
   let n = 0;
   const log = createLogger("silent");
-  const reporterOn = (github: GitHubReporter) => {
-    const queue = new SerialQueue(log);
-    return { queue, reporter: new DeploymentReporter(github, db, "http://berth", () => "k", (a, e) => `http://${a}-${e}`, queue) };
-  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const deployment = async () =>
     (await recordDeployment(db, app.id, { environment: "production", sha: "ab".repeat(20), ref: "refs/heads/main", cloneUrl: "x", deliveryId: `claim-${++n}` }))!;
 
@@ -71,14 +69,22 @@ describe("one check run per deployment across processes (Postgres)", () => {
     await drop();
   });
 
-  it("creates it once when the server's queued and a builder's started race, and the builder updates it", async () => {
+  it("creates it once when a sender's lease runs out mid-create and another sender takes over, which updates it", async () => {
     const github = new SlowGitHub();
-    const server = reporterOn(github);
-    const builder = reporterOn(github);
+    const outbox = new ReportOutbox(db, log);
+    const reporter = new DeploymentReporter(outbox, "http://berth", () => "k", (a, e) => `http://${a}-${e}`);
+    const server = new ReportSender(db, github, log, { leaseMs: 100 });
+    const builder = new ReportSender(db, github, log);
     const d = await deployment();
-    server.reporter.queued(app, d);
-    builder.reporter.started(app, d);
-    await Promise.all([server.queue.drain(), builder.queue.drain()]);
+    reporter.queued(app, d);
+    await outbox.flushed();
+    const serverSending = server.sendOne(); // creating takes 300 ms, longer than its lease
+    await sleep(50);
+    reporter.started(app, d); // not merged into the queued report: that one is in flight
+    await outbox.flushed();
+    await sleep(100);
+    await builder.sendReady();
+    await serverSending;
     expect(github.created).toHaveLength(1);
     expect(github.updated.map((u) => [u.id, u.update.status])).toContainEqual(["1001", "in_progress"]);
     expect((await db.selectFrom("deployments").select("check_run_id").where("id", "=", d.id).executeTakeFirstOrThrow()).check_run_id).toBe("1001");

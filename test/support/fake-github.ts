@@ -16,6 +16,8 @@ export interface CheckRun {
   details_url?: string;
   output?: { title: string; summary: string; text?: string };
   history: Record<string, unknown>[];
+  /** When (Date.now() here) the fake recorded its conclusion. */
+  concludedAt?: number;
 }
 
 export interface FakeDeployment {
@@ -50,7 +52,9 @@ export interface HookDeliveryRecord {
 export class FakeGitHub {
   readonly checkRuns = new Map<number, CheckRun>();
   readonly deployments = new Map<number, FakeDeployment>();
-  readonly requests: { method: string; path: string }[] = [];
+  readonly requests: { method: string; path: string; at: number }[] = [];
+  /** How long writes (POST, PATCH, DELETE) take to answer: a GitHub slower than this local fake. */
+  writeDelayMs = 0;
   /** Issue comments by id, with the issue they belong to. */
   readonly comments = new Map<number, { issue: number; body: string; edits: number }>();
   /** Labels per pull request number. */
@@ -122,7 +126,8 @@ export class FakeGitHub {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     if (/^\/[^/]+\/[^/]+\.git(\/|$)/.test(url.pathname)) return this.git(req, res, url);
-    this.requests.push({ method: req.method ?? "", path: url.pathname });
+    this.requests.push({ method: req.method ?? "", path: url.pathname, at: Date.now() });
+    if (req.method !== "GET" && this.writeDelayMs > 0 && !url.pathname.endsWith("/access_tokens")) await new Promise((r) => setTimeout(r, this.writeDelayMs));
     const body = req.method === "GET" ? {} : await json(req);
     const send = (status: number, data: unknown): void => {
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(data));
@@ -151,7 +156,7 @@ export class FakeGitHub {
       const id = this.nextId++;
       const run: CheckRun = { id, owner: m[1] ?? "", repo: m[2] ?? "", head_sha: body.head_sha, name: body.name, status: body.status ?? "queued", history: [body] };
       Object.assign(run, pick(body, ["conclusion", "details_url", "output"]));
-      if (body.conclusion) run.status = "completed";
+      if (body.conclusion) Object.assign(run, { status: "completed", concludedAt: Date.now() });
       this.checkRuns.set(id, run);
       return send(201, run);
     }
@@ -160,7 +165,7 @@ export class FakeGitHub {
       if (!run) return send(404, { message: "Not Found" });
       run.history.push(body);
       Object.assign(run, pick(body, ["status", "conclusion", "details_url", "output"]));
-      if (body.conclusion) run.status = "completed";
+      if (body.conclusion) Object.assign(run, { status: "completed", concludedAt: Date.now() });
       return send(200, run);
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/deployments$/.exec(p)) && req.method === "POST") {

@@ -32,6 +32,8 @@ export interface Harness {
   push(sha: string, before: string, opts?: { deliveryId?: string; ref?: string; deleted?: boolean; changed?: string[] }): Promise<Delivery>;
   /** Sends a pull_request delivery and keeps the fake's view of the PR (state, head, labels) in step. */
   pull(opts: PullOptions): Promise<Delivery>;
+  /** Stops berth (SIGTERM) and starts it again with the same settings, database and Redis. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
   const db = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabase();
   const ingressPort = await freePort();
   const port = await freePort();
-  const berthEnv = {
+  const berthEnv: Record<string, string> = {
       APP_ID: "12345",
       PRIVATE_KEY: appPrivateKey(),
       WEBHOOK_SECRET,
@@ -100,6 +102,10 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
       await exited;
     },
     relaunch: async () => {
+      h.berth = await startBerth(berthEnv, port);
+    },
+    restart: async () => {
+      await h.berth.stop();
       h.berth = await startBerth(berthEnv, port);
     },
     stop: async () => {

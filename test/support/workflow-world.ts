@@ -9,7 +9,8 @@ import { createLogger } from "../../core/logger.js";
 import { hostnameFor, publicUrl } from "../../core/names.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { DeploymentReporter } from "../../github/deployment-reporter.js";
-import { SerialQueue } from "../../github/serial-queue.js";
+import { ReportOutbox } from "../../github/report-outbox.js";
+import { ReportSender } from "../../github/report-sender.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import type { ReconcilerDeps } from "../../releaser/reconciler.js";
 import type { ReleaseDeps, ReleaseSettings } from "../../releaser/release-workflow.js";
@@ -69,7 +70,6 @@ let repoIds = 0;
 export class WorkflowWorld {
   readonly log = createLogger("silent");
   readonly github = new FakeGitHubReporter();
-  readonly reports = new SerialQueue(this.log);
   readonly host = new FakeDockerHost("default");
   readonly proxy = new IngressProxy(this.host, { image: PROXY_IMAGE, httpPort: 80, httpsPort: 443 }, false, this.log);
   readonly clock = new FakeClock();
@@ -80,6 +80,9 @@ export class WorkflowWorld {
   readonly buildQueue = new FakeQueue<DeploymentJob>("build");
   readonly teardownQueue = new FakeQueue<TeardownJob>("teardown");
   readonly reporter: DeploymentReporter;
+  readonly outbox: ReportOutbox;
+  /** Sends the outbox when drain() says so: until then reports wait (and coalesce) as behind a slow GitHub. */
+  readonly sender: ReportSender;
   workDir = "";
 
   /** A world on a fresh database; stop() drops it. */
@@ -94,7 +97,9 @@ export class WorkflowWorld {
     private readonly closeDb: () => Promise<void>,
   ) {
     const urlFor = (app: string, environment: string): string => publicUrl(hostnameFor(app, environment, DOMAIN), false, 80, 443);
-    this.reporter = new DeploymentReporter(this.github, db, "http://berth.test", (id) => `key${id}`, urlFor, this.reports);
+    this.outbox = new ReportOutbox(db, this.log);
+    this.sender = new ReportSender(db, this.github, this.log, { clock: this.clock });
+    this.reporter = new DeploymentReporter(this.outbox, "http://berth.test", (id) => `key${id}`, urlFor);
     this.host.addImage(PROXY_IMAGE);
   }
 
@@ -105,7 +110,7 @@ export class WorkflowWorld {
   }
 
   async stop(): Promise<void> {
-    await this.reports.drain();
+    await this.drain();
     if (this.workDir) await rm(this.workDir, { recursive: true, force: true });
     await this.closeDb();
   }
@@ -155,9 +160,10 @@ export class WorkflowWorld {
     return { db: this.db, queues, reporter: this.reporter, cancels: this.cancels, github: this.github, log: this.log, appBuildConcurrency: 2, ...over };
   }
 
-  /** Waits until every report queued so far reached the fake GitHub. */
-  drain(): Promise<void> {
-    return this.reports.drain();
+  /** Sends every report added so far (and ready: retries not yet due wait) to the fake GitHub. */
+  async drain(): Promise<void> {
+    await this.outbox.flushed();
+    await this.sender.sendReady();
   }
 
   /** A new app of its own repository. */

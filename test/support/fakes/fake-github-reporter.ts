@@ -54,6 +54,10 @@ export class FakeGitHubReporter implements GitHubReporter {
   /** Open pull request numbers per `owner/repo`; a repository not listed answers with an error, as an API outage would. */
   readonly openPulls = new Map<string, Set<number>>();
   readonly tokensIssued: string[] = [];
+  /** Errors the next writes throw instead of writing, one each, as GitHub's error answers would. */
+  readonly failures: unknown[] = [];
+  /** Every write that reached this GitHub, in order: `createCheckRun <sha7>`, `status <state>`, … */
+  readonly writes: string[] = [];
   #nextId = 1000;
 
   /** The check runs of one commit, oldest first. */
@@ -79,6 +83,7 @@ export class FakeGitHubReporter implements GitHubReporter {
   }
 
   async createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string> {
+    this.#write(`createCheckRun ${sha.slice(0, 7)}`);
     const id = String(this.#nextId++);
     this.checkRuns.set(id, { id, repo: full(repo), sha, history: [] });
     this.#apply(id, update);
@@ -86,18 +91,21 @@ export class FakeGitHubReporter implements GitHubReporter {
   }
 
   async updateCheckRun(repo: RepoRef, checkRunId: string, update: CheckRunUpdate): Promise<void> {
+    this.#write(`updateCheckRun ${checkRunId}`);
     const run = this.checkRuns.get(checkRunId);
     if (!run || run.repo !== full(repo)) throw Object.assign(new Error(`Not Found: check run ${checkRunId}`), { status: 404 });
     this.#apply(checkRunId, update);
   }
 
   async createDeployment(repo: RepoRef, request: DeploymentRequest): Promise<string> {
+    this.#write(`createDeployment ${request.sha.slice(0, 7)}`);
     const id = String(this.#nextId++);
     this.deployments.set(id, { id, repo: full(repo), request, statuses: [] });
     return id;
   }
 
   async createDeploymentStatus(repo: RepoRef, deploymentId: string, request: DeploymentStatusRequest): Promise<void> {
+    this.#write(`status ${request.state}`);
     const d = this.deployments.get(deploymentId);
     if (!d || d.repo !== full(repo)) throw Object.assign(new Error(`Not Found: deployment ${deploymentId}`), { status: 404 });
     d.statuses.push(request);
@@ -138,6 +146,11 @@ export class FakeGitHubReporter implements GitHubReporter {
     const open = this.openPulls.get(full(repo));
     if (!open) throw new Error(`GitHub is unavailable (no open pull requests scripted for ${full(repo)})`);
     return new Set(open);
+  }
+
+  #write(what: string): void {
+    if (this.failures.length > 0) throw this.failures.shift();
+    this.writes.push(what);
   }
 
   #apply(id: string, update: CheckRunUpdate): void {

@@ -1,0 +1,166 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import { systemClock, type Clock } from "../core/clock.js";
+import type { Logger } from "../core/logger.js";
+import type { Db } from "../store/db.js";
+import { dropClaim } from "./check-run-claim.js";
+import type { GitHubReporter } from "./github-reporter.js";
+import { deliverReport } from "./report-delivery.js";
+import { retryDelayMs } from "./report-retry.js";
+import type { Report } from "./report.js";
+
+export interface SenderOptions {
+  /** Chains sent side by side: one deployment's reports never wait for another's. */
+  concurrency?: number;
+  /** How often idle workers look for reports other processes (or retries) made ready. */
+  pollMs?: number;
+  /** How long a claimed report is this process's; a process that died mid-send loses it after this. */
+  leaseMs?: number;
+  /** Attempts after which a report that keeps failing is dropped. */
+  maxAttempts?: number;
+  clock?: Clock;
+}
+
+interface Claimed {
+  id: string;
+  installation: string;
+  subject: string;
+  report: Report;
+  attempts: number;
+}
+
+/**
+ * Sends the outbox to GitHub. Each worker claims a ready report whose chain has nothing older (`for
+ * update skip locked` plus a lease), so processes share the outbox and a chain stays in order; the
+ * most urgent chain first, one report per installation at a time.
+ * Sent reports are deleted; rate-limited and failed ones wait their turn again; hopeless ones are dropped.
+ */
+export class ReportSender {
+  readonly #owner = randomUUID();
+  readonly #clock: Clock;
+  readonly #opts: Required<Omit<SenderOptions, "clock">>;
+  #workers: Promise<void>[] = [];
+  #stopping = new AbortController();
+  #nap = new AbortController();
+  /** Installations this process is sending to: one report each at a time (see #claim). */
+  readonly #busy = new Set<string>();
+  #claiming: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly github: GitHubReporter,
+    private readonly log: Logger,
+    opts: SenderOptions = {},
+  ) {
+    this.#clock = opts.clock ?? systemClock;
+    this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? 60_000, maxAttempts: opts.maxAttempts ?? 15 };
+  }
+
+  start(): void {
+    for (let i = 0; i < this.#opts.concurrency; i++) this.#workers.push(this.#work());
+  }
+
+  /** A report was added: idle workers look now instead of at their next poll. */
+  wake(): void {
+    const nap = this.#nap;
+    this.#nap = new AbortController();
+    nap.abort();
+  }
+
+  /**
+   * Stops claiming and gives in-flight reports graceMs to finish; whatever is left stays in Postgres,
+   * released for the next process, so shutdown takes no longer than that whatever the backlog.
+   */
+  async stop(graceMs = 2_000): Promise<void> {
+    this.#stopping.abort();
+    this.wake();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.all(this.#workers), grace]);
+    // A check run being created when we stop keeps its claim, which the next process would wait out
+    // (awaitCheckRunId) before creating it itself: give it back now.
+    const held = await this.db.selectFrom("github_reports").select("report").where("leased_by", "=", this.#owner).execute();
+    for (const { report } of held as { report: Report }[]) if (report.kind === "check") await dropClaim(this.db, report.deploymentId);
+    await this.db.updateTable("github_reports").set({ leased_by: null, leased_until: null }).where("leased_by", "=", this.#owner).execute();
+  }
+
+  /** Sends ready reports one by one until none is ready (tests; retries not yet due are left). */
+  async sendReady(): Promise<number> {
+    let sent = 0;
+    while (await this.sendOne()) sent++;
+    return sent;
+  }
+
+  /** Claims and sends one ready report; false when none is ready. */
+  async sendOne(): Promise<boolean> {
+    // Claims one at a time in this process, so two workers never pick the same installation.
+    const claiming = this.#claiming.then(() => this.#claim());
+    this.#claiming = claiming.catch(() => undefined);
+    const claimed = await claiming;
+    if (!claimed) return false;
+    try {
+      await deliverReport(this.db, this.github, claimed.report);
+      await this.db.deleteFrom("github_reports").where("id", "=", claimed.id).where("leased_by", "=", this.#owner).execute();
+    } catch (err) {
+      await this.#failed(claimed, err);
+    } finally {
+      this.#busy.delete(claimed.installation);
+    }
+    return true;
+  }
+
+  async #work(): Promise<void> {
+    while (!this.#stopping.signal.aborted) {
+      let busy = false;
+      try {
+        busy = await this.sendOne();
+      } catch (err) {
+        if (!this.#stopping.signal.aborted) this.log.warn({ err }, "GitHub report outbox unavailable");
+      }
+      if (!busy) await this.#clock.sleep(this.#opts.pollMs, this.#nap.signal).catch(() => {});
+    }
+  }
+
+  async #claim(): Promise<Claimed | undefined> {
+    const now = this.#clock.now();
+    // One report per installation in flight: Probot's throttling would hold the others in memory,
+    // where a newer state can no longer replace them and an urgent one waits behind them. Held here
+    // they coalesce, and the most urgent chain goes next.
+    const { rows } = await sql<Claimed>`
+      update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
+      where id = (
+        select r.id from github_reports r
+        where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
+          and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
+          and r.installation <> all(${[...this.#busy]}::text[])
+        order by (select min(c.priority) from github_reports c where c.chain = r.chain), r.id
+        limit 1
+        for update of r skip locked)
+      returning id, installation, subject, report, attempts`.execute(this.db);
+    if (rows[0]) this.#busy.add(rows[0].installation);
+    return rows[0];
+  }
+
+  async #failed(c: Claimed, err: unknown): Promise<void> {
+    const delay = c.attempts < this.#opts.maxAttempts ? retryDelayMs(err, c.attempts, this.#clock.now()) : undefined;
+    const what = { err, subject: c.subject, kind: c.report.kind, attempts: c.attempts };
+    // A newer report of the subject is queued behind this one and carries everything it would have done.
+    const superseded = await this.db
+      .deleteFrom("github_reports")
+      .where("id", "=", c.id)
+      .where(({ exists, selectFrom }) => exists(selectFrom("github_reports as n").select("n.id").where("n.subject", "=", c.subject).where("n.id", ">", c.id)))
+      .executeTakeFirst();
+    if (Number(superseded.numDeletedRows) > 0) return this.log.warn(what, "GitHub report failed; a newer one replaces it");
+    if (delay === undefined) {
+      this.log.warn(what, "GitHub report failed and is dropped");
+      await this.db.deleteFrom("github_reports").where("id", "=", c.id).execute();
+      return;
+    }
+    this.log.warn({ ...what, retryInMs: delay }, "GitHub report failed; retrying");
+    await this.db
+      .updateTable("github_reports")
+      .set({ leased_by: null, leased_until: null, not_before: this.#clock.now() + delay })
+      .where("id", "=", c.id)
+      .where("leased_by", "=", this.#owner)
+      .execute();
+  }
+}

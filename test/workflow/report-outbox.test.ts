@@ -1,0 +1,157 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ReportSender } from "../../github/report-sender.js";
+import type { App, Deployment } from "../../store/db.js";
+import { WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
+
+const SUCCESS = { url: "http://shop.berth.test", image: "berth/shop:x", buildSeconds: 1, releaseSeconds: 1 };
+const httpError = (status: number, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`HTTP ${status}`), { status, response: { headers } });
+
+describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeout: 10_000 }, () => {
+  let w: WorkflowWorld;
+  let app: App;
+  let n = 0;
+
+  beforeEach(async () => {
+    w = await WorkflowWorld.open();
+    app = await w.app(`shop${++n}`);
+  });
+  afterEach(async () => w.stop());
+  afterAll(dropDatabases);
+
+  const unsent = async () => (await w.db.selectFrom("github_reports").select(["subject", "not_before", "leased_by"]).orderBy("id").execute());
+  const live = (d: Deployment) => {
+    w.reporter.queued(app, d);
+    w.reporter.started(app, d);
+    w.reporter.buildProgress(app, d, { step: "Step 1/2", tail: "…", elapsedMs: 1000 });
+    w.reporter.progress(app, d, "Releasing");
+    w.reporter.succeeded(app, d, SUCCESS);
+  };
+
+  it("sends only the newest state of each GitHub object, the Deployment before its status and the check run last", async () => {
+    const d = await w.deployment(app, { sha: sha("a1") });
+    live(d);
+    await w.drain();
+
+    expect(w.github.writes).toEqual(["createDeployment a1a1a1a", "status success", "createCheckRun a1a1a1a"]);
+    const run = w.github.checkRunFor(sha("a1"));
+    expect(run).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(run.output?.title).toBe("Live at http://shop.berth.test");
+    expect(w.github.deploymentsFor(sha("a1"))[0]?.statuses.map((s) => [s.state, s.environmentUrl])).toEqual([["success", "http://shop.berth.test"]]);
+    expect(await unsent()).toEqual([]);
+  });
+
+  it("sends every state that was reported after the previous one went out, in order", async () => {
+    const d = await w.deployment(app, { sha: sha("a2") });
+    w.reporter.queued(app, d);
+    await w.drain();
+    w.reporter.started(app, d);
+    await w.drain();
+    w.reporter.succeeded(app, d, SUCCESS);
+    await w.drain();
+
+    const id = w.github.checkRunFor(sha("a2")).id;
+    expect(w.github.writes).toEqual([`createCheckRun a2a2a2a`, `updateCheckRun ${id}`, "createDeployment a2a2a2a", "status in_progress", "status success", `updateCheckRun ${id}`]);
+    expect(w.github.checkRunFor(sha("a2")).history.map((u) => u.conclusion ?? u.status)).toEqual(["queued", "in_progress", "success"]);
+  });
+
+  it("sends a deployment's outcome before other deployments' older, less urgent reports", async () => {
+    const building = await w.deployment(app, { sha: sha("d1") });
+    const done = await w.deployment(app, { sha: sha("d2") });
+    w.reporter.started(app, building);
+    w.reporter.skipped(app, done, "No watched path changed", "…");
+    await w.drain();
+    expect(w.github.writes).toEqual(["createCheckRun d2d2d2d", "createCheckRun d1d1d1d", "createDeployment d1d1d1d", "status in_progress"]);
+  });
+
+  it("sends what an earlier process left in Postgres, and takes over a dead process's claim once its lease ran out", async () => {
+    const d = await w.deployment(app, { sha: sha("a3") });
+    live(d);
+    await w.outbox.flushed(); // the process that reported is gone before sending anything
+    await w.db.updateTable("github_reports").set({ leased_by: "dead process", leased_until: w.clock.now() + 60_000 }).where("subject", "=", `d:${d.id}:deployment`).execute();
+
+    const next = new ReportSender(w.db, w.github, w.log, { clock: w.clock, leaseMs: 60_000 });
+    // Only the build progress goes (and is not shown: the deployment is not building); the rest of
+    // the chain waits for its claimed head.
+    expect(await next.sendReady()).toBe(1);
+    expect(w.github.writes).toEqual([]);
+    w.clock.advance(60_001);
+    expect(await next.sendReady()).toBe(2);
+    expect(w.github.checkRunFor(sha("a3")).conclusion).toBe("success");
+    expect(w.github.deploymentsFor(sha("a3"))[0]?.statuses.map((s) => s.state)).toEqual(["success"]);
+  });
+
+  it("stop() leaves a backlog in Postgres, released for the next process, without waiting for it", async () => {
+    const hang = new Promise<never>(() => {});
+    const slow = Object.create(w.github, { createDeployment: { value: () => hang }, createCheckRun: { value: () => hang } });
+    w.reporter.skipped(app, await w.deployment(app, { sha: sha("b0") }), "No watched path changed", "…"); // its creation hangs
+    for (const c of ["b1", "b2", "b3"]) live(await w.deployment(app, { sha: sha(c) }));
+    await w.outbox.flushed();
+    const sender = new ReportSender(w.db, slow, w.log, { concurrency: 2, pollMs: 10 });
+    sender.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await sender.stop(300);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const left = await unsent();
+    expect(left.length).toBeGreaterThanOrEqual(6); // each deployment's Deployment status and check run
+    expect(left.every((r) => r.leased_by === null)).toBe(true);
+    // Nor does a check run it was creating stay claimed: the next process would wait that claim out.
+    expect(await w.db.selectFrom("deployments").select("id").where("check_run_id", "=", "-1").execute()).toEqual([]);
+
+    await w.drain(); // the next process
+    for (const c of ["b1", "b2", "b3"]) expect(w.github.checkRunFor(sha(c)).conclusion).toBe("success");
+    expect(w.github.checkRunFor(sha("b0")).conclusion).toBe("skipped");
+  });
+
+  it("waits as long as GitHub's retry-after says when rate limited, and meanwhile sends other deployments' reports", async () => {
+    const limited = await w.deployment(app, { sha: sha("c1") });
+    const other = await w.deployment(app, { sha: sha("c2") });
+    w.reporter.skipped(app, limited, "No watched path changed", "…");
+    w.reporter.skipped(app, other, "No watched path changed", "…");
+    w.github.failures.push(httpError(403, { "retry-after": "30" }));
+    await w.drain();
+
+    expect(w.github.writes).toEqual(["createCheckRun c2c2c2c"]);
+    expect(await unsent()).toEqual([{ subject: `d:${limited.id}:check`, not_before: String(w.clock.now() + 30_000), leased_by: null }]);
+    w.clock.advance(29_999);
+    await w.drain();
+    expect(w.github.checkRunsFor(sha("c1"))).toEqual([]);
+    w.clock.advance(1);
+    await w.drain();
+    expect(w.github.checkRunFor(sha("c1")).conclusion).toBe("skipped");
+  });
+
+  it("waits for x-ratelimit-reset when the quota is spent, and backs off 1 s, 2 s on server errors", async () => {
+    const d = await w.deployment(app, { sha: sha("c3") });
+    w.reporter.skipped(app, d, "No watched path changed", "…");
+    const reset = Math.ceil(w.clock.now() / 1000) + 120;
+    w.github.failures.push(httpError(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }), httpError(502), httpError(503));
+    await w.drain();
+    expect((await unsent())[0]?.not_before).toBe(String(reset * 1000));
+    w.clock.advance(reset * 1000 - w.clock.now());
+    await w.drain();
+    expect((await unsent())[0]?.not_before).toBe(String(w.clock.now() + 2_000)); // its second attempt
+    w.clock.advance(2_000);
+    await w.drain();
+    expect((await unsent())[0]?.not_before).toBe(String(w.clock.now() + 4_000));
+    w.clock.advance(4_000);
+    await w.drain();
+    expect(w.github.checkRunFor(sha("c3")).conclusion).toBe("skipped");
+  });
+
+  it("drops a report GitHub refuses (422) and goes on with the next one", async () => {
+    const d = await w.deployment(app, { sha: sha("c4") });
+    w.reporter.started(app, d);
+    w.github.failures.push(httpError(422));
+    await w.drain();
+
+    expect(w.github.writes).toEqual(["createDeployment c4c4c4c", "status in_progress"]);
+    expect(w.github.checkRunsFor(sha("c4"))).toEqual([]);
+    expect((await w.get(d.id)).check_run_id).toBeNull(); // the claim is given back: a later report creates it
+    expect(await unsent()).toEqual([]);
+    w.reporter.succeeded(app, d, SUCCESS);
+    await w.drain();
+    expect(w.github.checkRunFor(sha("c4")).conclusion).toBe("success");
+  });
+});
