@@ -10,8 +10,8 @@ import * as previewTtl from "./0008-preview-ttl-default.js";
 import * as forkApprovalSha from "./0009-fork-approval-sha.js";
 import * as secretScopes from "./0010-secret-scopes.js";
 import * as phases from "./0011-deployment-phases.js";
-import * as reportedOutcome from "./0013-reported-outcome.js";
 import * as githubReports from "./0012-github-reports.js";
+import * as reportedOutcome from "./0013-reported-outcome.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -26,6 +26,6 @@ export const migrations: Record<string, Migration> = {
   "0009-fork-approval-sha": forkApprovalSha,
   "0010-secret-scopes": secretScopes,
   "0011-deployment-phases": phases,
-  "0013-reported-outcome": reportedOutcome,
   "0012-github-reports": githubReports,
+  "0013-reported-outcome": reportedOutcome,
 };
