@@ -18,10 +18,10 @@ import { MANIFEST_FILE, readManifestFile, readServiceFiles } from "./read-manife
 import { Checkout } from "./checkout.js";
 import { imageReferences } from "./dockerfile-refs.js";
 import { foreignImage } from "../core/names.js";
-import { ProgressTicker } from "./build-progress.js";
+import { ProgressTicker } from "./progress-ticker.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy } from "./pack-plan.js";
-import { describeEngine, engineUnavailable, planBuild } from "./build-strategy.js";
+import { describeEngine, engineUnavailable, planBuild } from "./strategy-plan.js";
 import type { BuildPlan, Builders } from "./builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 import { cloneUrlFor } from "../github/source-url.js";

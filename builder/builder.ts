@@ -1,5 +1,5 @@
 import type { Sensitive } from "../core/sensitive.js";
-import type { DockerBuildPlan } from "./build-plan.js";
+import type { DockerBuildPlan } from "./docker-build-plan.js";
 
 /** Receives build output as it arrives. */
 export type LogSink = (text: string) => void;

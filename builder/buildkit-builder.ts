@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { UserError, lastLines } from "../core/errors.js";
 import { Redactor } from "../core/redactor.js";
 import type { Sensitive } from "../core/sensitive.js";
-import type { DockerBuildPlan } from "./build-plan.js";
+import type { DockerBuildPlan } from "./docker-build-plan.js";
 import { BuildkitSession } from "./buildkit-session.js";
 import { TraceFormatter } from "./buildkit-trace.js";
 import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";

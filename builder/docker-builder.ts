@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { UserError, lastLines } from "../core/errors.js";
-import type { DockerBuildPlan } from "./build-plan.js";
+import type { DockerBuildPlan } from "./docker-build-plan.js";
 import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 interface BuildEvent {

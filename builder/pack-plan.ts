@@ -1,4 +1,4 @@
-import type { BuildSpec } from "./build-plan.js";
+import type { BuildSpec } from "./docker-build-plan.js";
 import { imageRef } from "../core/names.js";
 
 export const DEFAULT_BUILDER = "paketobuildpacks/builder-jammy-base";

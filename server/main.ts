@@ -27,7 +27,7 @@ import { createQueues, createRedis } from "../jobs/queue.js";
 import { SecretBox } from "../core/secret-box.js";
 import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
-import { DockerodeHost } from "../releaser/docker-host.js";
+import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
 import { startReconciler } from "../releaser/reconciler.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planDockerBuild } from "../../builder/build-plan.js";
+import { planDockerBuild } from "../../builder/docker-build-plan.js";
 import { DockerBuilder } from "../../builder/docker-builder.js";
 import { GitSourceFetcher } from "../../builder/source-fetcher.js";
 import { UserError } from "../../core/errors.js";

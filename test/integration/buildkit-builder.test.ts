@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { planDockerBuild } from "../../builder/build-plan.js";
+import { planDockerBuild } from "../../builder/docker-build-plan.js";
 import { BuildkitBuilder } from "../../builder/buildkit-builder.js";
 import { BuildkitSession } from "../../builder/buildkit-session.js";
 import { UserError } from "../../core/errors.js";

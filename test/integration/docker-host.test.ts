@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
-import { DockerodeHost } from "../../releaser/docker-host.js";
+import { DockerodeHost } from "../../releaser/dockerode-host.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import { CADDYFILE_PATH, planProxyReload, proxyNames } from "../../releaser/proxy-plan.js";
 import { removeContainer, removeInstance } from "../support/docker-cleanup.js";

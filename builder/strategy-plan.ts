@@ -1,7 +1,7 @@
 import { UserError } from "../core/errors.js";
 import type { Resources } from "../manifest/manifest.js";
 import { MANIFEST_FILE } from "./read-manifest.js";
-import { planDockerBuild, type BuildSpec } from "./build-plan.js";
+import { planDockerBuild, type BuildSpec } from "./docker-build-plan.js";
 import type { BuildEngine, BuildPlan } from "./builder.js";
 import { planPackBuild, type Strategy } from "./pack-plan.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProgressTicker, currentStep } from "../../builder/build-progress.js";
+import { ProgressTicker, currentStep } from "../../builder/progress-ticker.js";
 import type { ProgressSnapshot } from "../../github/deployment-reporter.js";
 
 describe("currentStep", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { planBuild, type StrategySpec } from "../../builder/build-strategy.js";
-import { planDockerBuild, type BuildSpec } from "../../builder/build-plan.js";
+import { planBuild, type StrategySpec } from "../../builder/strategy-plan.js";
+import { planDockerBuild, type BuildSpec } from "../../builder/docker-build-plan.js";
 import { planPackBuild } from "../../builder/pack-plan.js";
 
 const sha = "0123456789abcdef0123456789abcdef01234567";

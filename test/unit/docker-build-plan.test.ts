@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planDockerBuild } from "../../builder/build-plan.js";
+import { planDockerBuild } from "../../builder/docker-build-plan.js";
 import { planGitFetch } from "../../builder/source-fetcher.js";
 import { cloneUrlFor, isRepoFullName, isSha } from "../../github/source-url.js";
 
