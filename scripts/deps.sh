@@ -64,8 +64,8 @@ fi
 cluster=$(pg_lsclusters -h | head -1 | awk '{print $1" "$2}')
 if ! pg_lsclusters -h | head -1 | grep -q online; then
   log "starting postgresql $cluster"
-  if $systemd; then systemctl enable --now "postgresql@${cluster/ /-}" >/dev/null 2>&1 || pg_ctlcluster $cluster start
-  else pg_ctlcluster $cluster start; fi
+  if $systemd; then systemctl enable --now "postgresql@${cluster/ /-}" >/dev/null 2>&1 || pg_ctlcluster $cluster start >&2
+  else pg_ctlcluster $cluster start >&2; fi
 fi
 pgport=$(pg_lsclusters -h | head -1 | awk '{print $3}')
 [ -s "$STATE/pg-password" ] || (umask 077; openssl rand -hex 24 >"$STATE/pg-password")
