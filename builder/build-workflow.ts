@@ -11,13 +11,12 @@ import type { GitHubReporter } from "../github/github-reporter.js";
 import { LogWriter } from "../store/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { systemClock, type Clock } from "../core/clock.js";
-import { publicName } from "../core/names.js";
+import { foreignImage, imageRef, publicName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { ManifestError, manifestAnnotations, type Manifest, type Resources } from "../manifest/manifest.js";
 import { MANIFEST_FILE, readManifestFile, readServiceFiles } from "./read-manifest.js";
 import { Checkout } from "./checkout.js";
 import { imageReferences } from "./dockerfile-refs.js";
-import { foreignImage } from "../core/names.js";
 import { ProgressTicker } from "./progress-ticker.js";
 import { touchesWatched } from "./watch-plan.js";
 import { detectStrategy } from "./pack-plan.js";
@@ -56,7 +55,7 @@ export type BuildOutcome = "built" | "failed" | "skipped" | "cancelled";
 
 /**
  * Builds one deployment: fetch the exact sha, plan the build (Dockerfile, BuildKit or buildpacks) into
- * `berth/<app>:<sha>`, stream the log into Postgres. A user error (no Dockerfile, a failing step) fails
+ * `berth/<app>:<sha>-<deployment>`, stream the log into Postgres. A user error (no Dockerfile, a failing step) fails
  * the check run with the log tail and returns "failed"; anything else is thrown for the queue to retry.
  */
 export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: AbortSignal): Promise<BuildOutcome> {
@@ -65,7 +64,8 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   const { app, deployment: d } = found;
   // Built before a crash stopped the hand-off: hand it to the release queue again (its job id dedupes).
   if (d.state === "releasing") return "built";
-  if (!(await transition(deps.db, d.id, ["queued", "building"], "building"))) return "skipped";
+  // The tag is recorded before it exists, so an image prune running meanwhile keeps it.
+  if (!(await transition(deps.db, d.id, ["queued", "building"], "building", { image: imageRef(app.name, d.sha, d.id) }))) return "skipped";
 
   const logs = LogWriter.forDeployment(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
   const phases = new PhaseRecorder(deps.db, deps.clock ?? systemClock, d.id).mark("fetch_started");
@@ -208,7 +208,7 @@ async function reportFailure(deps: BuildDeps, app: App, d: Deployment, logs: Log
   logs.note(e.message);
   await logs.end();
   const message = logs.redact(e.message);
-  await setDeploymentState(deps.db, d.id, "failed", { error: message });
+  await setDeploymentState(deps.db, d.id, "failed", { error: message, image: null });
   const live = await liveRelease(deps.db, app.id, d.environment);
   const invalid = e instanceof ManifestError;
   deps.reporter.failed(app, d, {

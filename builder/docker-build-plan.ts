@@ -43,9 +43,9 @@ export interface DockerBuildPlan {
 // Never sent to the daemon: VCS data would bust the layer cache on every commit.
 const NEVER_IN_CONTEXT = new Set([".git"]);
 
-/** Plans a Dockerfile build: image tag `berth/<app>:<sha>`, one label naming the app, no forced pull. */
+/** Plans a Dockerfile build: image tag `berth/<app>:<sha>-<deployment>`, one label naming the app, no forced pull. */
 export function planDockerBuild(spec: BuildSpec): DockerBuildPlan {
-  const image = imageRef(spec.app, spec.sha);
+  const image = imageRef(spec.app, spec.sha, spec.deploymentId);
   return {
     image,
     context: {

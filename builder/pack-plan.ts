@@ -14,7 +14,7 @@ export interface PackSpec extends Pick<BuildSpec, "app" | "sha" | "deploymentId"
  * app so a rebuild with unchanged dependencies reuses its layers.
  */
 export function planPackBuild(spec: PackSpec): { file: string; args: string[]; image: string } {
-  const image = imageRef(spec.app, spec.sha);
+  const image = imageRef(spec.app, spec.sha, spec.deploymentId);
   const env = Object.entries(spec.env)
     .sort(([a], [b]) => a.localeCompare(b))
     .flatMap(([k, v]) => ["--env", `${k}=${v}`]);

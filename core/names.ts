@@ -59,9 +59,14 @@ export function publicUrl(hostname: string, tls: boolean, httpPort: number, http
   return `${scheme}://${hostname}${port === dflt ? "" : `:${port}`}`;
 }
 
-/** The image reference of a build: `berth/<app>:<sha>`. */
-export function imageRef(app: string, sha: string): string {
-  return `berth/${app}:${sha}`;
+/**
+ * The image reference of one deployment's build: `berth/<app>:<sha>-<deployment>`. A tag belongs to
+ * exactly one deployment, so removing a finished deployment's image (a teardown, a prune) can never
+ * take the image of a newer build of the same commit (a reopened PR, a redeploy) from under it; the
+ * layers are shared, so a second tag of a commit costs nothing.
+ */
+export function imageRef(app: string, sha: string, deploymentId: number): string {
+  return `berth/${app}:${sha}-${deploymentId}`;
 }
 
 /**

@@ -28,13 +28,21 @@ export class RollbackRefused extends UserError {
  * that once went live is a target: its image passed a health check before.
  */
 export async function startRollback(deps: RollbackDeps, app: App, targetId?: number): Promise<Deployment> {
-  const live = await deps.db.selectFrom("releases").select(["deployment_id", "image"]).where("app_id", "=", app.id).where("environment", "=", PRODUCTION).where("state", "=", "live").executeTakeFirst();
-  const target = await wentLive(deps.db, app.id, targetId === undefined ? { notImage: live?.image } : { id: targetId });
+  const live = await deps.db
+    .selectFrom("releases")
+    .innerJoin("deployments", "deployments.id", "releases.deployment_id")
+    .select(["releases.image", "deployments.sha"])
+    .where("releases.app_id", "=", app.id)
+    .where("releases.environment", "=", PRODUCTION)
+    .where("releases.state", "=", "live")
+    .executeTakeFirst();
+  // Another commit: a second build of the live commit (its own image tag) is no step back.
+  const target = await wentLive(deps.db, app.id, targetId === undefined ? { notSha: live?.sha } : { id: targetId });
   if (!target) {
     throw new RollbackRefused(
       404,
       targetId === undefined
-        ? `${publicName(app)} has no earlier production release with another image to roll back to.`
+        ? `${publicName(app)} has no earlier production release of another commit to roll back to.`
         : `Deployment ${targetId} is not a production deployment of this app that went live; GET /api/v1/apps/{app}/deployments lists them.`,
     );
   }
@@ -64,9 +72,9 @@ export async function startRollback(deps: RollbackDeps, app: App, targetId?: num
 
 /**
  * Production deployments of the app that once went live (their image passed a health check), newest
- * first: the one named, or the newest whose image is not the live one.
+ * first: the one named, or the newest of a commit other than the live one's.
  */
-async function wentLive(db: Db, appId: number, which: { id: number } | { notImage: string | undefined }): Promise<Deployment | undefined> {
+async function wentLive(db: Db, appId: number, which: { id: number } | { notSha: string | undefined }): Promise<Deployment | undefined> {
   let q = db
     .selectFrom("deployments")
     .selectAll()
@@ -74,6 +82,6 @@ async function wentLive(db: Db, appId: number, which: { id: number } | { notImag
     .where("environment", "=", PRODUCTION)
     .where("image", "is not", null)
     .where((eb) => eb.exists(eb.selectFrom("releases").select("releases.id").whereRef("releases.deployment_id", "=", "deployments.id").where("releases.state", "in", ["live", "draining", "stopped"])));
-  q = "id" in which ? q.where("id", "=", which.id) : q.where("image", "!=", which.notImage ?? "");
+  q = "id" in which ? q.where("id", "=", which.id) : q.where("sha", "!=", which.notSha ?? "");
   return q.orderBy("id", "desc").executeTakeFirst();
 }

@@ -55,7 +55,7 @@ export async function getEnvironment(db: Db, appId: number, name: string): Promi
 export async function closeEnvironment(db: Db, appId: number, name: string, state: Exclude<EnvironmentState, "open">): Promise<Environment | undefined> {
   return db
     .updateTable("environments")
-    .set({ state, closed_at: sql`now()` })
+    .set({ state, closed_at: sql`now()`, torn_down_at: null })
     .where("app_id", "=", appId)
     .where("name", "=", name)
     .where("state", "=", "open")
@@ -63,8 +63,9 @@ export async function closeEnvironment(db: Db, appId: number, name: string, stat
     .executeTakeFirst();
 }
 
+/** Marks a closed environment torn down; one reopened meanwhile stays open and waiting for its next close. */
 export async function markTornDown(db: Db, id: number): Promise<void> {
-  await db.updateTable("environments").set({ torn_down_at: sql`now()` }).where("id", "=", id).execute();
+  await db.updateTable("environments").set({ torn_down_at: sql`now()` }).where("id", "=", id).where("state", "!=", "open").execute();
 }
 
 export async function setCommentId(db: Db, id: number, commentId: string): Promise<void> {
@@ -125,15 +126,20 @@ export async function latestReported(db: Db, appId: number, environment: string)
     .executeTakeFirst();
 }
 
-/** Every image berth built for an environment. */
+/**
+ * The images of an environment's finished deployments, for its teardown. An image a deployment still
+ * building or releasing uses is left out: that deployment came after the teardown began (a reopen).
+ */
 export async function environmentImages(db: Db, appId: number, environment: string): Promise<string[]> {
   const rows = await db
     .selectFrom("deployments")
-    .select("image")
-    .distinct()
+    .select(["image", "state"])
     .where("app_id", "=", appId)
     .where("environment", "=", environment)
     .where("image", "is not", null)
     .execute();
-  return rows.map((r) => r.image ?? "");
+  const inFlight = new Set(rows.filter((r) => IN_FLIGHT.has(r.state)).map((r) => r.image));
+  return [...new Set(rows.map((r) => r.image ?? ""))].filter((i) => !inFlight.has(i));
 }
+
+const IN_FLIGHT: ReadonlySet<string> = new Set(["queued", "building", "releasing"]);

@@ -156,7 +156,7 @@ describe("hostile repositories and webhook fields, end to end", () => {
       const check = await completed(sha);
       expect(check.conclusion).toBe("failure");
       expect(check.output?.summary).toContain(`uses ${victim}: another app's image (berth/victim-${h.app})`);
-      expect(await docker.listImages({ filters: JSON.stringify({ reference: [`berth/${h.app}:${sha}`] }) })).toEqual([]);
+      expect(await docker.listImages({ filters: JSON.stringify({ reference: [`berth/${h.app}:${sha}-*`] }) })).toEqual([]);
     } finally {
       await docker.getImage(victim).remove().catch(() => undefined);
     }

@@ -65,7 +65,7 @@ describe("push to deploy, end to end", () => {
     const html = await page.text();
     expect(page.status).toBe(200);
     expect(html).toContain("live");
-    expect(html).toContain(`berth/${h.app}:${sha}`);
+    expect(html).toContain(`berth/${h.app}:${sha}-`);
     // Without the key the page does not exist, whatever its id: private build logs are not enumerable.
     const bare = (check.details_url ?? "").replace(/\?key=.*/, "");
     expect((await fetch(bare)).status).toBe(404);

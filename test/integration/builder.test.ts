@@ -54,7 +54,7 @@ describe("source fetch and Dockerfile build", () => {
     await expect(fetchWith("wrong")).rejects.toThrow(/exited with 128/);
   });
 
-  it("builds berth/<app>:<sha> with labels and streams the log", async () => {
+  it("builds berth/<app>:<sha>-<deployment> with labels and streams the log", async () => {
     const sha = repo.commit(staticSite("built\n"), "site");
     const dir = checkout();
     await new GitSourceFetcher().fetch({ cloneUrl: github.cloneUrl("o", app), sha, token: new Sensitive("ghs_fake_1") }, dir);
@@ -64,7 +64,7 @@ describe("source fetch and Dockerfile build", () => {
     expect(id).toMatch(/^sha256:/);
     expect(log).toMatch(/Step 1\/\d+ : FROM berth-standin\/busybox:latest/);
     expect(log).toContain("Successfully tagged");
-    const image = await docker.getImage(`berth/${app}:${sha}`).inspect();
+    const image = await docker.getImage(`berth/${app}:${sha}-1`).inspect();
     expect(image.Config.Labels).toMatchObject({ "berth.app": app });
     expect(Object.keys(image.Config.ExposedPorts ?? {})).toEqual(["8080/tcp"]);
   });

@@ -4,7 +4,7 @@ import { planGitFetch } from "../../builder/source-fetcher.js";
 import { cloneUrlFor, isRepoFullName, isSha } from "../../github/source-url.js";
 
 describe("planDockerBuild", () => {
-  it("tags berth/<app>:<sha>, labels the app (only: each label is a build step), leaves .git out and never forces a pull", () => {
+  it("tags berth/<app>:<sha>-<deployment>, labels the app (only: each label is a build step), leaves .git out and never forces a pull", () => {
     const sha = "89abcdef0123456789abcdef0123456789abcdef";
     expect(
       planDockerBuild({
@@ -18,10 +18,10 @@ describe("planDockerBuild", () => {
         buildArgs: { NODE_ENV: "production" },
       }),
     ).toEqual({
-      image: `berth/shop:${sha}`,
+      image: `berth/shop:${sha}-9`,
       context: { context: "/tmp/b/shop-89abcde-x", src: ["Dockerfile", "package.json", "src"] },
       options: {
-        t: `berth/shop:${sha}`,
+        t: `berth/shop:${sha}-9`,
         dockerfile: "Dockerfile",
         labels: { "berth.app": "shop" },
         buildargs: { NODE_ENV: "production" },

@@ -45,7 +45,7 @@ describe("names", () => {
     expect(publicUrl("shop.localhost", false, 8080, 443)).toBe("http://shop.localhost:8080");
     expect(publicUrl("shop.example.com", true, 80, 443)).toBe("https://shop.example.com");
     expect(publicUrl("shop.example.com", true, 80, 8443)).toBe("https://shop.example.com:8443");
-    expect(imageRef("shop", "abc")).toBe("berth/shop:abc");
+    expect(imageRef("shop", "abc", 42)).toBe("berth/shop:abc-42");
     expect(networkName("shop", "pr-3")).toBe("berth-shop-pr-3");
     expect(webContainerName("shop", "production", "0123456789", 5)).toBe("berth-shop-production-web-0123456-5");
   });

@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { detectStrategy, planPackBuild } from "../../builder/pack-plan.js";
 
 describe("planPackBuild", () => {
-  it("builds berth/<app>:<sha> with the builder, no forced pull, a cache volume per app and labels", () => {
+  it("builds berth/<app>:<sha>-<deployment> with the builder, no forced pull, a cache volume per app and labels", () => {
     expect(
       planPackBuild({ app: "shop", sha: "abc123", deploymentId: 7, contextDir: "/tmp/src/shop", builder: "paketobuildpacks/builder-jammy-base", env: { NODE_ENV: "production", BP_NODE_VERSION: "20" } }),
     ).toEqual({
       file: "pack",
-      image: "berth/shop:abc123",
+      image: "berth/shop:abc123-7",
       args: [
-        "build", "berth/shop:abc123",
+        "build", "berth/shop:abc123-7",
         "--builder", "paketobuildpacks/builder-jammy-base",
         "--path", "/tmp/src/shop",
         "--pull-policy", "if-not-present",

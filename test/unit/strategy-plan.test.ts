@@ -9,16 +9,16 @@ const spec = (over: Partial<StrategySpec>): StrategySpec => ({ strategy: "docker
 
 describe("planBuild (the build strategy planner)", () => {
   it("plans a Dockerfile without build secrets for the classic builder", () => {
-    expect(planBuild(spec({}))).toEqual({ engine: "classic", image: `berth/shop:${sha}`, docker: planDockerBuild(docker) });
+    expect(planBuild(spec({}))).toEqual({ engine: "classic", image: `berth/shop:${sha}-3`, docker: planDockerBuild(docker) });
   });
 
   it("plans a Dockerfile with build secrets for BuildKit, naming them", () => {
-    expect(planBuild(spec({ secretNames: ["NPM_TOKEN"] }))).toEqual({ engine: "buildkit", image: `berth/shop:${sha}`, docker: planDockerBuild(docker), secretNames: ["NPM_TOKEN"] });
+    expect(planBuild(spec({ secretNames: ["NPM_TOKEN"] }))).toEqual({ engine: "buildkit", image: `berth/shop:${sha}-3`, docker: planDockerBuild(docker), secretNames: ["NPM_TOKEN"] });
   });
 
   it("plans buildpacks with the app's builder and build args as pack env", () => {
     const pack = planPackBuild({ app: "shop", sha, deploymentId: 3, contextDir: "/b/shop", builder: "paketo/builder", env: { A: "1" } });
-    expect(planBuild(spec({ strategy: "buildpacks" }))).toEqual({ engine: "pack", image: `berth/shop:${sha}`, pack: { file: "pack", args: pack.args } });
+    expect(planBuild(spec({ strategy: "buildpacks" }))).toEqual({ engine: "pack", image: `berth/shop:${sha}-3`, pack: { file: "pack", args: pack.args } });
   });
 
   it("refuses build secrets with buildpacks, and with operator build limits BuildKit would ignore", () => {

@@ -34,7 +34,7 @@ describe("runBuild (real Postgres, fake ports)", { timeout: 10_000 }, () => {
     expect(await runBuild(w.buildDeps(), d.id)).toBe("built");
 
     const row = await w.get(d.id);
-    expect(row).toMatchObject({ state: "releasing", image: `berth/${app.name}:${sha("a1")}`, error: null });
+    expect(row).toMatchObject({ state: "releasing", image: `berth/${app.name}:${sha("a1")}-${d.id}`, error: null });
     expect(row.started_at).toBeInstanceOf(Date);
     expect(row.built_at).toBeInstanceOf(Date);
     // The exact commit, with the installation's token, from the URL berth recorded.
@@ -43,9 +43,9 @@ describe("runBuild (real Postgres, fake ports)", { timeout: 10_000 }, () => {
     expect(w.fetcher.requests[0]!.token.unwrap()).toBe("ghs_fake_42");
     const [build] = w.builder.runs;
     expect(build?.plan.engine).toBe("classic");
-    expect(build?.plan.image).toBe(`berth/${app.name}:${sha("a1")}`);
+    expect(build?.plan.image).toBe(`berth/${app.name}:${sha("a1")}-${d.id}`);
     expect(build?.plan.engine === "classic" && build.plan.docker.context.src).toEqual(["Dockerfile", "server.js"]);
-    expect(w.host.images.has(`berth/${app.name}:${sha("a1")}`)).toBe(true);
+    expect(w.host.images.has(`berth/${app.name}:${sha("a1")}-${d.id}`)).toBe(true);
     expect(await w.logOf(d.id)).toMatch(/built berth\/shop\d+:a1a1.* in \d+\.\ds/);
 
     await w.drain();
@@ -181,7 +181,8 @@ describe("runBuild (real Postgres, fake ports)", { timeout: 10_000 }, () => {
 
     expect(await runBuild(w.buildDeps(), d.id)).toBe("cancelled");
 
-    expect(await w.get(d.id)).toMatchObject({ state: "cancelled", image: null, error: "Superseded by a newer commit." });
+    // Its tag stays recorded: the build made it, and a prune or teardown removes it by that record.
+    expect(await w.get(d.id)).toMatchObject({ state: "cancelled", image: `berth/${app.name}:${sha("a2")}-${d.id}`, error: "Superseded by a newer commit." });
   });
 
   it("stops a running build when a newer push supersedes it through the cancel bus", async () => {

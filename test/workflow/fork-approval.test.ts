@@ -100,7 +100,7 @@ describe("fork approval (handlePullRequest, startDeployment; real Postgres, fake
     expect(w.buildQueue.waiting).toEqual([{ deploymentId: approved!.id, sha: sha("c1") }]);
     w.fetcher.tree = { Dockerfile: "FROM node:20\nEXPOSE 8080\n" };
     expect(await runBuild(w.buildDeps(), approved!.id)).toBe("built"); // what the build worker does with that job
-    expect(w.builder.runs.map((r) => r.plan.image)).toEqual([`berth/site:${sha("c1")}`]);
+    expect(w.builder.runs.map((r) => r.plan.image)).toEqual([`berth/site:${sha("c1")}-${approved!.id}`]);
 
     // New code in the fork: not built, and the label comes off.
     expect(await deliver(event("synchronize", { head: sha("c2"), labels: [APPROVAL_LABEL] }))).toBe("waiting");

@@ -160,4 +160,35 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
     expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(false); // the close's job and a pass: one teardown
     expect((await resourcesOf(app, "pr-6")).containers).toEqual([]);
   });
+
+  it("keeps the image of a build that a reopen started while the close's teardown ran, and tears down at the next close", async () => {
+    const app = await w.app("shop");
+    const first = await livePreview(app, 6, sha("b6"));
+    await closeEnvironment(w.db, app.id, "pr-6", "closed");
+    let rebuilt: Deployment | undefined;
+    const listManaged = w.host.listManaged.bind(w.host);
+    // Reopened at the same head and built again while the teardown removes the old containers.
+    w.host.listManaged = async (labels) => {
+      if (!rebuilt) {
+        await openPreview(w.db, { appId: app.id, name: "pr-6", prNumber: 6, headSha: sha("b6"), headRepo: app.repo_full_name, fork: false });
+        rebuilt = await w.deployment(app, { sha: sha("b6"), environment: "pr-6" });
+        expect(await runBuild(w.buildDeps(), rebuilt.id)).toBe("built");
+      }
+      return listManaged(labels);
+    };
+    expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(true);
+    w.host.listManaged = listManaged;
+
+    expect(w.host.images.has(first.image ?? "")).toBe(false);
+    const again = await w.get(rebuilt!.id);
+    expect(again.image).not.toBe(first.image);
+    expect(w.host.images.has(again.image ?? "")).toBe(true);
+    expect(await runRelease(w.releaseDeps(), again.id)).toBe("live");
+    expect((await getEnvironment(w.db, app.id, "pr-6"))?.torn_down_at).toBeNull(); // the reopened preview is not marked torn down
+
+    await closeEnvironment(w.db, app.id, "pr-6", "closed");
+    expect(await teardownEnvironment(w.reconcilerDeps(), app, "pr-6", "removed", "closed")).toBe(true);
+    expect((await resourcesOf(app, "pr-6")).containers).toEqual([]);
+    expect(w.host.images.has(again.image ?? "")).toBe(false);
+  });
 });

@@ -68,7 +68,7 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     const url = `http://${app.name}.berth.test`;
     expect(await w.get(first.id)).toMatchObject({ state: "live", url });
     const [firstWeb] = webOf(first);
-    expect(firstWeb).toMatchObject({ running: true, image: `berth/${app.name}:${sha("a1")}`, name: `berth-${app.name}-production-web-${sha("a1").slice(0, 7)}-${first.id}` });
+    expect(firstWeb).toMatchObject({ running: true, image: `berth/${app.name}:${sha("a1")}-${first.id}`, name: `berth-${app.name}-production-web-${sha("a1").slice(0, 7)}-${first.id}` });
     expect([...firstWeb!.networks]).toEqual([`berth-${app.name}-production`]);
     expect(envOf(firstWeb!.options)).toMatchObject({ PORT: "8080", BERTH_APP: app.name, BERTH_ENVIRONMENT: "production", BERTH_SHA: sha("a1"), BERTH_URL: url });
     expect(w.host.networks.get(`berth-${app.name}-production`)).toEqual({ "berth.managed": "true", "berth.app": app.name, "berth.environment": "production" });
