@@ -42,6 +42,9 @@ import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
+import { recordDelivery } from "../store/webhook-inbox.js";
+import { deliveryTopic } from "./webhook-topic.js";
+import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
@@ -132,12 +135,17 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
-      probot.on("push", async (context) => {
-        await handlePush(deps, context.id, context.payload);
+      // GitHub's answer waits only for the delivery's record in Postgres; the work comes after it.
+      const inbox = new WebhookProcessor(db, {
+        push: (id, payload) => handlePush(deps, id, payload as Parameters<typeof handlePush>[2]),
+        pull_request: (id, payload) => handlePullRequest(deps, id, payload as Parameters<typeof handlePullRequest>[2]),
+      }, log.child({ component: "inbox" }));
+      probot.on(["push", "pull_request"], async (context) => {
+        const recorded = await recordDelivery(db, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
+        if (recorded) inbox.wake();
       });
-      probot.on("pull_request", async (context) => {
-        await handlePullRequest(deps, context.id, context.payload);
-      });
+      inbox.start();
+      stops.push(() => inbox.stop());
     }
     if (probot) {
       // Webhooks that arrived while Postgres or Redis was down got a 5xx, and GitHub does not retry

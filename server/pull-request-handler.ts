@@ -25,7 +25,8 @@ export type PullRequestOutcome = "queued" | "waiting" | "closed" | "duplicate" |
 /** The label a writer adds to let berth build a fork's pull request. */
 export const APPROVAL_LABEL = "berth:preview";
 
-const BUILD_ACTIONS = new Set(["opened", "reopened", "synchronize", "labeled"]);
+/** The actions that build a preview (labeled: only a fork's approval label). */
+export const BUILD_ACTIONS = new Set(["opened", "reopened", "synchronize", "labeled"]);
 
 /**
  * Pull requests get preview environments `pr-<N>`: opened, reopened and synchronize build the head;

@@ -134,7 +134,22 @@ export interface GitHubReportsTable {
   created_at: Generated<Date>;
 }
 
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  delivery_id: string;
+  event: string;
+  topic: string | null;
+  payload: string | null;
+  received_at: Generated<Date>;
+  processed_at: Date | null;
+  outcome: string | null;
+  attempts: Generated<number>;
+  not_before: Date | null;
+  error: string | null;
+}
+
 export interface Database {
+  webhook_deliveries: WebhookDeliveriesTable;
   github_reports: GitHubReportsTable;
   secrets: SecretsTable;
   environments: EnvironmentsTable;

@@ -20,6 +20,7 @@ const KIND = {
   release: 0x72656c73, // "rels"
   ingress: 0x696e6772, // "ingr"
   reconcile: 0x72657275, // "reru"
+  inbox: 0x696e6278, // "inbx"
 } as const;
 
 export const lockKeys = {
@@ -35,6 +36,8 @@ export const lockKeys = {
   ingress: (server: string): LockKey => ({ kind: KIND.ingress, name: server }),
   /** One reconciler pass at a time across all processes. */
   reconcile: (): LockKey => ({ kind: KIND.reconcile, name: "" }),
+  /** One webhook inbox processor at a time across all processes: deliveries are processed in order. */
+  inbox: (): LockKey => ({ kind: KIND.inbox, name: "" }),
 };
 
 const tryLock = (key: LockKey) => sql<{ ok: boolean }>`select pg_try_advisory_lock(${key.kind}::int, hashtext(${key.name})) as ok`;

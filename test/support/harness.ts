@@ -23,6 +23,8 @@ export interface Harness {
   instance: string;
   proxy: string;
   hookUrl: string;
+  /** berth's own database, for tests and benches that count what it recorded. */
+  databaseUrl: string;
   /** The app's production hostname. */
   host: string;
   /** SIGKILL to berth and everything it started, as a power cut or the OOM killer would. */
@@ -84,6 +86,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
     instance,
     proxy: `${instance}-proxy`,
     hookUrl,
+    databaseUrl: db.url,
     host: `${app}.localhost`,
     // Through the fake GitHub, which keeps each delivery and berth's answer, as GitHub does.
     push: (sha, before, opts = {}) => github.sendHook("push", pushPayload(facts, before, sha, opts), opts.deliveryId),

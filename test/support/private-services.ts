@@ -51,6 +51,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 /** A redis-server of its own (AOF on, as scripts/deps.sh configures the shared one), on a free port. */
 export interface PrivateRedis {
   url: string;
+  /** SIGTERM, as an operator's stop (AOF flushed); start() brings it back on the same dir and port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   /** Stops it as an operator's restart does (SIGTERM: AOF flushed) and starts it again on the same dir. */
   restart(): Promise<void>;
   flushall(): void;
@@ -82,6 +85,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   await start();
   return {
     url: `redis://127.0.0.1:${port}/0`,
+    stop,
+    start,
     restart: async () => {
       await stop();
       await start();

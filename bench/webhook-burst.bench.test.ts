@@ -1,0 +1,111 @@
+import { readFileSync } from "node:fs";
+import pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { staticSite, TestRepo } from "../test/support/git-repo.js";
+import { startHarness, WEBHOOK_SECRET, type Harness } from "../test/support/harness.js";
+import { waitFor } from "../test/support/services.js";
+import { deliver, pullRequestPayload, pushPayload, type RepoFacts } from "../test/support/webhooks.js";
+
+/**
+ * A webhook burst: RATE signed deliveries a second for SECONDS (pushes to the default branch of REPOS
+ * repositories and synchronize events of one pull request in each, from GitHub's recorded payloads),
+ * sent on a fixed schedule whatever berth answers (an open loop, as GitHub sends). Prints the answer
+ * times (p50/p99/max), berth's RSS, how long the inbox took to drain, and checks that every delivery
+ * was recorded exactly once, superseded ones never started, and each repository ends on its last push.
+ */
+const RATE = Number(process.env.BENCH_BURST_RATE ?? 200);
+const SECONDS = Number(process.env.BENCH_BURST_SECONDS ?? 30);
+const REPOS = 20;
+let h: Harness;
+let db: pg.Client;
+const repos: { repo: TestRepo; facts: RepoFacts; commits: string[]; pr: string }[] = [];
+
+beforeAll(async () => {
+  h = await startHarness({ LOG_LEVEL: "warn", BERTH_BUILD_CONCURRENCY: "2" }, Number(process.env.BENCH_REDIS_DB ?? 1));
+  db = new pg.Client({ connectionString: h.databaseUrl });
+  await db.connect();
+  for (let i = 0; i < REPOS; i++) {
+    const name = `${h.app}-r${i}`;
+    const repo = new TestRepo(h.github.gitRoot, "octo-org", name);
+    const commits = [0, 1, 2].map((c) => repo.commit(staticSite(`${name} commit ${c}\n`), `commit ${c}`));
+    const pr = repo.commitToPull(1, staticSite(`${name} pull request\n`));
+    const facts = { ...h.facts, name, id: 50_000 + i, cloneUrl: h.github.cloneUrl("octo-org", name) };
+    repos.push({ repo, facts, commits, pr });
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await db?.end();
+  for (const r of repos) r.repo.cleanup();
+  await h?.stop();
+});
+
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const count = async (q: string): Promise<number> => Number((await db.query<{ n: string }>(q)).rows[0]?.n ?? 0);
+
+it("answers a burst of deliveries after recording each once, and works off only the newest of each topic", async () => {
+  const pid = h.berth.child.pid ?? 0;
+  const rssBefore = rssMiB(pid);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 250);
+  const total = RATE * SECONDS;
+  const lastPush = new Map<string, string>();
+  const answers: number[] = [];
+  const failures: string[] = [];
+  const sent: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / RATE - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const r = repos[i % REPOS]!;
+    const pull = i % 10 >= 7; // 70 % pushes, 30 % pull request synchronize
+    const sha = r.commits[Math.floor(i / REPOS) % r.commits.length]!;
+    if (!pull) lastPush.set(r.facts.name, sha);
+    const [event, payload] = pull
+      ? (["pull_request", pullRequestPayload(r.facts, { action: "synchronize", number: 1, head: r.pr })] as const)
+      : (["push", pushPayload(r.facts, r.repo.head, sha)] as const);
+    sent.push(
+      deliver(h.hookUrl, event, payload, WEBHOOK_SECRET).then(
+        (d) => {
+          answers.push(d.ms);
+          if (d.status !== 200) failures.push(`${d.status} ${d.body.slice(0, 100)}`);
+        },
+        (e: Error) => void failures.push(e.message),
+      ),
+    );
+  }
+  await Promise.all(sent);
+  const sendSeconds = (performance.now() - t0) / 1000;
+  const drainStart = performance.now();
+  await waitFor("inbox drained", async () => (await count("select count(*) n from webhook_deliveries where processed_at is null")) === 0, 300_000, 100);
+  const drainMs = performance.now() - drainStart;
+  const recorded = await count("select count(*) n from webhook_deliveries");
+  const distinct = await count("select count(distinct delivery_id) n from webhook_deliveries");
+  const superseded = await count("select count(*) n from webhook_deliveries where outcome like 'superseded%'");
+  const deployments = await count("select count(*) n from deployments");
+  // Every repository ends on its last push, live.
+  await waitFor("each repository's last push live", async () => {
+    const live = await db.query<{ repo: string; sha: string }>(
+      "select a.repo_full_name repo, d.sha from releases r join deployments d on d.id = r.deployment_id join apps a on a.id = r.app_id where r.state = 'live' and r.environment = 'production'",
+    );
+    const byRepo = new Map(live.rows.map((row) => [row.repo.split("/")[1], row.sha]));
+    return repos.every((r) => byRepo.get(r.facts.name) === lastPush.get(r.facts.name));
+  }, 400_000, 500);
+  clearInterval(sampler);
+  const rssAfter = rssMiB(pid);
+
+  console.log(
+    [
+      "",
+      `${total} deliveries at ${RATE}/s for ${SECONDS}s (sent in ${sendSeconds.toFixed(1)}s) across ${REPOS} repositories: 70 % pushes, 30 % PR synchronize`,
+      `answer time: p50 ${pct(answers, 50).toFixed(1)}ms, p99 ${pct(answers, 99).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms (target p99 < 25ms: ${(pct(answers, 99) / 25).toFixed(2)} of it); ${failures.length} not answered 200`,
+      `recorded ${recorded} rows, ${distinct} distinct deliveries; ${superseded} superseded before they started; ${deployments} deployments recorded; inbox drained ${(drainMs / 1000).toFixed(1)}s after the last answer`,
+      `berth RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB peak, ${rssAfter.toFixed(0)} MiB after`,
+      "",
+    ].join("\n"),
+  );
+  expect(failures.slice(0, 5)).toEqual([]);
+  expect(recorded).toBe(total);
+  expect(distinct).toBe(total);
+}, 1_200_000);
