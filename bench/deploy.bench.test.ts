@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { docker } from "../test/support/docker-cleanup.js";
 import { staticSite } from "../test/support/git-repo.js";
 import { startHarness, type Harness } from "../test/support/harness.js";
 import { startPoller } from "../test/support/poller.js";
 import { getVia, uniqueName, waitFor } from "../test/support/services.js";
 import { httpStatus } from "../releaser/health-check.js";
+import { platformMemory } from "./platform-memory.js";
 
 /**
  * Push-to-live overhead against a raw `docker build` + `docker run` + first 200 of the same app,
@@ -115,7 +115,7 @@ it("measures push-to-live against raw docker, webhook answers and drops under lo
   }
   const stats = await poll.stop();
 
-  const mem = await idleMemory();
+  const mem = await platformMemory(h);
   const lines = [
     `push-to-live (webhook → first 200 of the new version), median of ${ROUNDS}: ${fmt(median(berth))}  [${berth.map(fmt).join(" ")}]`,
     `raw docker build + run + first 200, median of ${ROUNDS}:            ${fmt(median(raw))}  [${raw.map(fmt).join(" ")}]`,
@@ -137,40 +137,4 @@ function phaseTable(timed: Record<string, number>[], rawRuns: RawPhases[]): stri
     return `${s.name.padEnd(30)}${ms(b)}${ms(r)}${Number.isNaN(r) ? "" : `  ${(b / r).toFixed(2)}x`.padStart(9)}`;
   });
   return [`per-phase median of ${timed.length} redeploys under load (berth, raw, berth/raw):`, ...rows].join("\n");
-}
-
-/** Proportional set sizes (shared pages split fairly) of berth, Postgres, Redis and the proxy container, in MB. */
-async function idleMemory(): Promise<{ berth: number; postgres: number; redis: number; proxy: number; total: number }> {
-  await new Promise((r) => setTimeout(r, 3000));
-  const pss = (pid: number): number => {
-    try {
-      const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
-      return Number(m?.[1] ?? 0) / 1024;
-    } catch {
-      return 0;
-    }
-  };
-  const pids = (pattern: string): number[] => {
-    try {
-      return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
-  };
-  const descendants = (pid: number): number[] => {
-    let out: number[] = [pid];
-    try {
-      for (const c of execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean)) out = out.concat(descendants(Number(c)));
-    } catch {
-      /* no children */
-    }
-    return out;
-  };
-  const sum = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + pss(b), 0));
-  const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
-  const postgres = sum(pids("postgres"));
-  const redis = sum(pids("redis-server"));
-  const proxyInfo = await docker.getContainer(h.proxy).inspect();
-  const proxy = sum(descendants(proxyInfo.State.Pid));
-  return { berth, postgres, redis, proxy, total: berth + postgres + redis + proxy };
 }

@@ -39,17 +39,23 @@ export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked:
   return [...picked.values()].sort((a, b) => a.first - b.first).map((p) => p.latest);
 }
 
+/** Which delivery guids berth has recorded already: a failed attempt of one of them needs no redelivery. */
+export type Recorded = (guids: string[]) => Promise<ReadonlySet<string>>;
+
 /**
- * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres or Redis
- * down: the handler answered 5xx, GitHub does not retry by itself). Returns the guids asked for.
+ * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres down: the
+ * intake answered 5xx) or not running at all (GitHub could not connect); GitHub does not retry by
+ * itself. Deliveries berth recorded after all are left out. Returns the guids asked for.
  */
-export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger): Promise<string[]> {
-  const picked = pickRedeliveries(await port.since(since), since, asked);
+export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set()): Promise<string[]> {
+  const candidates = pickRedeliveries(await port.since(since), since, asked);
+  const known = await recorded(candidates.map((d) => d.guid));
+  const picked = candidates.filter((d) => !known.has(d.guid));
   for (const d of picked) {
     await port.redeliver(d.id);
     asked.add(d.guid);
   }
-  if (picked.length) log.warn({ deliveries: picked.map((d) => `${d.event} ${d.guid}`) }, "asked GitHub to redeliver webhooks that failed while berth was unhealthy");
+  if (picked.length) log.warn({ deliveries: picked.map((d) => `${d.event} ${d.guid}`) }, "asked GitHub to redeliver webhooks that failed while berth was unhealthy or down");
   return picked.map((d) => d.guid);
 }
 

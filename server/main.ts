@@ -42,8 +42,8 @@ import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
-import { recordDelivery } from "../store/webhook-inbox.js";
-import { deliveryTopic } from "./webhook-topic.js";
+import { lastReceivedAt, recordDelivery, recordedDeliveries } from "../store/webhook-inbox.js";
+import { deliveryTopic, refusedField } from "./webhook-topic.js";
 import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 
@@ -132,6 +132,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
 
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
   let server: import("node:http").Server | undefined;
+  let afterListen: (() => Promise<void>) | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -141,6 +142,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         pull_request: (id, payload) => handlePullRequest(deps, id, payload as Parameters<typeof handlePullRequest>[2]),
       }, log.child({ component: "inbox" }));
       probot.on(["push", "pull_request"], async (context) => {
+        const field = refusedField(context.name, context.payload);
+        if (field) return deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
         const recorded = await recordDelivery(db, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
         if (recorded) inbox.wake();
       });
@@ -153,15 +156,22 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       const deliveries = new OctokitHookDeliveries(probot);
       const asked = new Set<string>();
       const hooksLog = log.child({ component: "redelivery" });
+      const recorded = (guids: string[]) => recordedDeliveries(db, guids);
       const watch = startHealthWatch({
         probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
-        onRecovered: (since) => redeliverFailed(deliveries, since, asked, hooksLog),
+        onRecovered: (since) => redeliverFailed(deliveries, since, asked, hooksLog, recorded),
         intervalMs: 1000,
         log: hooksLog,
       });
       // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
       probot.onError(() => watch.markUnhealthy());
       stops.push(watch.stop);
+      // Deliveries GitHub could not make while berth was not running at all: asked for once it listens,
+      // from the newest delivery it recorded (it was up then), at most GitHub's three days back.
+      afterListen = async () => {
+        const since = Math.max((await lastReceivedAt(db))?.getTime() ?? 0, Date.now() - 3 * 86_400_000) - 60_000;
+        await redeliverFailed(deliveries, new Date(since), asked, hooksLog, recorded);
+      };
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
@@ -175,6 +185,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     ], log);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
+    afterListen?.().catch((err: unknown) => log.warn({ err }, "could not ask GitHub for deliveries missed while berth was down"));
   }
   // Every role sends: the outbox is shared, and a report waits for no particular process.
   sender?.start();

@@ -90,3 +90,16 @@ export async function forgetDeliveries(db: Db, maxAgeMs: number): Promise<number
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** When the newest recorded delivery arrived: berth was up then. */
+export async function lastReceivedAt(db: Db): Promise<Date | undefined> {
+  const row = await db.selectFrom("webhook_deliveries").select((eb) => eb.fn.max("received_at").as("at")).executeTakeFirst();
+  return row?.at ? new Date(row.at) : undefined;
+}
+
+/** Which of these delivery guids are recorded (processed or waiting). */
+export async function recordedDeliveries(db: Db, guids: readonly string[]): Promise<Set<string>> {
+  if (guids.length === 0) return new Set();
+  const rows = await db.selectFrom("webhook_deliveries").select("delivery_id").where("delivery_id", "in", [...guids]).execute();
+  return new Set(rows.map((r) => r.delivery_id));
+}

@@ -72,4 +72,15 @@ describe("webhook inbox: answered once recorded, worked off after", () => {
     }
     expect((await completed(pushes[0]!.sha)).conclusion).toBe("cancelled");
   });
+
+  it("asks GitHub again, once it runs, for a push GitHub could not deliver while berth was stopped", async () => {
+    await h.berth.stop();
+    const before = h.repo.head;
+    const sha = h.repo.commit(staticSite("pushed while berth was stopped\n"), "pushed while stopped");
+    await expect(h.push(sha, before)).rejects.toThrow(); // GitHub could not connect, and lists the delivery as failed
+    await h.relaunch();
+    expect((await completed(sha)).conclusion).toBe("success");
+    await served("pushed while berth was stopped\n");
+    expect(h.berth.output()).toContain("asked GitHub to redeliver webhooks that failed while berth was unhealthy or down");
+  });
 });

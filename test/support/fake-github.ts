@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -101,12 +102,13 @@ export class FakeGitHub {
     const record = (status_code: number, status: string, id: string): void => {
       this.hookDeliveries.push({ id: this.nextId++, guid: id, event, payload, delivered_at: new Date().toISOString(), redelivery, status_code, status });
     };
+    const id = guid ?? randomUUID();
     try {
-      const res = await deliver(this.hook.url, event, payload, this.hook.secret, guid);
+      const res = await deliver(this.hook.url, event, payload, this.hook.secret, id);
       record(res.status, res.status >= 200 && res.status < 300 ? "OK" : `Invalid HTTP Response: ${res.status}`, res.id);
       return res;
     } catch (e) {
-      record(0, "failed to connect to host", guid ?? "unknown");
+      record(0, "failed to connect to host", id);
       throw e;
     }
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { pickRedeliveries, type HookDelivery } from "../../github/hook-redelivery.js";
+import { createLogger } from "../../core/logger.js";
+import { pickRedeliveries, redeliverFailed, type HookDelivery } from "../../github/hook-redelivery.js";
 
 const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
 const delivery = (id: number, guid: string, second: number, status_code: number, redelivery = false): HookDelivery => ({
@@ -28,5 +29,15 @@ describe("pickRedeliveries", () => {
   it("counts a 2xx with a status other than OK as failed (GitHub timed out waiting)", () => {
     const timedOut = { ...delivery(1, "a", 12, 200), status: "timed out" };
     expect(pickRedeliveries([timedOut], since, new Set()).map((d) => d.id)).toEqual([1]);
+  });
+
+  it("asks again only for what berth never recorded, and remembers what it asked for", async () => {
+    const asked = new Set<string>();
+    const redelivered: number[] = [];
+    const port = { since: async () => [delivery(2, "recorded", 20, 0), delivery(1, "lost", 15, 0)], redeliver: async (id: number) => void redelivered.push(id) };
+    const log = createLogger("silent");
+    expect(await redeliverFailed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual(["lost"]);
+    expect(redelivered).toEqual([1]);
+    expect(await redeliverFailed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual([]);
   });
 });

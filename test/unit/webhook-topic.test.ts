@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planPass } from "../../server/webhook-processor.js";
-import { deliveryTopic } from "../../server/webhook-topic.js";
+import { deliveryTopic, refusedField } from "../../server/webhook-topic.js";
 import type { PendingDelivery } from "../../store/webhook-inbox.js";
 
 describe("deliveryTopic", () => {
@@ -29,5 +29,18 @@ describe("planPass", () => {
     const { run, superseded } = planPass([d(1, "a"), d(2, "b"), d(3, null), d(4, "a"), d(5, null), d(6, "a")]);
     expect(run.map((x) => x.id)).toEqual(["2", "3", "5", "6"]);
     expect([...superseded]).toEqual([["g6", ["1", "4"]]]);
+  });
+});
+
+describe("refusedField", () => {
+  const sha = "0123456789abcdef0123456789abcdef01234567";
+  it("names the first field of a push or pull request that GitHub would never send, before anything is recorded", () => {
+    expect(refusedField("push", { after: sha, repository: { full_name: "o/r" } })).toBeUndefined();
+    expect(refusedField("push", { after: "--upload-pack=touch /tmp/x", repository: { full_name: "o/r" } })).toBe("sha");
+    expect(refusedField("push", { after: sha, repository: { full_name: "o/r/../x" } })).toBe("repository.full_name");
+    expect(refusedField("pull_request", { repository: { full_name: "o/r" }, pull_request: { number: 3, head: { sha } } })).toBeUndefined();
+    expect(refusedField("pull_request", { repository: { full_name: "o/r" }, pull_request: { number: -3, head: { sha } } })).toBe("number");
+    expect(refusedField("push", null)).toBe("sha");
+    expect(refusedField("issues", { anything: true })).toBeUndefined();
   });
 });

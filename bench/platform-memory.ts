@@ -1,0 +1,40 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { docker } from "../test/support/docker-cleanup.js";
+import type { Harness } from "../test/support/harness.js";
+
+/** Proportional set sizes (shared pages split fairly) of berth, Postgres, Redis and the proxy container, in MB. */
+export async function platformMemory(h: Harness): Promise<{ berth: number; postgres: number; redis: number; proxy: number; total: number }> {
+  await new Promise((r) => setTimeout(r, 3000));
+  const pss = (pid: number): number => {
+    try {
+      const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      return Number(m?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  const pids = (pattern: string): number[] => {
+    try {
+      return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const descendants = (pid: number): number[] => {
+    let out: number[] = [pid];
+    try {
+      for (const c of execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean)) out = out.concat(descendants(Number(c)));
+    } catch {
+      /* no children */
+    }
+    return out;
+  };
+  const sum = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + pss(b), 0));
+  const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
+  const postgres = sum(pids("postgres"));
+  const redis = sum(pids("redis-server"));
+  const proxyInfo = await docker.getContainer(h.proxy).inspect();
+  const proxy = sum(descendants(proxyInfo.State.Pid));
+  return { berth, postgres, redis, proxy, total: berth + postgres + redis + proxy };
+}
