@@ -1,5 +1,5 @@
 import type { App, Deployment } from "../store/db.js";
-import { repoRef, type CheckRunOutput, type CheckRunUpdate, type DeploymentStatusRequest } from "./github-reporter.js";
+import { repoRef, type CheckRunAction, type CheckRunOutput, type CheckRunUpdate, type DeploymentStatusRequest } from "./github-reporter.js";
 import { renderPreviewComment, type PreviewState } from "./preview-comment.js";
 import type { ReportOutbox } from "./report-outbox.js";
 import { prNumberOf, publicName } from "../core/names.js";
@@ -30,6 +30,12 @@ export interface FailureReport {
   previousLive: boolean;
   url?: string;
 }
+
+/** The buttons berth puts on a finished check run; `check_run.requested_action` names the one pressed. */
+export const CHECK_ACTIONS = {
+  redeploy: { label: "Redeploy", description: "Build and release this commit again", identifier: "redeploy" },
+  rollback: { label: "Roll back", description: "Put the previous release back live", identifier: "rollback" },
+} as const satisfies Record<string, CheckRunAction>;
 
 /**
  * Tells GitHub what happened to a deployment: the `berth` check run, the GitHub Deployment with its
@@ -105,6 +111,8 @@ export class DeploymentReporter {
     this.check(app, d, "upsert", {
       conclusion: "success",
       detailsUrl,
+      // Roll back is offered where there is a release before this one to go back to: production.
+      actions: d.environment === "production" ? [CHECK_ACTIONS.redeploy, CHECK_ACTIONS.rollback] : [CHECK_ACTIONS.redeploy],
       output: {
         title: `Live at ${r.url}`,
         summary: render("check-run-success", { app: publicName(app), sha: d.sha, environment: d.environment, detailsUrl, ...r }),
@@ -119,6 +127,7 @@ export class DeploymentReporter {
     this.check(app, d, "upsert", {
       conclusion: "failure",
       detailsUrl,
+      actions: [CHECK_ACTIONS.redeploy],
       output: { title: r.title, summary: render("check-run-failure", { ...r, detailsUrl }), text: render("check-run-failure-text", r), annotations: r.annotations },
     });
     this.comment(app, d, "failed", r.title);

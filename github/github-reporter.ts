@@ -25,11 +25,23 @@ export interface CheckRunOutput {
   annotations?: { path: string; start_line: number; end_line: number; annotation_level: "failure" | "warning" | "notice"; title?: string; message: string }[];
 }
 
+/** A button on a check run; GitHub sends `check_run.requested_action` with its identifier when pressed. */
+export interface CheckRunAction {
+  /** At most 20 characters. */
+  label: string;
+  /** At most 40 characters. */
+  description: string;
+  /** At most 20 characters. */
+  identifier: string;
+}
+
 export interface CheckRunUpdate {
   status?: "queued" | "in_progress" | "completed";
   conclusion?: CheckConclusion;
   detailsUrl?: string;
   output?: CheckRunOutput;
+  /** Buttons (GitHub shows at most three). */
+  actions?: CheckRunAction[];
 }
 
 export interface DeploymentRequest {
@@ -49,6 +61,15 @@ export interface DeploymentStatusRequest {
   environmentUrl?: string;
 }
 
+/** A repository as berth records it for an app. */
+export interface RepositoryFacts {
+  id: number;
+  name: string;
+  full_name: string;
+  default_branch: string;
+  owner: { login: string };
+}
+
 /** The port through which berth reports to GitHub and borrows installation tokens. */
 export interface GitHubReporter {
   createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string>;
@@ -66,6 +87,8 @@ export interface GitHubReporter {
   permission(repo: RepoRef, username: string): Promise<string>;
   /** Numbers of the repository's open pull requests (one paginated listing, not a request per PR). */
   openPullNumbers(repo: RepoRef): Promise<Set<number>>;
+  /** The repository's facts as GitHub has them now; undefined when the installation cannot see it. */
+  repository(repo: RepoRef): Promise<RepositoryFacts | undefined>;
 }
 
 /** Roles that may approve running a fork's code on berth's servers. */
@@ -153,6 +176,17 @@ class PullRequestCalls {
     for await (const { data } of iterator) for (const pr of data) open.add(pr.number);
     return open;
   }
+
+  async repository(repo: RepoRef): Promise<RepositoryFacts | undefined> {
+    const octokit = await this.probot.auth(Number(repo.installationId));
+    try {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}", { owner: repo.owner, repo: repo.repo });
+      return { id: Number(data.id), name: data.name, full_name: data.full_name, default_branch: data.default_branch, owner: { login: data.owner.login } };
+    } catch (e) {
+      if ((e as { status?: number }).status === 404) return undefined;
+      throw e;
+    }
+  }
 }
 
 /** GitHubReporter over Probot's installation-authenticated Octokit (REST, with Probot's retry and throttling). */
@@ -227,6 +261,7 @@ function checkRunBody(update: CheckRunUpdate): Record<string, unknown> {
   }
   if (update.status === "in_progress") body.started_at = new Date().toISOString();
   if (update.detailsUrl) body.details_url = update.detailsUrl;
+  if (update.actions) body.actions = update.actions.slice(0, 3);
   if (update.output) {
     body.output = {
       title: update.output.title.slice(0, 255),

@@ -171,7 +171,7 @@ function deploymentJson(d: Deployment): Record<string, unknown> {
 }
 
 function appJson(a: App): Record<string, unknown> {
-  return { name: publicName(a), repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, createdAt: a.created_at };
+  return { name: publicName(a), repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, archivedAt: a.archived_at, createdAt: a.created_at };
 }
 
 

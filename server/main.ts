@@ -42,6 +42,8 @@ import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
+import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
+import { handleInstallation, type InstallationEvent } from "./installation-handler.js";
 import { lastReceivedAt, recordDelivery, recordedDeliveries } from "../store/webhook-inbox.js";
 import { deliveryTopic, refusedField } from "./webhook-topic.js";
 import { WebhookProcessor } from "./webhook-processor.js";
@@ -140,8 +142,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       const inbox = new WebhookProcessor(db, {
         push: (id, payload) => handlePush(deps, id, payload as Parameters<typeof handlePush>[2]),
         pull_request: (id, payload) => handlePullRequest(deps, id, payload as Parameters<typeof handlePullRequest>[2]),
+        installation: (id, payload) => handleInstallation(deps, id, "installation", payload as InstallationEvent),
+        installation_repositories: (id, payload) => handleInstallation(deps, id, "installation_repositories", payload as InstallationEvent),
+        check_run: (id, payload) => handleCheckRun({ ...deps, rollback: (app) => startRollback({ db, queues, reporter }, app) }, id, payload as CheckRunEvent),
       }, log.child({ component: "inbox" }));
-      probot.on(["push", "pull_request"], async (context) => {
+      probot.on(["push", "pull_request", "check_run", "installation", "installation_repositories"], async (context) => {
         const field = refusedField(context.name, context.payload);
         if (field) return deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
         const recorded = await recordDelivery(db, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });

@@ -2,14 +2,15 @@ import { APPROVAL_LABEL, BUILD_ACTIONS } from "./pull-request-handler.js";
 import { invalidFields } from "./start-deployment.js";
 
 /**
- * The first field of a push or pull_request delivery that is not what GitHub sends (a sha that could
+ * The first field of a push, pull_request or check_run delivery that is not what GitHub sends (a sha that could
  * be a git option, a repository name that could shape a URL), or undefined. Checked before the
  * delivery is recorded: hostile input is never stored, let alone worked on. The handlers check again.
  */
 export function refusedField(event: string, payload: unknown): string | undefined {
-  const p = payload as { after?: unknown; repository?: { full_name?: unknown }; pull_request?: { number?: unknown; head?: { sha?: unknown } } };
+  const p = payload as { after?: unknown; repository?: { full_name?: unknown }; pull_request?: { number?: unknown; head?: { sha?: unknown } }; check_run?: { id?: unknown; head_sha?: unknown } };
   if (event === "push") return invalidFields({ sha: p?.after, fullName: p?.repository?.full_name });
   if (event === "pull_request") return invalidFields({ sha: p?.pull_request?.head?.sha, fullName: p?.repository?.full_name, number: p?.pull_request?.number });
+  if (event === "check_run") return invalidFields({ sha: p?.check_run?.head_sha, fullName: p?.repository?.full_name, number: p?.check_run?.id });
   return undefined;
 }
 

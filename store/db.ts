@@ -17,6 +17,8 @@ export interface AppsTable {
   public_name: string | null;
   /** Builds of this app that may run at once; null: BERTH_APP_BUILD_CONCURRENCY. */
   build_concurrency: number | null;
+  /** When its repository left the installation; null while it is installed. */
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Generated<Date>;
 }
 

@@ -40,6 +40,7 @@ export async function upsertApp(db: Db, input: AppInput): Promise<App> {
         repo_full_name: input.repoFullName,
         installation_id: input.installationId,
         default_branch: input.defaultBranch,
+        archived_at: null, // installed again, or pushed to: it is back
       }),
     )
     .returningAll()

@@ -44,6 +44,9 @@ class SlowGitHub implements GitHubReporter {
   async openPullNumbers(): Promise<Set<number>> {
     return new Set();
   }
+  async repository(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 describe("one check run per deployment across processes (Postgres)", () => {

@@ -64,6 +64,8 @@ export class FakeGitHub {
   readonly pulls = new Map<number, { state: "open" | "closed"; head: string }>();
   /** Repository role per user login; anybody else is "read". */
   readonly roles = new Map<string, string>();
+  /** Repositories the installation can see (`GET /repos/{owner}/{repo}`), by full name. */
+  readonly repositories = new Map<string, { id: number; defaultBranch: string }>();
   readonly gitAuth: string[] = [];
   /** Every webhook delivery made through sendHook, redeliveries included, oldest first. */
   readonly hookDeliveries: HookDeliveryRecord[] = [];
@@ -208,6 +210,12 @@ export class FakeGitHub {
       if (!set?.has(name)) return send(404, { message: "Label does not exist" });
       set.delete(name);
       return send(200, [...set].map((n) => ({ name: n })));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)$/.exec(p)) && req.method === "GET") {
+      const [owner = "", name = ""] = [decodeURIComponent(m[1] ?? ""), decodeURIComponent(m[2] ?? "")];
+      const repo = this.repositories.get(`${owner}/${name}`);
+      if (!repo) return send(404, { message: "Not Found" });
+      return send(200, { id: repo.id, name, full_name: `${owner}/${name}`, default_branch: repo.defaultBranch, owner: { login: owner } });
     }
     if ((m = /^\/repos\/[^/]+\/[^/]+\/collaborators\/([^/]+)\/permission$/.exec(p))) {
       const role = this.roles.get(decodeURIComponent(m[1] ?? "")) ?? "read";

@@ -48,6 +48,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
   await github.start();
   const repo = new TestRepo(gitRoot, "octo-org", app);
   const facts: RepoFacts = { owner: "octo-org", name: app, id: 4242, cloneUrl: github.cloneUrl("octo-org", app), defaultBranch: "main", installationId: 77 };
+  github.repositories.set(`octo-org/${app}`, { id: facts.id, defaultBranch: facts.defaultBranch });
   // A chaos test brings its own Postgres (DATABASE_URL) and Redis (REDIS_URL), to stop and wipe.
   const db = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabase();
   const ingressPort = await freePort();

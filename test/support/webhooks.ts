@@ -115,3 +115,26 @@ export function pullRequestPayload(repo: RepoFacts, o: PullOptions): Record<stri
   }
   return p;
 }
+
+/** A check_run delivery: GitHub's recorded Re-run (`rerequested`) or button press (`requested_action`) on one of berth's check runs. */
+export function checkRunPayload(repo: RepoFacts, o: { action: "rerequested" | "requested_action"; checkRunId: number; sha: string; sender: string; identifier?: string }): Record<string, any> {
+  const p = example("check_run", (e) => e.action === o.action);
+  p.installation = { ...(p.installation ?? {}), id: repo.installationId };
+  Object.assign(p.repository, { id: repo.id, name: repo.name, full_name: `${repo.owner}/${repo.name}`, clone_url: repo.cloneUrl, default_branch: repo.defaultBranch });
+  p.repository.owner.login = repo.owner;
+  Object.assign(p.check_run, { id: o.checkRunId, head_sha: o.sha, name: "berth" });
+  p.check_run.check_suite = { ...p.check_run.check_suite, head_sha: o.sha, head_branch: repo.defaultBranch };
+  if (o.action === "requested_action") p.requested_action = { identifier: o.identifier ?? "" };
+  p.sender.login = o.sender;
+  return p;
+}
+
+/** An installation_repositories delivery: GitHub's recorded one, for this installation, adding or removing these repositories. */
+export function installationRepositoriesPayload(installationId: number, o: { added?: { id: number; full_name: string }[]; removed?: { id: number; full_name: string }[] }): Record<string, any> {
+  const p = example("installation_repositories", (e) => e.action === (o.removed ? "removed" : "added"));
+  p.installation.id = installationId;
+  const listed = (rs: { id: number; full_name: string }[] = []) => rs.map((r) => ({ id: r.id, node_id: `R_${r.id}`, name: r.full_name.split("/")[1], full_name: r.full_name, private: true }));
+  p.repositories_added = listed(o.added);
+  p.repositories_removed = listed(o.removed);
+  return p;
+}

@@ -41,6 +41,8 @@ describe("refusedField", () => {
     expect(refusedField("pull_request", { repository: { full_name: "o/r" }, pull_request: { number: 3, head: { sha } } })).toBeUndefined();
     expect(refusedField("pull_request", { repository: { full_name: "o/r" }, pull_request: { number: -3, head: { sha } } })).toBe("number");
     expect(refusedField("push", null)).toBe("sha");
+    expect(refusedField("check_run", { repository: { full_name: "o/r" }, check_run: { id: 4, head_sha: sha } })).toBeUndefined();
+    expect(refusedField("check_run", { repository: { full_name: "o/r" }, check_run: { id: 4, head_sha: "HEAD" } })).toBe("sha");
     expect(refusedField("issues", { anything: true })).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import type {
   DeploymentStatusRequest,
   GitHubReporter,
   RepoRef,
+  RepositoryFacts,
 } from "../../../github/github-reporter.js";
 
 /** A check run as GitHub would hold it after the calls so far, with every update kept. */
@@ -146,6 +147,13 @@ export class FakeGitHubReporter implements GitHubReporter {
     const open = this.openPulls.get(full(repo));
     if (!open) throw new Error(`GitHub is unavailable (no open pull requests scripted for ${full(repo)})`);
     return new Set(open);
+  }
+
+  /** Repositories the installation can see, by full name. */
+  readonly repositories = new Map<string, RepositoryFacts>();
+
+  async repository(repo: RepoRef): Promise<RepositoryFacts | undefined> {
+    return this.repositories.get(full(repo));
   }
 
   #write(what: string): void {
