@@ -12,6 +12,7 @@ import * as secretScopes from "./0010-secret-scopes.js";
 import * as phases from "./0011-deployment-phases.js";
 import * as githubReports from "./0012-github-reports.js";
 import * as reportedOutcome from "./0013-reported-outcome.js";
+import * as servers from "./0015-servers.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   "0011-deployment-phases": phases,
   "0012-github-reports": githubReports,
   "0013-reported-outcome": reportedOutcome,
+  "0015-servers": servers,
 };

@@ -5,6 +5,7 @@
 # (this machine's gateway would otherwise answer for any address). test/support/droid.ts drives it.
 #
 #   droid.sh up SLOT OWNER_PID SERVER_CERTS_DIR   start droid SLOT (0-7); prints its state directory
+#   droid.sh stop-engine SLOT                     stop its dockerd only (a dead engine on a live host)
 #   droid.sh down SLOT                            stop and remove everything of droid SLOT (idempotent)
 #   droid.sh sweep                                down every droid whose owner process is gone
 #
@@ -29,7 +30,8 @@ kill_ours() {
   [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$dir" && kill "-$sig" "$pid" 2>/dev/null || true
 }
 
-down() {
+# Stops the droid's dockerd (and with it its containers), leaving the network in place: an engine that died on a live host.
+stop_engine() {
   names "$1"
   if [ -s "$dir/dockerd.pid" ]; then
     local pid
@@ -38,6 +40,10 @@ down() {
     for _ in $(seq 1 40); do [ -d "/proc/$pid" ] || break; sleep 0.25; done
     kill_ours "$pid" KILL
   fi
+}
+
+down() {
+  stop_engine "$1"
   # Whatever still runs in the namespace (containerd, shims, containers) is the droid's and only its.
   if [ -e "/var/run/netns/$ns" ]; then
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -109,6 +115,7 @@ sweep() {
 case "${1:-}" in
   up) up "${2:?slot}" "${3:?owner pid}" "${4:?server certs dir}" ;;
   down) down "${2:?slot}" ;;
+  stop-engine) stop_engine "${2:?slot}" ;;
   sweep) sweep ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

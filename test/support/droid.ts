@@ -14,7 +14,7 @@ const SLOTS = 8;
 export const STANDIN_IMAGES = ["berth-standin/busybox:latest", "berth-standin/caddy:2", "berth-standin/redis:7"];
 
 /** A client TLS bundle as berth stores it: PEM strings. */
-export interface TlsBundle {
+export interface TlsPems {
   ca: string;
   cert: string;
   key: string;
@@ -31,11 +31,13 @@ export interface Droid {
   pool: string;
   /** The client bundle provision-droid.sh made (ca.pem, cert.pem, key.pem): `--tls-dir`. */
   tlsDir: string;
-  tls: TlsBundle;
+  tls: TlsPems;
   /** Its engine over TLS, as berth reaches it. */
   engine: Docker;
   /** Its own unix socket, for setup and cleanup that must work whatever the TLS side does. */
   socket: string;
+  /** Stops its dockerd only: the host stays up and refuses connections on 2376, as a droid whose engine died. */
+  stopEngine(): Promise<void>;
   /** Stops its dockerd and removes its namespace, veth, route, mounts and files. */
   stop(): Promise<void>;
 }
@@ -91,6 +93,9 @@ export async function startDroid(options: { images?: string[] } = {}): Promise<D
       tls,
       engine: new Docker({ protocol: "https", host: address, port: 2376, ...tls }),
       socket,
+      stopEngine: async () => {
+        await execa("bash", [SCRIPT, "stop-engine", String(slot)]);
+      },
       stop,
     };
   } catch (e) {
