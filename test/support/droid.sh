@@ -7,6 +7,7 @@
 #   droid.sh up SLOT OWNER_PID SERVER_CERTS_DIR   start droid SLOT (0-7); prints its state directory
 #   droid.sh stop-engine SLOT                     stop its dockerd only (a dead engine on a live host)
 #   droid.sh down SLOT                            stop and remove everything of droid SLOT (idempotent)
+#   droid.sh provision SLOT OWNER_PID SCRIPT       a droid made by provision-droid.sh in full (see provision())
 #   droid.sh sweep                                down every droid whose owner process is gone
 #
 # Per slot N: netns berth-droid-N, veth bdroidN (host, 10.252.N.1/30) / bdroidN-ns (droid,
@@ -63,10 +64,10 @@ down() {
   done
 }
 
-up() {
-  names "$1"
-  local owner=$2 certs=$3
-  mkdir -p "$dir"/{data,exec}
+# The droid's network: namespace, veth pair to the host, and the blackhole for its address pool.
+net_up() {
+  local owner=$1
+  mkdir -p "$dir"
   chmod 700 "$dir"
   echo "$owner" >"$dir/owner"
   ip netns add "$ns"
@@ -79,6 +80,13 @@ up() {
   ip -n "$ns" link set "$ns_if" up
   ip -n "$ns" route add default via "$host_ip"
   ip route add blackhole "$pool"
+}
+
+up() {
+  names "$1"
+  local owner=$2 certs=$3
+  net_up "$owner"
+  mkdir -p "$dir"/{data,exec}
   echo '{}' >"$dir/daemon.json"
   nsenter --net="/var/run/netns/$ns" dockerd \
     --config-file "$dir/daemon.json" \
@@ -95,6 +103,29 @@ up() {
   tail -30 "$dir/dockerd.log" >&2
   down "$1"
   exit 1
+}
+
+# Runs scripts/provision-droid.sh in full (no --certs-only) as on a fresh host, inside the droid's
+# network namespace and a private mount namespace where /etc/docker, /var/lib/docker, /var/log and
+# /run are the droid's own directories: it configures and starts "the machine's" dockerd without
+# touching this machine's. Its output goes to $dir/provision.out and .log.
+provision() {
+  names "$1"
+  local owner=$2 script=$3
+  [ -d /etc/docker ] && [ -d /var/lib/docker ] || { log "provision needs /etc/docker and /var/lib/docker to mount over"; exit 1; }
+  net_up "$owner"
+  mkdir -p "$dir"/{etc-docker,var-lib-docker,var-log}
+  nsenter --net="/var/run/netns/$ns" unshare --mount --propagation private bash -c '
+    set -euo pipefail
+    d=$1; shift
+    mount --bind "$d/etc-docker" /etc/docker
+    mount --bind "$d/var-lib-docker" /var/lib/docker
+    mount --bind "$d/var-log" /var/log
+    mount -t tmpfs tmpfs /run
+    mountpoint -q /etc/docker && mountpoint -q /var/lib/docker && mountpoint -q /run
+    exec bash "$@"
+  ' _ "$dir" "$script" --hostname "$droid_ip" --name "droid-$1" --pool "$pool" --dir "$dir/tls" \
+    >"$dir/provision.out" 2>"$dir/provision.log" </dev/null
 }
 
 sweep() {
@@ -116,6 +147,7 @@ case "${1:-}" in
   up) up "${2:?slot}" "${3:?owner pid}" "${4:?server certs dir}" ;;
   down) down "${2:?slot}" ;;
   stop-engine) stop_engine "${2:?slot}" ;;
+  provision) provision "${2:?slot}" "${3:?owner pid}" "${4:?provision-droid.sh}" ;;
   sweep) sweep ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -62,6 +62,53 @@ function claimSlot(): number {
   throw new Error(`all ${SLOTS} droid slots in ${ROOT} are taken; \`bash ${SCRIPT} sweep\` removes those of dead runs`);
 }
 
+/** A droid provision-droid.sh set up in full (droid.sh provision): its address, client bundle and what the script printed. */
+export interface ProvisionedDroid {
+  address: string;
+  /** The script's standard output: the command to run on berth's host. */
+  printed: string;
+  /** Where it kept the CA and certificates (--dir): server/ and client/. */
+  tlsDir: string;
+  /** The daemon.json it wrote. */
+  daemonJson: string;
+  engine: Docker;
+  pool: string;
+  slot: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs scripts/provision-droid.sh in full on a fresh simulated host (its own network and mount
+ * namespaces: this machine's Docker configuration is never touched). Call stop() in afterAll.
+ */
+export async function provisionDroid(): Promise<ProvisionedDroid> {
+  await sweepDroids();
+  const slot = claimSlot();
+  const dir = join(ROOT, String(slot));
+  const stop = async (): Promise<void> => {
+    await execa("bash", [SCRIPT, "down", String(slot)]);
+  };
+  try {
+    await execa("bash", [SCRIPT, "provision", String(slot), String(process.pid), PROVISION]);
+    const tlsDir = join(dir, "tls");
+    const read = (f: string): string => readFileSync(join(tlsDir, "client", f), "utf8");
+    const address = `10.252.${slot}.2`;
+    return {
+      address,
+      printed: readFileSync(join(dir, "provision.out"), "utf8"),
+      tlsDir,
+      daemonJson: readFileSync(join(dir, "etc-docker", "daemon.json"), "utf8"),
+      engine: new Docker({ protocol: "https", host: address, port: 2376, ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") }),
+      pool: `10.${230 + slot}.0.0/16`,
+      slot,
+      stop,
+    };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+}
+
 /**
  * Starts a droid with certificates made by provision-droid.sh's CA code and the stand-in images
  * loaded (docker save here, docker load there). Call stop() in afterAll.
