@@ -14,6 +14,7 @@ import { createHttpServer } from "../../server/http-server.js";
 import { serverRoutes } from "../../server/servers-api.js";
 import { createDb, type Db } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
+import { upsertApp } from "../../store/queries.js";
 import { findServer, openServerTls } from "../../store/server-store.js";
 import { startDroid, type Droid, type TlsPems } from "../support/droid.js";
 import { freePort, freshDatabase } from "../support/services.js";
@@ -95,6 +96,10 @@ describe("POST, GET and DELETE /api/v1/servers against a real droid", () => {
     expect(status).toBe(422);
     expect(json.error).toMatch(new RegExp(`^Server droid-x not registered: TLS with ${droid.dockerUrl.replace(/\./g, "\\.")} failed: .*(self[- ]signed|certificate)`, "i"));
     expect(await findServer(db, "droid-x")).toBeUndefined();
+    // The droid's CA trusted, but a client certificate it never signed: the engine refuses it.
+    const refused = await call("POST", "/servers", { name: "droid-y", docker: droid.dockerUrl, tls: { ...droid.tls, cert: stranger.client.cert, key: stranger.client.key } });
+    expect(refused.status).toBe(422);
+    expect(refused.json.error).toMatch(new RegExp(`^Server droid-y not registered: TLS with ${droid.dockerUrl.replace(/\./g, "\\.")} failed: .*alert (bad|unknown) certificate`, "i"));
   });
 
   it("refuses an address where nothing listens, and one that is not a Docker engine", async () => {
@@ -179,6 +184,21 @@ describe("POST, GET and DELETE /api/v1/servers against a real droid", () => {
     expect(after.error).toMatch(/^cannot reach tcp:\/\/10\.252\.\d\.2:2376: .*ECONNREFUSED/);
     expect(after.engine.version).toBe(remote.engine.version); // the last facts stay
     expect(await findServer(db, "droid-1")).toMatchObject({ state: "unreachable", last_error: after.error });
+  });
+
+  it("counts the apps running on each server, and refuses to remove a server that runs any", async () => {
+    const app = await upsertApp(db, { name: "placed", repoFullName: "o/placed", repoId: "9", installationId: "1", defaultBranch: "main" });
+    const release = async (server: string, state: "live" | "stopped", environment = "production"): Promise<void> => {
+      const d = await db.insertInto("deployments").values({ app_id: app.id, environment, sha: "a".repeat(40), ref: "refs/heads/main", clone_url: "x" }).returning("id").executeTakeFirstOrThrow();
+      await db.insertInto("releases").values({ deployment_id: d.id, app_id: app.id, environment, server, image: "i", hostname: "h", container_name: `c-${server}`, state }).execute();
+    };
+    await release("droid-1", "live");
+    await release("default", "live", "pr-1"); // the built-in server's releases carry its pre-fleet name
+    await release("droid-1", "stopped");
+    const listed = (await call("GET", "/servers")).json as { name: string; apps: number }[];
+    expect(listed.map((s) => [s.name, s.apps])).toEqual([["local", 1], ["droid-1", 1]]);
+    expect(await call("DELETE", "/servers/droid-1")).toEqual({ status: 409, json: { error: "Server droid-1 still runs 1 app; move or remove them first." } });
+    await db.updateTable("releases").set({ state: "stopped" }).where("app_id", "=", app.id).execute();
   });
 
   it("removes a server, never local, and says which names it does not know", async () => {
