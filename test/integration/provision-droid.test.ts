@@ -1,30 +1,19 @@
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { provisionDroid, type ProvisionedDroid } from "../support/droid.js";
+import { describe, expect, it } from "vitest";
+import { droidForSuite, provisionDroid } from "../support/droid.js";
 
 // scripts/provision-droid.sh run in full, as on a fresh Debian host without systemd, inside the
 // droid's own network and mount namespaces (test/support/droid.sh provision).
 describe("scripts/provision-droid.sh on a fresh host", () => {
-  let droid: ProvisionedDroid | undefined;
-  const it$ = (): ProvisionedDroid => {
-    if (!droid) throw new Error("provisioning failed (see beforeAll)");
-    return droid;
-  };
-
-  beforeAll(async () => {
-    droid = await provisionDroid();
-  });
-  afterAll(async () => {
-    await droid?.stop();
-  });
+  const it$ = droidForSuite(provisionDroid);
 
   it("prints the exact berth servers add command with the client bundle to copy", () => {
-    const { address, slot, tlsDir } = it$();
+    const { address, slot, certsDir } = it$();
     expect(it$().printed).toBe(
       [
         "",
         "Copy the client bundle to berth's host (it is a root login on this server: keep it private):",
-        `  scp -r root@${address}:${tlsDir}/client ./droid-${slot}-tls`,
+        `  scp -r root@${address}:${certsDir}/client ./droid-${slot}-tls`,
         "Open 2376/tcp to berth's host only, and 80/443 to the front door. Then, on berth's host:",
         `  berth servers add droid-${slot} --docker tcp://${address}:2376 --tls-dir ./droid-${slot}-tls`,
         "",
@@ -41,7 +30,7 @@ describe("scripts/provision-droid.sh on a fresh host", () => {
     });
     expect((await engine.version()).ApiVersion).toMatch(/^\d+\.\d+$/);
     // Without a client certificate signed by its CA the engine refuses the handshake; 2375 is closed.
-    const bare = await execa("curl", ["-sS", "--max-time", "5", "--cacert", `${tlsDir}/client/ca.pem`, `https://${address}:2376/version`], { reject: false });
+    const bare = await execa("curl", ["-sS", "--max-time", "5", "--cacert", `${tlsDir}/ca.pem`, `https://${address}:2376/version`], { reject: false });
     expect(bare.exitCode).not.toBe(0);
     const plain = await execa("curl", ["-sS", "--max-time", "5", `http://${address}:2375/version`], { reject: false });
     expect(plain.exitCode).toBe(7); // curl: could not connect

@@ -1,25 +1,14 @@
 import { connect } from "node:net";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DockerodeHost } from "../../releaser/dockerode-host.js";
 import { dockerHostConformance } from "../support/docker-host-conformance.js";
-import { startDroid, type Droid } from "../support/droid.js";
+import { droidForSuite, startDroid } from "../support/droid.js";
 import { uniqueName, waitFor } from "../support/services.js";
 
 // The DockerHost port against a simulated remote droid (test/support/droid.sh): another dockerd in
 // its own network namespace, reached only over TLS on TCP 2376, its bridge addresses blackholed here.
-let droid: Droid | undefined;
-const started = (): Droid => {
-  if (!droid) throw new Error("the droid did not start (see beforeAll)");
-  return droid;
-};
-
-beforeAll(async () => {
-  droid = await startDroid();
-});
-afterAll(async () => {
-  await droid?.stop();
-});
+const started = droidForSuite(() => startDroid());
 
 /** Whether a TCP connection from berth's host to ip:port is established within timeoutMs. */
 const connects = (ip: string, port: number, timeoutMs: number): Promise<string> =>

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { execa } from "execa";
+import { afterAll, beforeAll } from "vitest";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = join(here, "droid.sh");
@@ -21,25 +22,11 @@ export interface TlsPems {
 }
 
 /** A simulated remote droid server (test/support/droid.sh): a dockerd in its own network namespace, reached over TLS. */
-export interface Droid {
-  slot: number;
-  /** Its address from berth's host (the namespace's end of the veth pair). */
-  address: string;
-  /** `tcp://ADDRESS:2376`, as an operator registers it. */
-  dockerUrl: string;
-  /** The address pool its networks come from: blackholed on berth's host. */
-  pool: string;
-  /** The client bundle provision-droid.sh made (ca.pem, cert.pem, key.pem): `--tls-dir`. */
-  tlsDir: string;
-  tls: TlsPems;
-  /** Its engine over TLS, as berth reaches it. */
-  engine: Docker;
+export interface Droid extends DroidBase {
   /** Its own unix socket, for setup and cleanup that must work whatever the TLS side does. */
   socket: string;
   /** Stops its dockerd only: the host stays up and refuses connections on 2376, as a droid whose engine died. */
   stopEngine(): Promise<void>;
-  /** Stops its dockerd and removes its namespace, veth, route, mounts and files. */
-  stop(): Promise<void>;
 }
 
 /** Removes the droids of earlier runs whose process is gone (a killed run never reached its afterAll). */
@@ -62,19 +49,55 @@ function claimSlot(): number {
   throw new Error(`all ${SLOTS} droid slots in ${ROOT} are taken; \`bash ${SCRIPT} sweep\` removes those of dead runs`);
 }
 
-/** A droid provision-droid.sh set up in full (droid.sh provision): its address, client bundle and what the script printed. */
-export interface ProvisionedDroid {
+/** What every droid has: its slot, address, address pool, client bundle, engine over TLS and its removal. */
+interface DroidBase {
+  slot: number;
+  /** Its address from berth's host (the namespace's end of the veth pair). */
   address: string;
+  /** `tcp://ADDRESS:2376`, as an operator registers it. */
+  dockerUrl: string;
+  /** The address pool its networks come from: blackholed on berth's host. */
+  pool: string;
+  /** The client bundle provision-droid.sh made (ca.pem, cert.pem, key.pem): `--tls-dir`. */
+  tlsDir: string;
+  tls: TlsPems;
+  /** Its engine over TLS, as berth reaches it. */
+  engine: Docker;
+  /** Stops its dockerd and removes its namespace, veth, route, mounts and files. */
+  stop(): Promise<void>;
+}
+
+/** A droid provision-droid.sh set up in full (droid.sh provision), with what the script printed and wrote. */
+export interface ProvisionedDroid extends DroidBase {
   /** The script's standard output: the command to run on berth's host. */
   printed: string;
   /** Where it kept the CA and certificates (--dir): server/ and client/. */
-  tlsDir: string;
+  certsDir: string;
   /** The daemon.json it wrote. */
   daemonJson: string;
-  engine: Docker;
-  pool: string;
-  slot: number;
-  stop(): Promise<void>;
+}
+
+/**
+ * Claims a slot, runs setup (which starts the droid's engine with the client bundle in tlsDir) and
+ * returns the droid; whatever fails removes what setup made.
+ */
+async function withSlot<T>(setup: (slot: number, dir: string, address: string) => Promise<{ tlsDir: string; extra: T }>): Promise<DroidBase & T> {
+  await sweepDroids();
+  const slot = claimSlot();
+  const stop = async (): Promise<void> => {
+    await execa("bash", [SCRIPT, "down", String(slot)]);
+  };
+  const address = `10.252.${slot}.2`;
+  try {
+    const { tlsDir, extra } = await setup(slot, join(ROOT, String(slot)), address);
+    const read = (f: string): string => readFileSync(join(tlsDir, f), "utf8");
+    const tls = { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
+    const engine = new Docker({ protocol: "https", host: address, port: 2376, ...tls });
+    return { slot, address, dockerUrl: `tcp://${address}:2376`, pool: `10.${230 + slot}.0.0/16`, tlsDir, tls, engine, stop, ...extra };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
 }
 
 /**
@@ -82,31 +105,13 @@ export interface ProvisionedDroid {
  * namespaces: this machine's Docker configuration is never touched). Call stop() in afterAll.
  */
 export async function provisionDroid(): Promise<ProvisionedDroid> {
-  await sweepDroids();
-  const slot = claimSlot();
-  const dir = join(ROOT, String(slot));
-  const stop = async (): Promise<void> => {
-    await execa("bash", [SCRIPT, "down", String(slot)]);
-  };
-  try {
+  return withSlot(async (slot, dir) => {
     await execa("bash", [SCRIPT, "provision", String(slot), String(process.pid), PROVISION]);
-    const tlsDir = join(dir, "tls");
-    const read = (f: string): string => readFileSync(join(tlsDir, "client", f), "utf8");
-    const address = `10.252.${slot}.2`;
-    return {
-      address,
-      printed: readFileSync(join(dir, "provision.out"), "utf8"),
-      tlsDir,
-      daemonJson: readFileSync(join(dir, "etc-docker", "daemon.json"), "utf8"),
-      engine: new Docker({ protocol: "https", host: address, port: 2376, ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") }),
-      pool: `10.${230 + slot}.0.0/16`,
-      slot,
-      stop,
-    };
-  } catch (e) {
-    await stop().catch(() => undefined);
-    throw e;
-  }
+    const certsDir = join(dir, "tls");
+    const printed = readFileSync(join(dir, "provision.out"), "utf8");
+    const daemonJson = readFileSync(join(dir, "etc-docker", "daemon.json"), "utf8");
+    return { tlsDir: join(certsDir, "client"), extra: { printed, certsDir, daemonJson } };
+  });
 }
 
 /**
@@ -114,39 +119,31 @@ export async function provisionDroid(): Promise<ProvisionedDroid> {
  * loaded (docker save here, docker load there). Call stop() in afterAll.
  */
 export async function startDroid(options: { images?: string[] } = {}): Promise<Droid> {
-  await sweepDroids();
-  const slot = claimSlot();
-  const dir = join(ROOT, String(slot));
-  const address = `10.252.${slot}.2`;
-  const stop = async (): Promise<void> => {
-    await execa("bash", [SCRIPT, "down", String(slot)]);
-  };
-  try {
+  return withSlot(async (slot, dir, address) => {
     const certs = join(dir, "certs");
     await execa("bash", [PROVISION, "--certs-only", certs, "--hostname", address]);
     await execa("bash", [SCRIPT, "up", String(slot), String(process.pid), join(certs, "server")]);
     const socket = join(dir, "docker.sock");
     const images = options.images ?? STANDIN_IMAGES;
     if (images.length > 0) await execa("docker", ["save", ...images]).pipe("docker", ["-H", `unix://${socket}`, "load", "-q"]);
-    const tlsDir = join(certs, "client");
-    const read = (f: string): string => readFileSync(join(tlsDir, f), "utf8");
-    const tls = { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
-    return {
-      slot,
-      address,
-      dockerUrl: `tcp://${address}:2376`,
-      pool: `10.${230 + slot}.0.0/16`,
-      tlsDir,
-      tls,
-      engine: new Docker({ protocol: "https", host: address, port: 2376, ...tls }),
-      socket,
-      stopEngine: async () => {
-        await execa("bash", [SCRIPT, "stop-engine", String(slot)]);
-      },
-      stop,
+    const stopEngine = async (): Promise<void> => {
+      await execa("bash", [SCRIPT, "stop-engine", String(slot)]);
     };
-  } catch (e) {
-    await stop().catch(() => undefined);
-    throw e;
-  }
+    return { tlsDir: join(certs, "client"), extra: { socket, stopEngine } };
+  });
+}
+
+/** Starts a droid in the file's beforeAll and removes it in afterAll; the getter throws when it did not start. */
+export function droidForSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>): () => T {
+  let droid: T | undefined;
+  beforeAll(async () => {
+    droid = await start();
+  });
+  afterAll(async () => {
+    await droid?.stop();
+  });
+  return () => {
+    if (!droid) throw new Error("the droid did not start (see beforeAll)");
+    return droid;
+  };
 }
