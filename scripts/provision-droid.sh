@@ -115,14 +115,15 @@ fi
 
 # --- engine configuration -----------------------------------------------------------------------
 mkdir -p /etc/docker
-if [ -s /etc/docker/daemon.json ] && ! grep -q '"tcp://0.0.0.0:2376"' /etc/docker/daemon.json; then
+if [ -s /etc/docker/daemon.json ] && ! grep -qF "\"$dir/server/ca.pem\"" /etc/docker/daemon.json; then
   backup=/etc/docker/daemon.json.before-berth-$(date +%s)
   cp /etc/docker/daemon.json "$backup"
   log "replacing /etc/docker/daemon.json (the old one is $backup: merge what you still need)"
 fi
+# The listeners go on dockerd's command line, not in "hosts" here: the packaged unit passes -H fd://
+# (socket activation), and dockerd refuses to start when both name hosts.
 cat >/etc/docker/daemon.json <<EOF
 {
-  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"],
   "tlsverify": true,
   "tlscacert": "$dir/server/ca.pem",
   "tlscert": "$dir/server/cert.pem",
@@ -134,9 +135,10 @@ cat >/etc/docker/daemon.json <<EOF
 EOF
 
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-  # The packaged unit passes -H fd://, which conflicts with "hosts" in daemon.json.
+  # Debian's unit, with the TLS listener added; everything else as packaged.
   mkdir -p /etc/systemd/system/docker.service.d
-  printf '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd\n' >/etc/systemd/system/docker.service.d/berth-droid.conf
+  printf '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --containerd=/run/containerd/containerd.sock $DOCKER_OPTS\n' \
+    >/etc/systemd/system/docker.service.d/berth-droid.conf
   systemctl daemon-reload
   systemctl enable docker >/dev/null 2>&1
   systemctl restart docker
@@ -147,7 +149,7 @@ else
     for _ in $(seq 1 60); do kill -0 "$(cat /var/run/docker.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.5; done
   fi
   log "starting dockerd (no systemd here: nothing restarts it after a reboot)"
-  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  nohup dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2376 >/var/log/berth-dockerd.log 2>&1 &
 fi
 
 client=$dir/client

@@ -24,7 +24,6 @@ describe("scripts/provision-droid.sh on a fresh host", () => {
   it("leaves an engine that answers over verified TLS on 2376 only, with the address pool for previews", async () => {
     const { engine, address, tlsDir, pool } = it$();
     expect(JSON.parse(it$().daemonJson)).toMatchObject({
-      hosts: ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"],
       tlsverify: true,
       "default-address-pools": [{ base: pool, size: 24 }],
     });

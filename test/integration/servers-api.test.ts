@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttp, type Server as HttpServer } from "node:http";
 import { createServer as createHttps } from "node:https";
+import { createServer as createNet } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -106,6 +107,15 @@ describe("POST, GET and DELETE /api/v1/servers against a real droid", () => {
     const closed = await call("POST", "/servers", { name: "nothing", docker: `tcp://${droid.address}:2377`, tls: droid.tls });
     expect(closed.status).toBe(422);
     expect(closed.json.error).toMatch(/^Server nothing not registered: cannot reach tcp:\/\/10\.252\.\d\.2:2377: .*ECONNREFUSED/);
+
+    // A service that accepts connections and never says a word: the check gives up at its bound.
+    const silent = createNet(() => undefined);
+    others.push(silent as unknown as HttpServer);
+    const silentPort = await listen(silent as unknown as HttpServer);
+    const started = Date.now();
+    const mute = await call("POST", "/servers", { name: "mute", docker: `tcp://127.0.0.1:${silentPort}`, tls: droid.tls });
+    expect(Date.now() - started).toBeLessThan(4500);
+    expect(mute).toEqual({ status: 422, json: { error: `Server mute not registered: tcp://127.0.0.1:${silentPort} did not answer within 3s: check that the engine runs and that a firewall lets berth's host reach that port.` } });
 
     // A plain HTTP service: the TLS client reads its answer as a bogus record.
     const plain = createHttp((_, res) => res.end("hello"));
