@@ -10,11 +10,15 @@
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value] [--previews]   (without value: read from stdin, so it stays out of shell history)
  *   berth secrets rm <app> <NAME> [--previews]
+ *   berth servers add <name> --docker tcp://HOST:2376 --tls-dir DIR [--label key=value]...
+ *   berth servers list
+ *   berth servers remove <name>
  *
  * --previews sets the value previews get instead of production's; it is the only value previews of
  * forks and bots ever get.
  */
 import { readFileSync } from "node:fs";
+import { SERVERS_USAGE, serversCommand } from "./servers-command.js";
 
 const USAGE = `usage:
   berth apps
@@ -24,6 +28,7 @@ const USAGE = `usage:
   berth secrets list <app>
   berth secrets set <app> <NAME> [value] [--previews]   (value read from stdin when omitted)
   berth secrets rm <app> <NAME> [--previews]
+${SERVERS_USAGE}
 --previews: the value previews get instead of production's (the only one fork and bot previews get)`;
 
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
@@ -43,6 +48,17 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (!res.ok) throw new Error(text ? ((JSON.parse(text) as { error?: string }).error ?? text) : `HTTP ${res.status}`);
     return text ? JSON.parse(text) : undefined;
   };
+  if (argv[0] === "servers") {
+    try {
+      const code = await serversCommand(argv.slice(1), call, out);
+      if (code !== undefined) return code;
+    } catch (e) {
+      out(`berth: ${(e as Error).message}`);
+      return 1;
+    }
+    out(USAGE);
+    return 2;
+  }
   // --previews may stand anywhere; the rest are positional.
   const previews = argv.includes("--previews");
   const [cmd, sub, a, b, c] = argv.filter((x) => x !== "--previews");

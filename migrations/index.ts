@@ -13,6 +13,7 @@ import * as phases from "./0011-deployment-phases.js";
 import * as githubReports from "./0012-github-reports.js";
 import * as reportedOutcome from "./0013-reported-outcome.js";
 import * as webhookDeliveries from "./0014-webhook-deliveries.js";
+import * as servers from "./0015-servers.js";
 import * as appArchive from "./0016-app-archive.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
@@ -31,5 +32,6 @@ export const migrations: Record<string, Migration> = {
   "0012-github-reports": githubReports,
   "0013-reported-outcome": reportedOutcome,
   "0014-webhook-deliveries": webhookDeliveries,
+  "0015-servers": servers,
   "0016-app-archive": appArchive,
 };

@@ -1,9 +1,23 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
+import { Sensitive } from "../core/sensitive.js";
+import type { TlsBundle } from "../core/tls-bundle.js";
 
 /** Dockerode options for a Docker endpoint: unix:///path, tcp://host:port (TLS from DOCKER_CERT_PATH), ssh://user@host. */
 export function dockerOptions(endpoint: string, env: Record<string, string | undefined> = process.env): Docker.DockerOptions {
+  const certs = env.DOCKER_CERT_PATH;
+  const read = (f: string): string => readFileSync(join(certs ?? "", f), "utf8");
+  const tls = certs ? { ca: read("ca.pem"), cert: read("cert.pem"), key: new Sensitive(read("key.pem")) } : undefined;
+  return engineOptions(endpoint, tls, env.DOCKER_TLS_VERIFY === "1");
+}
+
+/**
+ * Dockerode options for an engine at a URL with its client TLS bundle (a registered server). tcp://
+ * speaks TLS when a bundle is given (or verify is set), plain HTTP otherwise. The key is unwrapped
+ * here, at the moment of use.
+ */
+export function engineOptions(endpoint: string, tls?: TlsBundle, verify = false): Docker.DockerOptions {
   const u = new URL(endpoint);
   switch (u.protocol) {
     case "unix:":
@@ -11,15 +25,12 @@ export function dockerOptions(endpoint: string, env: Record<string, string | und
     case "ssh:":
       return { protocol: "ssh", host: u.hostname, port: Number(u.port || 22), username: u.username || "root" };
     default: {
-      const certs = env.DOCKER_CERT_PATH;
-      const tls = u.protocol === "https:" || env.DOCKER_TLS_VERIFY === "1" || Boolean(certs);
+      const secure = u.protocol === "https:" || verify || Boolean(tls);
       return {
-        protocol: tls ? "https" : "http",
-        host: u.hostname,
-        port: Number(u.port || (tls ? 2376 : 2375)),
-        ...(certs
-          ? { ca: readFileSync(join(certs, "ca.pem")), cert: readFileSync(join(certs, "cert.pem")), key: readFileSync(join(certs, "key.pem")) }
-          : {}),
+        protocol: secure ? "https" : "http",
+        host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(u.port || (secure ? 2376 : 2375)),
+        ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key.unwrap() } : {}),
       };
     }
   }

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Sensitive } from "../core/sensitive.js";
-import { readForm } from "./respond.js";
+import { readForm, sendError } from "./respond.js";
 
 const COOKIE = "berth_admin";
 
@@ -16,6 +16,23 @@ export function sameSecret(given: string, want: string): boolean {
 export function bearerMatches(header: string | undefined, token: Sensitive): boolean {
   const m = /^Bearer (.+)$/.exec(header ?? "");
   return Boolean(m?.[1]) && sameSecret(m![1]!, token.unwrap());
+}
+
+/**
+ * The REST API's gate: answers 403 while no admin token is configured and 401 without the right
+ * bearer token, and returns whether the request may go on.
+ */
+export function apiAllowed(req: IncomingMessage, res: ServerResponse, token: Sensitive | undefined): boolean {
+  if (!token) {
+    sendError(res, 403, "The API is disabled: set BERTH_API_TOKEN on the berth server to enable it.");
+    return false;
+  }
+  if (!bearerMatches(req.headers.authorization, token)) {
+    res.setHeader("www-authenticate", 'Bearer realm="berth"');
+    sendError(res, 401, "Send Authorization: Bearer <BERTH_API_TOKEN>.");
+    return false;
+  }
+  return true;
 }
 
 // The cookie holds a MAC of the token, never the token: a stolen cookie does not open the API.

@@ -7,7 +7,7 @@ import { Sensitive } from "../core/sensitive.js";
 import { findAppByName, getDeployment, listApps, listDeployments } from "../store/queries.js";
 import { phaseTimeline } from "../store/phases.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
-import { bearerMatches } from "./admin-session.js";
+import { apiAllowed } from "./admin-session.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -22,15 +22,7 @@ export interface ApiActions {
 export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox, actions: ApiActions = {}): Route {
   return async (req, res, url) => {
     if (!url.pathname.startsWith("/api/v1/") && url.pathname !== "/api/v1") return false;
-    if (!token) {
-      sendError(res, 403, "The API is disabled: set BERTH_API_TOKEN on the berth server to enable it.");
-      return true;
-    }
-    if (!bearerMatches(req.headers.authorization, token)) {
-      res.setHeader("www-authenticate", 'Bearer realm="berth"');
-      sendError(res, 401, "Send Authorization: Bearer <BERTH_API_TOKEN>.");
-      return true;
-    }
+    if (!apiAllowed(req, res, token)) return true;
     const path = url.pathname.replace(/\/+$/, "");
     if (req.method === "GET" && path === "/api/v1/apps") {
       const apps = await listApps(db);

@@ -34,6 +34,7 @@ import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { apiRoutes } from "./api.js";
+import { serverRoutes } from "./servers-api.js";
 import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
 import { startHealthWatch } from "./health-watch.js";
 import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
@@ -181,6 +182,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
+      // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
+      serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

@@ -150,8 +150,37 @@ export interface WebhookDeliveriesTable {
   error: string | null;
 }
 
+export type ServerState = "reachable" | "unreachable";
+
+/** What berth last learned from a server's engine (docker info and version). */
+export interface EngineFacts {
+  version: string;
+  apiVersion: string;
+  os: string;
+  cpus: number;
+  memoryBytes: number;
+  containers: number;
+  running: number;
+}
+
+/** A registered droid server (migration 0015). */
+export interface ServersTable {
+  id: Generated<number>;
+  name: string;
+  docker_url: string;
+  labels: ColumnType<Record<string, string>, string, string>;
+  /** The client TLS bundle as JSON, sealed under BERTH_SECRET_KEY; null for ssh:// and unix://. */
+  tls_sealed: string | null;
+  state: ServerState;
+  last_error: string | null;
+  checked_at: Date | null;
+  engine: ColumnType<EngineFacts | null, string | null, string | null>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
+  servers: ServersTable;
   github_reports: GitHubReportsTable;
   secrets: SecretsTable;
   environments: EnvironmentsTable;
@@ -165,6 +194,7 @@ export type App = Selectable<AppsTable>;
 export type Deployment = Selectable<DeploymentsTable>;
 export type Release = Selectable<ReleasesTable>;
 export type Environment = Selectable<EnvironmentsTable>;
+export type Server = Selectable<ServersTable>;
 export type Db = Kysely<Database>;
 
 /** The states in which a deployment still changes by itself; every other state is final for a viewer. */

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import tar from "tar-stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecError } from "../../core/errors.js";
 import { anyAnswer, waitHealthy } from "../../releaser/health-check.js";
 import type { DockerHost } from "../../releaser/docker-host.js";
@@ -22,9 +22,30 @@ const SECOND = 1e9; // Docker health check durations are nanoseconds
  * The DockerHost conformance suite: what every implementation of the port must do, one test per
  * promise of its contract. Every test makes its own uniquely named objects; afterAll removes them.
  */
-export function dockerHostConformance(name: string, make: () => ConformanceTarget): void {
+export function dockerHostConformance(
+  name: string,
+  make: () => ConformanceTarget | Promise<ConformanceTarget>,
+  options: { knownGaps?: Record<string, string> } = {},
+): void {
   describe(`DockerHost conformance: ${name}`, () => {
-    const { host, engine, stamped = {} } = make();
+    /**
+     * A promise this implementation does not keep yet runs as it.fails under its reason, so the gap
+     * stays visible and the suite turns red the day it is closed (then drop the entry).
+     */
+    const defined = new Set<string>();
+    const check = (title: string, fn: () => Promise<void>): void => {
+      const gap = options.knownGaps?.[title];
+      defined.add(title);
+      if (gap) it.fails(`${title} [known gap: ${gap}]`, fn);
+      else it(title, fn);
+    };
+    // Made in beforeAll: a target may exist only once the file's own setup ran (a droid started there).
+    let host: DockerHost;
+    let engine: Docker;
+    let stamped: Record<string, string> = {};
+    beforeAll(async () => {
+      ({ host, engine, stamped = {} } = await make());
+    });
     /** The labels an object made through the port carries: the given ones and the installation's. */
     const own = (labels: Record<string, string>): Record<string, string> => ({ ...labels, ...stamped });
     const made = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>(), image: new Set<string>() };
@@ -70,6 +91,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
     const count = (text: string, word: string): number => text.split("\n").filter((l) => l === word).length;
 
     afterAll(async () => {
+      if (!engine) return;
       for (const c of made.container) await engine.getContainer(c).remove({ force: true, v: true }).catch(() => undefined);
       for (const n of made.network) {
         // By id: a name two networks share (a failed ensure) is ambiguous to the engine.
@@ -83,7 +105,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       }
     });
 
-    it("creates a network once, with its labels, however often it is ensured", async () => {
+    check("creates a network once, with its labels, however often it is ensured", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
       const n = fresh("network");
@@ -94,7 +116,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
     });
 
     // Docker 20.10 accepts two concurrent creates of one name (CheckDuplicate is best effort).
-    it("creates a network once when it is ensured concurrently", async () => {
+    check("creates a network once when it is ensured concurrently", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
       const n = fresh("network");
@@ -103,7 +125,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect((await host.listManaged({ "berth.app": app })).networks).toEqual([{ name: n, labels: own(labels) }]);
     });
 
-    it("connects a container to another network, idempotently and concurrently", async () => {
+    check("connects a container to another network, idempotently and concurrently", async () => {
       const [a, b] = [await network(), await network()];
       const c = await running({ network: a });
       await Promise.all([host.connect(b, c.name), host.connect(b, c.name)]);
@@ -111,7 +133,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect((await host.inspectContainer(c.name))?.networks.sort()).toEqual([a, b].sort());
     });
 
-    it("reads an image's exposed ports: none for an image without EXPOSE, and rejects a missing image", async () => {
+    check("reads an image's exposed ports: none for an image without EXPOSE, and rejects a missing image", async () => {
       const tag = await image(["EXPOSE 8080", "EXPOSE 9090/udp"]);
       expect(await host.imageExposedPorts(tag)).toEqual({ "8080/tcp": {}, "9090/udp": {} });
       expect(await host.imageExposedPorts(BUSYBOX)).toBeUndefined();
@@ -119,7 +141,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await expect(host.imageExposedPorts(`${uniqueName("berth-conf-missing-")}:gone`)).rejects.toThrow();
     });
 
-    it("creates a container stopped, starts it (twice is fine) and inspects it by name or id", async () => {
+    check("creates a container stopped, starts it (twice is fine) and inspects it by name or id", async () => {
       const net = await network();
       const n = fresh("container");
       const labels = { "berth.test": n };
@@ -132,7 +154,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(info).toEqual({ id, name: n, running: true, image: BUSYBOX, labels: own(labels), networks: [net] });
     });
 
-    it("treats a missing container as absent: inspect, stop, remove, probe and logs do not throw", async () => {
+    check("treats a missing container as absent: inspect, stop, remove, probe and logs do not throw", async () => {
       const missing = uniqueName("berth-conf-missing-");
       expect(await host.inspectContainer(missing)).toBeUndefined();
       await expect(host.stopContainer(missing, 1)).resolves.toBeUndefined();
@@ -142,7 +164,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await expect(host.exec(missing, ["true"])).rejects.toThrow();
     });
 
-    it("probes HTTP on a container's network: the status, or undefined when nothing answers", async () => {
+    check("probes HTTP on a container's network: the status, or undefined when nothing answers", async () => {
       const net = await network();
       const other = await network();
       const c = await running({ network: net, cmd: ["sh", "-c", "mkdir -p /www/found && echo hi > /www/found/index.html && exec httpd -f -p 8080 -h /www"] });
@@ -154,7 +176,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.probeHttp({ ...target, network: other }, 2000)).toBeUndefined(); // not attached there
     });
 
-    it("writes a file into a container, creating missing directories and replacing what was there", async () => {
+    check("writes a file into a container, creating missing directories and replacing what was there", async () => {
       const c = await running();
       await host.putFile(c.name, "/deep/er/file.txt", "first\n");
       expect(await host.exec(c.name, ["cat", "/deep/er/file.txt"])).toEqual({ exitCode: 0, output: "first\n" });
@@ -162,7 +184,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.exec(c.name, ["cat", "/deep/er/file.txt"])).toEqual({ exitCode: 0, output: "second\n" });
     });
 
-    it("reads the last lines of a container's stdout and stderr", async () => {
+    check("reads the last lines of a container's stdout and stderr", async () => {
       // The engine copies stdout and stderr side by side: the pause keeps their order in the log.
       const c = await running({ cmd: ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line $i; done; sleep 0.2; echo oops >&2; exec sleep 3600"] });
       await waitFor("output", async () => (await host.logsTail(c.id, 100)).includes("oops"), 10_000);
@@ -170,7 +192,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.logsTail(c.name, 100)).toBe("line 1\nline 2\nline 3\nline 4\nline 5\nline 6\noops\n");
     });
 
-    it("stops a container that ignores SIGTERM once its timeout passes, and stopping again is fine", async () => {
+    check("stops a container that ignores SIGTERM once its timeout passes, and stopping again is fine", async () => {
       const c = await running({ cmd: ["sh", "-c", "trap '' TERM; echo up; while true; do sleep 1; done"] });
       await waitFor("trap set", async () => (await host.logsTail(c.id, 5)).includes("up"), 10_000);
       const started = Date.now();
@@ -183,7 +205,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect((await host.inspectContainer(c.id))?.running).toBe(false);
     });
 
-    it("restarts a container, running or stopped", async () => {
+    check("restarts a container, running or stopped", async () => {
       const c = await running({ cmd: ["sh", "-c", "echo boot; exec sleep 3600"] });
       await waitFor("first boot", async () => count(await host.logsTail(c.id, 10), "boot") === 1, 10_000);
       await host.restartContainer(c.id);
@@ -195,7 +217,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await waitFor("third boot", async () => count(await host.logsTail(c.id, 10), "boot") === 3, 10_000);
     });
 
-    it("removes a container whether running or stopped, and removing again is fine", async () => {
+    check("removes a container whether running or stopped, and removing again is fine", async () => {
       const up = await running();
       const down = await running();
       await host.stopContainer(down.id, 1);
@@ -206,7 +228,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await host.removeContainer(up.id);
     });
 
-    it("lists the managed containers, networks and volumes carrying every given label, and nothing unmanaged", async () => {
+    check("lists the managed containers, networks and volumes carrying every given label, and nothing unmanaged", async () => {
       const app = uniqueName("conf-app-");
       const labels = (env: string) => ({ "berth.managed": "true", "berth.app": app, "berth.environment": env });
       const [netA, netB] = [await network(labels("a")), await network(labels("b"))];
@@ -231,7 +253,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.listManaged({ "berth.app": app, "berth.environment": "c" })).toEqual({ containers: [], networks: [], volumes: [] });
     });
 
-    it("lists containers with Docker's health state, for autoheal", async () => {
+    check("lists containers with Docker's health state, for autoheal", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
       const check = (cmd: string) => ({ Test: ["CMD", cmd], Interval: SECOND / 2, Timeout: SECOND, Retries: 1 });
@@ -249,7 +271,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(seen).toEqual({ [healthy]: "healthy", [unhealthy]: "unhealthy", [plain]: undefined });
     });
 
-    it("removes a network with a container still attached, leaving the container; removing again is fine", async () => {
+    check("removes a network with a container still attached, leaving the container; removing again is fine", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
       const net = await network(labels);
@@ -262,7 +284,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await host.removeNetwork(net);
     });
 
-    it("creates a volume once, keeping its data when ensured again, and removes it (twice is fine)", async () => {
+    check("creates a volume once, keeping its data when ensured again, and removes it (twice is fine)", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
       const vol = fresh("volume");
@@ -278,7 +300,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       await host.removeVolume(vol);
     });
 
-    it("lists the tags of the images carrying every given label", async () => {
+    check("lists the tags of the images carrying every given label", async () => {
       const mark = uniqueName("conf-");
       const tag = await image([`LABEL berth.test=${mark} berth.kind=fixture`]);
       const second = tag.replace(/:v1$/, ":v2");
@@ -288,7 +310,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.listImages({ "berth.test": mark, "berth.kind": "other" })).toEqual([]);
     });
 
-    it("keeps an image a container still uses (false), removes it once unused (true), and a missing one counts as removed", async () => {
+    check("keeps an image a container still uses (false), removes it once unused (true), and a missing one counts as removed", async () => {
       const mark = uniqueName("conf-");
       const tag = await image([`LABEL berth.test=${mark}`]);
       const user = fresh("container");
@@ -301,13 +323,13 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.removeImage(tag)).toBe(true);
     });
 
-    it("uses an image that is present as is, and rejects one it cannot pull", async () => {
+    check("uses an image that is present as is, and rejects one it cannot pull", async () => {
       // No registry is reachable from the test machine: resolving here means no pull was attempted.
       await host.ensureImage(BUSYBOX);
       await expect(host.ensureImage(`${uniqueName("berth-conf-missing-")}:nope`)).rejects.toThrow();
     });
 
-    it("runs a container to completion: its exit code and output, and removes it", async () => {
+    check("runs a container to completion: its exit code and output, and removes it", async () => {
       const ok = fresh("container");
       expect(await host.runOnce({ name: ok, Image: BUSYBOX, Cmd: ["sh", "-c", "echo done"] }, 30_000)).toEqual({ exitCode: 0, output: "done\n" });
       const failing = fresh("container");
@@ -317,7 +339,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.inspectContainer(failing)).toBeUndefined();
     });
 
-    it("kills a run that outlasts its timeout, reports it with exit code -1 and its output, and removes it", async () => {
+    check("kills a run that outlasts its timeout, reports it with exit code -1 and its output, and removes it", async () => {
       const n = fresh("container");
       const started = Date.now();
       const r = await host.runOnce({ name: n, Image: BUSYBOX, Cmd: ["sh", "-c", "echo waiting; exec sleep 60"] }, 1000);
@@ -328,7 +350,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(await host.inspectContainer(n)).toBeUndefined();
     });
 
-    it("bounds an exec: its output to head and tail, its wait to a deadline", async () => {
+    check("bounds an exec: its output to head and tail, its wait to a deadline", async () => {
       const c = await running();
       const { output } = await host.exec(c.name, ["sh", "-c", "echo first; yes | head -c 300000; echo last"]);
       expect(output.startsWith("first\n")).toBe(true);
@@ -340,7 +362,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(Date.now() - started).toBeLessThan(5000);
     });
 
-    it("runs a container once, keeping the head and tail of a long output, and kills it at its deadline", async () => {
+    check("runs a container once, keeping the head and tail of a long output, and kills it at its deadline", async () => {
       const run = await host.runOnce({ Image: BUSYBOX, Cmd: ["sh", "-c", "echo first; yes | head -c 3000000; echo last; exit 3"] }, 30_000);
       expect(run.exitCode).toBe(3);
       expect(run.output.startsWith("first\n")).toBe(true);
@@ -350,7 +372,7 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(killed).toEqual({ exitCode: -1, output: "waiting\n\n(killed after 1s)" });
     });
 
-    it("execs a command: its output on success, an ExecError with argv, exit code and output on failure", async () => {
+    check("execs a command: its output on success, an ExecError with argv, exit code and output on failure", async () => {
       const c = await running();
       expect(await host.exec(c.name, ["sh", "-c", "echo hi; sleep 0.1; echo there >&2"])).toEqual({ exitCode: 0, output: "hi\nthere\n" });
       const argv = ["sh", "-c", "echo partial; echo nope >&2; exit 4"];
@@ -362,5 +384,9 @@ export function dockerHostConformance(name: string, make: () => ConformanceTarge
       expect(stderr).toBe("nope\n"); // kept apart, as STYLE asks of exec errors
       expect(message).toMatch(/^sh -c .* exited with 4: nope$/);
     });
+
+    // A gap naming no test would silently excuse nothing: refuse it when the suite is collected.
+    const stray = Object.keys(options.knownGaps ?? {}).filter((t) => !defined.has(t));
+    if (stray.length > 0) throw new Error(`knownGaps name no conformance test: ${stray.join("; ")}`);
   });
 }

@@ -94,9 +94,9 @@ describe("docker helpers", () => {
         protocol: "https",
         host: "droid1",
         port: 2376,
-        ca: Buffer.from("ca pem"),
-        cert: Buffer.from("cert pem"),
-        key: Buffer.from("key pem"),
+        ca: "ca pem",
+        cert: "cert pem",
+        key: "key pem",
       });
     } finally {
       rmSync(certs, { recursive: true, force: true });
