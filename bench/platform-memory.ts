@@ -34,7 +34,8 @@ export async function platformMemory(h: Harness): Promise<{ berth: number; postg
   const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
   const postgres = sum(pids("postgres"));
   const redis = sum(pids("redis-server"));
-  const proxyInfo = await docker.getContainer(h.proxy).inspect();
-  const proxy = sum(descendants(proxyInfo.State.Pid));
+  // No proxy before the first release: it costs nothing yet.
+  const proxyInfo = await docker.getContainer(h.proxy).inspect().catch(() => undefined);
+  const proxy = proxyInfo ? sum(descendants(proxyInfo.State.Pid)) : 0;
   return { berth, postgres, redis, proxy, total: berth + postgres + redis + proxy };
 }

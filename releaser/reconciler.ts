@@ -117,7 +117,7 @@ async function ttlFor(deps: ReconcilerDeps, appId: number, environment: string):
 }
 
 /** Runs reconcileOnce every interval until stopped; a failing pass is logged and the next one tries again. */
-export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: number): { stop: () => Promise<void> } {
+export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: number, onPass?: (report: Awaited<ReturnType<typeof reconcileOnce>> | "failed") => void): { stop: () => Promise<void> } {
   const deps = { ...reconcilerDeps, httpFailures: reconcilerDeps.httpFailures ?? new Map<string, number>() };
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
@@ -125,9 +125,13 @@ export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: numb
   const tick = (): void => {
     running = reconcileOnce(deps)
       .then((r) => {
+        onPass?.(r);
         if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.drained.length + r.resent.length > 0) deps.log.info(r, "reconciler pass");
       })
-      .catch((err: unknown) => deps.log.error({ err }, "reconciler pass failed"))
+      .catch((err: unknown) => {
+        onPass?.("failed");
+        deps.log.error({ err }, "reconciler pass failed");
+      })
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs);
       });

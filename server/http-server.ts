@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import type { Redis } from "ioredis";
 import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
+import type { Metrics } from "../core/metrics.js";
 import { sendError, sendJson, type Route } from "./respond.js";
 import { takeWebhookBody } from "./webhook-intake.js";
 
@@ -31,13 +32,15 @@ export function healthRoute(db: Db, redis: Redis): Route {
 }
 
 /** The one HTTP listener: GitHub webhooks first (answered by Probot), then berth's own routes. */
-export function createHttpServer(webhooks: WebhookMiddleware | undefined, routes: Route[], log: Logger): Server {
+export function createHttpServer(webhooks: WebhookMiddleware | undefined, routes: Route[], log: Logger, metrics?: Pick<Metrics, "webhookAnswered">): Server {
   // A client trickling headers or a body must not hold a connection: GitHub sends both at once. The
   // timeouts are checked every second rather than Node's default 30 s.
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
     const url = new URL(req.url ?? "/", "http://berth.invalid");
     void (async () => {
       if (url.pathname === WEBHOOK_PATH) {
+        const started = performance.now();
+        res.once("finish", () => metrics?.webhookAnswered(req.headers["x-github-event"] as string | undefined, res.statusCode, (performance.now() - started) / 1000));
         if (!webhooks) return sendError(res, 503, "No GitHub App is configured: set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET, or open /setup.");
         if ((await takeWebhookBody(req, res)) === undefined) return;
         await webhooks(req, res, () => sendError(res, 404, "Not found"));

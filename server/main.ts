@@ -49,6 +49,8 @@ import { lastReceivedAt, recordDelivery, recordedDeliveries } from "../store/web
 import { deliveryTopic, refusedField } from "./webhook-topic.js";
 import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
+import { Metrics } from "../core/metrics.js";
+import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -70,6 +72,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const queues = createQueues(redis);
   const cancels = new CancelBus(redis, log.child({ component: "cancel" }));
   const stops: (() => Promise<unknown>)[] = [];
+  const metrics = new Metrics(() => storeSnapshot(db, queues));
 
   const probot = config.github
     ? new Probot({
@@ -126,10 +129,12 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
-    workers.push(startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, newRedis()));
+    const releases = startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
+    observeReleases(releases, db, metrics);
+    workers.push(releases);
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
-    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000);
+    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop);
   }
 
@@ -182,6 +187,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
+      metricsRoute(metrics, config.apiToken),
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       apiRoutes(db, config.apiToken, secretBox, {
@@ -190,7 +196,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       }),
       pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:"), streams }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
-    ], log);
+    ], log, metrics);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
     afterListen?.().catch((err: unknown) => log.warn({ err }, "could not ask GitHub for deliveries missed while berth was down"));

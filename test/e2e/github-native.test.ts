@@ -99,4 +99,19 @@ describe("GitHub-native: check run buttons and installation events", () => {
       repo.cleanup();
     }
   });
+
+  it("exposes what happened as Prometheus metrics behind the admin token", async () => {
+    const url = `${h.berth.url}/metrics`;
+    expect((await fetch(url)).status).toBe(401);
+    const res = await fetch(url, { headers: { authorization: "Bearer e2e-admin-token" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(/^berth_deployments\{state="live",kind="production"\} [1-9]/m);
+    expect(text).toMatch(/^berth_webhook_answer_seconds_count\{event="push",status="2xx"\} [1-9]/m);
+    expect(text).toMatch(/^berth_deployment_phase_seconds_count\{phase="push_to_live",kind="production"\} [1-9]/m);
+    expect(text).toMatch(/^berth_queue_jobs\{queue="build",state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^berth_webhook_inbox_pending 0$/m);
+    expect(text).not.toMatch(new RegExp(h.app)); // no app names, shas or ids in labels
+  });
 });
