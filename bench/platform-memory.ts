@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import pg from "pg";
 import { docker } from "../test/support/docker-cleanup.js";
 import type { Harness } from "../test/support/harness.js";
 
@@ -32,7 +33,14 @@ export async function platformMemory(h: Harness): Promise<{ berth: number; postg
   };
   const sum = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + pss(b), 0));
   const berth = sum(descendants(h.berth.child.pid ?? 0).filter((p) => /node/.test(readFileSync(`/proc/${p}/comm`, "utf8"))));
-  const postgres = sum(pids("postgres"));
+  // The server's own processes and the backends of berth's database, not other databases' clients
+  // (tests running beside the bench): the postmaster, its auxiliary processes, berth's connections.
+  const client = new pg.Client({ connectionString: h.databaseUrl });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>("select pid from pg_stat_activity where (datname = current_database() and pid <> pg_backend_pid()) or backend_type <> 'client backend'");
+  await client.end();
+  const postmaster = pids("postgres").sort((a, b) => a - b).find((p) => !/postgres: /.test(readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ")));
+  const postgres = sum([...rows.map((r) => r.pid), ...(postmaster ? [postmaster] : [])]);
   const redis = sum(pids("redis-server"));
   // No proxy before the first release: it costs nothing yet.
   const proxyInfo = await docker.getContainer(h.proxy).inspect().catch(() => undefined);
