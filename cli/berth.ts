@@ -7,6 +7,8 @@
  *   berth apps set <app> build-concurrency=<N|default>
  *   berth deployments <app>
  *   berth rollback <app> [deployment-id]   (default: the release before the live one)
+ *   berth redeploy <app> [--env production|pr-<N>] [--sha <commit>]
+ *   berth cancel <deployment-id>
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value] [--previews]   (without value: read from stdin, so it stays out of shell history)
  *   berth secrets rm <app> <NAME> [--previews]
@@ -19,12 +21,14 @@
  */
 import { readFileSync } from "node:fs";
 import { SERVERS_USAGE, serversCommand } from "./servers-command.js";
+import { DEPLOY_USAGE, deployCommands } from "./deploy-commands.js";
 
 const USAGE = `usage:
   berth apps
   berth apps set <app> build-concurrency=<N|default>
   berth deployments <app>
   berth rollback <app> [deployment-id]
+${DEPLOY_USAGE}
   berth secrets list <app>
   berth secrets set <app> <NAME> [value] [--previews]   (value read from stdin when omitted)
   berth secrets rm <app> <NAME> [--previews]
@@ -48,9 +52,11 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (!res.ok) throw new Error(text ? ((JSON.parse(text) as { error?: string }).error ?? text) : `HTTP ${res.status}`);
     return text ? JSON.parse(text) : undefined;
   };
-  if (argv[0] === "servers") {
+  // Commands with their own modules: each returns an exit code, or undefined for arguments it does not take.
+  const command = argv[0] === "servers" ? () => serversCommand(argv.slice(1), call, out) : argv[0] === "redeploy" || argv[0] === "cancel" ? () => deployCommands(argv, call, out) : undefined;
+  if (command) {
     try {
-      const code = await serversCommand(argv.slice(1), call, out);
+      const code = await command();
       if (code !== undefined) return code;
     } catch (e) {
       out(`berth: ${(e as Error).message}`);

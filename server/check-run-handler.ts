@@ -2,8 +2,9 @@ import { repoRef, WRITE_ROLES } from "../github/github-reporter.js";
 import { RollbackRefused } from "../jobs/rollback.js";
 import { PRODUCTION } from "../core/names.js";
 import type { App, Deployment } from "../store/db.js";
-import { getEnvironment } from "../store/environment-store.js";
-import { startDeployment, type WebhookDeps } from "./start-deployment.js";
+import { liveRelease } from "../store/queries.js";
+import { RedeployRefused, redeploy } from "./redeploy.js";
+import type { WebhookDeps } from "./start-deployment.js";
 
 /** What berth reads of a `check_run` delivery. */
 export interface CheckRunEvent {
@@ -20,7 +21,7 @@ export interface CheckRunDeps extends WebhookDeps {
   rollback: (app: App) => Promise<Deployment>;
 }
 
-export type CheckRunOutcome = "queued" | "duplicate" | "rollback" | "ignored" | "refused";
+export type CheckRunOutcome = "queued" | "rollback" | "ignored" | "refused";
 
 /**
  * GitHub's own buttons on berth's check runs: **Re-run** (`rerequested`) and berth's **Redeploy**
@@ -43,21 +44,19 @@ export async function handleCheckRun(deps: CheckRunDeps, deliveryId: string, pay
     return "refused";
   }
   if (wanted === "rollback") return rollBack(deps, app, d, log);
-  if (d.environment !== PRODUCTION) {
-    const env = await getEnvironment(deps.db, app.id, d.environment);
-    if (env?.state !== "open") return "ignored"; // reopening the pull request brings a closed preview back
-    if (env.fork && env.approved_sha !== d.sha) {
-      log.warn("redeploy refused: this commit of a fork was never approved");
-      return "refused";
-    }
+  try {
+    await redeploy(deps, app, { environment: d.environment, sha: d.sha, deliveryId });
+  } catch (e) {
+    if (!(e instanceof RedeployRefused)) throw e;
+    log.warn({ reason: e.message }, "redeploy refused");
+    return "refused";
   }
-  const redeploy = await startDeployment(deps, app, { environment: d.environment, sha: d.sha, ref: d.ref, cloneUrl: d.clone_url, deliveryId });
   log.info({ wanted }, "redeploy asked on GitHub");
-  return redeploy ? "queued" : "duplicate";
+  return "queued";
 }
 
 async function rollBack(deps: CheckRunDeps, app: App, d: Deployment, log: WebhookDeps["log"]): Promise<CheckRunOutcome> {
-  const live = await deps.db.selectFrom("releases").select("deployment_id").where("app_id", "=", app.id).where("environment", "=", PRODUCTION).where("state", "=", "live").executeTakeFirst();
+  const live = await liveRelease(deps.db, app.id, PRODUCTION);
   if (d.environment !== PRODUCTION || live?.deployment_id !== d.id) {
     log.warn("roll back refused: this check run's deployment is not what production runs");
     return "refused";

@@ -51,6 +51,8 @@ import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
+import { deploymentsApiRoutes } from "./deployments-api.js";
+import type { WebhookDeps } from "./start-deployment.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -141,9 +143,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
   let server: import("node:http").Server | undefined;
   let afterListen: (() => Promise<void>) | undefined;
+  let webhookDeps: WebhookDeps | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
+      webhookDeps = deps;
       // GitHub's answer waits only for the delivery's record in Postgres; the work comes after it.
       const inbox = new WebhookProcessor(db, {
         push: (id, payload) => handlePush(deps, id, payload as Parameters<typeof handlePush>[2]),
@@ -190,6 +194,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       metricsRoute(metrics, config.apiToken),
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
+      deploymentsApiRoutes(db, config.apiToken, webhookDeps),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

@@ -9,7 +9,8 @@ import { isRepoFullName, isSha } from "../github/source-url.js";
 import { withNamesLock } from "../store/app-names.js";
 import { dispatchBuilds } from "../jobs/build-dispatch.js";
 import { systemClock, type Clock } from "../core/clock.js";
-import { buildJobId, type Queues } from "../jobs/queue.js";
+import type { Queues } from "../jobs/queue.js";
+import { stopCancelled } from "./cancel-deployment.js";
 import { findAppByName, recordDeployment, upsertApp, type DeploymentInput } from "../store/queries.js";
 
 export interface WebhookDeps {
@@ -81,9 +82,7 @@ export async function startDeployment(deps: WebhookDeps, app: App, input: Deploy
   const short = d.sha.slice(0, 7);
   const superseded = await supersedeOlder(deps.db, app.id, d.environment, d.id);
   for (const old of superseded) {
-    await deps.cancels.cancel(old.id);
-    await (await deps.queues.build.getJob(buildJobId(old.id, old.sha)))?.remove().catch(() => undefined); // still waiting: never starts
-    deps.reporter.cancelled(app, old, `Superseded by ${short}`, `A newer commit (\`${short}\`) for \`${d.environment}\` arrived before this one was released, so its build was stopped.`);
+    await stopCancelled(deps, app, old, `Superseded by ${short}`, `A newer commit (\`${short}\`) for \`${d.environment}\` arrived before this one was released, so its build was stopped.`);
     deps.log.info({ app: app.name, environment: d.environment, superseded: old.sha, by: d.sha }, "older commit superseded");
   }
   if (waitingNote) {
