@@ -5,8 +5,9 @@ import pgClient from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { lockKeys } from "../../store/locks.js";
 import { containersOf } from "../support/docker-cleanup.js";
-import { staticSite } from "../support/git-repo.js";
-import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
+import { slowSite, staticSite } from "../support/git-repo.js";
+import { startHarness, type Harness } from "../support/harness.js";
+import { apiDeployments, completedCheck as checkOf } from "../support/harness-queries.js";
 import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from "../support/private-services.js";
 import { getVia, waitFor } from "../support/services.js";
 
@@ -21,15 +22,8 @@ describe("chaos: nothing lost, nothing stuck", () => {
   let redis: PrivateRedis;
   const RECONCILE_SECONDS = 2;
 
-  type Row = { id: number; sha: string; state: string };
-  const deployments = async () => (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Row[];
-  const completedCheck = (sha: string, timeoutMs = 120_000) =>
-    waitFor(`check run on ${sha.slice(0, 7)} to complete`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), timeoutMs, 100);
-  /** A static site whose build has a slow step, unique per call so that no layer cache skips it. */
-  const slowSite = (body: string, seconds: number) => {
-    const site = staticSite(body);
-    return { ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN echo ${Date.now()} && sleep ${seconds}\nCOPY`) };
-  };
+  const deployments = () => apiDeployments(h);
+  const completedCheck = (sha: string, timeoutMs?: number) => checkOf(h, sha, timeoutMs);
   const deploy = async (body: string) => {
     const before = h.repo.head;
     const sha = h.repo.commit(staticSite(body), body.trim());
