@@ -33,7 +33,7 @@ export interface PrivateDockerd {
   stop(): Promise<void>;
   /** Starts it again on the same data root; resolves once it answers. */
   start(): Promise<void>;
-  /** Removes everything it made: containers, networks, the engine, its bridges, the firewall rule, its directories. */
+  /** Removes everything it made: containers, networks, the engine, its bridges, the firewall rules, its directories. */
   destroy(): Promise<void>;
 }
 
@@ -53,24 +53,20 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   sh("ip", "link", "add", bridge, "type", "bridge");
   sh("ip", "addr", "add", `10.${octet}.255.1/24`, "dev", bridge);
   sh("ip", "link", "set", bridge, "up");
-  const hasDockerUser = (() => {
+  /** Runs a command for its exit status only: true when it succeeded. */
+  const succeeds = (file: string, ...args: string[]): boolean => {
     try {
-      sh("iptables", "-S", "DOCKER-USER");
-      return true;
-    } catch {
-      return false; // no engine with iptables on this host: nothing drops forwarded traffic on its behalf
-    }
-  })();
-  if (hasDockerUser) for (const rule of firewall) sh("iptables", "-I", ...rule);
-
-  const linkExists = (name: string): boolean => {
-    try {
-      sh("ip", "link", "show", name);
+      sh(file, ...args);
       return true;
     } catch {
       return false;
     }
   };
+  const linkExists = (name: string): boolean => succeeds("ip", "link", "show", name);
+  // Without the chain no engine on this host runs iptables, and nothing drops forwarded traffic on its behalf.
+  const hasDockerUser = succeeds("iptables", "-S", "DOCKER-USER");
+  if (hasDockerUser) for (const rule of firewall) sh("iptables", "-I", ...rule);
+
   const docker0 = linkExists("docker0");
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
@@ -129,15 +125,8 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
         }
       }
       await stop();
-      const quietly = (file: string, ...args: string[]): void => {
-        try {
-          sh(file, ...args);
-        } catch {
-          // gone already
-        }
-      };
-      for (const b of bridges) quietly("ip", "link", "del", b);
-      if (hasDockerUser) for (const rule of firewall) quietly("iptables", "-D", ...rule);
+      for (const b of bridges) succeeds("ip", "link", "del", b); // most went with their networks
+      if (hasDockerUser) for (const rule of firewall) succeeds("iptables", "-D", ...rule);
       rmSync(dir, { recursive: true, force: true });
       rmSync(run, { recursive: true, force: true });
     },
