@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import { UserError, lastLines } from "../core/errors.js";
 import type { DockerBuildPlan } from "./docker-build-plan.js";
-import { engineLost } from "./engine-lost.js";
+import { EngineWatch } from "./engine-watch.js";
 import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 interface BuildEvent {
@@ -18,11 +18,14 @@ export class DockerBuilder implements Builder {
   constructor(private readonly docker: Docker) {}
 
   async run(plan: BuildPlan, run: BuildRun): Promise<void> {
+    const engine = await EngineWatch.start(this.docker);
     try {
       await this.build(planFor(plan, "classic").docker, run.log, run.signal);
     } catch (e) {
       if (run.signal?.aborted) throw e;
-      throw (await engineLost(this.docker, e, run.signal)) ?? e;
+      throw (await engine.lost(e, run.signal)) ?? e;
+    } finally {
+      engine.stop();
     }
   }
 
