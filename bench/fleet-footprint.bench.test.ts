@@ -17,7 +17,7 @@ const repos: TestRepo[] = [];
 
 beforeAll(async () => {
   // BENCH_NODE_OPTIONS: V8 flags for berth's process only, to compare (e.g. --max-semi-space-size=2).
-  const nodeOptions = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
+  const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
   h = await startHarness({ LOG_LEVEL: "warn", BERTH_BUILD_CONCURRENCY: "2", ...nodeOptions }, Number(process.env.BENCH_REDIS_DB ?? 10));
 }, 180_000);
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { UserError, lastLines } from "../core/errors.js";
 import type { DockerBuildPlan } from "./docker-build-plan.js";
+import { EngineWatch } from "./engine-watch.js";
 import { planFor, type BuildPlan, type BuildRun, type Builder, type LogSink } from "./builder.js";
 
 interface BuildEvent {
@@ -17,7 +18,15 @@ export class DockerBuilder implements Builder {
   constructor(private readonly docker: Docker) {}
 
   async run(plan: BuildPlan, run: BuildRun): Promise<void> {
-    await this.build(planFor(plan, "classic").docker, run.log, run.signal);
+    const engine = await EngineWatch.start(this.docker);
+    try {
+      await this.build(planFor(plan, "classic").docker, run.log, run.signal);
+    } catch (e) {
+      if (run.signal?.aborted) throw e;
+      throw (await engine.lost(e, run.signal)) ?? e;
+    } finally {
+      engine.stop();
+    }
   }
 
   async build(plan: DockerBuildPlan, log: LogSink, signal?: AbortSignal): Promise<string> {

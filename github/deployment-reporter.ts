@@ -52,6 +52,11 @@ export class DeploymentReporter {
     private readonly urlFor: (app: string, environment: string) => string,
   ) {}
 
+  /** Where an environment of the app is served (its public URL, with the port when not the default). */
+  environmentUrl(app: App, environment: string): string {
+    return this.urlFor(publicName(app), environment);
+  }
+
   detailsUrl(deploymentId: number): string {
     return `${this.publicUrl}/deployments/${deploymentId}?key=${this.pageKey(deploymentId)}`;
   }

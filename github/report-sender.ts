@@ -14,12 +14,20 @@ export interface SenderOptions {
   concurrency?: number;
   /** How often idle workers look for reports other processes (or retries) made ready. */
   pollMs?: number;
-  /** How long a claimed report is this process's; a process that died mid-send loses it after this. */
+  /** How long a claimed report is this process's unless renewed (every third of it while sending); a process that died mid-send loses it after this. */
   leaseMs?: number;
   /** Attempts after which a report that keeps failing is dropped. */
   maxAttempts?: number;
   clock?: Clock;
 }
+
+/**
+ * A report is held mid-send for as long as GitHub's pacing makes it wait, so a killed berth nearly always
+ * leaves one claimed, and its chain (the rest of that deployment's reports, its outcome included) waits
+ * for the lease to run out. A short lease renewed while sending ends that wait within seconds of the
+ * kill, like BullMQ's job locks (jobs/queue.ts), instead of the minute a fixed 60 s lease took.
+ */
+const LEASE_MS = 6_000;
 
 interface Claimed {
   id: string;
@@ -53,7 +61,7 @@ export class ReportSender {
     opts: SenderOptions = {},
   ) {
     this.#clock = opts.clock ?? systemClock;
-    this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? 60_000, maxAttempts: opts.maxAttempts ?? 15 };
+    this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? LEASE_MS, maxAttempts: opts.maxAttempts ?? 15 };
   }
 
   start(): void {
@@ -97,12 +105,14 @@ export class ReportSender {
     this.#claiming = claiming.catch(() => undefined);
     const claimed = await claiming;
     if (!claimed) return false;
+    const renew = setInterval(() => void this.#renew(claimed.id), this.#opts.leaseMs / 3);
     try {
       await deliverReport(this.db, this.github, claimed.report);
       await this.db.deleteFrom("github_reports").where("id", "=", claimed.id).where("leased_by", "=", this.#owner).execute();
     } catch (err) {
       await this.#failed(claimed, err);
     } finally {
+      clearInterval(renew);
       this.#busy.delete(claimed.installation);
     }
     return true;
@@ -138,6 +148,17 @@ export class ReportSender {
       returning id, installation, subject, report, attempts`.execute(this.db);
     if (rows[0]) this.#busy.add(rows[0].installation);
     return rows[0];
+  }
+
+  /** Keeps a report this process is still sending its own; a failed renewal is left to the next one. */
+  async #renew(id: string): Promise<void> {
+    await this.db
+      .updateTable("github_reports")
+      .set({ leased_until: this.#clock.now() + this.#opts.leaseMs })
+      .where("id", "=", id)
+      .where("leased_by", "=", this.#owner)
+      .execute()
+      .catch((err: unknown) => this.log.warn({ err }, "could not renew the lease of a GitHub report"));
   }
 
   async #failed(c: Claimed, err: unknown): Promise<void> {

@@ -3,7 +3,7 @@ import type { DeploymentReporter } from "../github/deployment-reporter.js";
 import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import type { DeploymentJob } from "./queue.js";
-import { getDeployment, setDeploymentState } from "../store/queries.js";
+import { getDeployment, liveRelease, setDeploymentState } from "../store/queries.js";
 
 /**
  * After the last retry of an infrastructure failure, the deployment fails for good: say so on GitHub,
@@ -29,6 +29,8 @@ export async function reportExhaustedJob(
 export async function failForBerth(deps: { db: Db; reporter: DeploymentReporter }, deploymentId: number, phase: "build" | "release", why: string): Promise<void> {
   const found = await getDeployment(deps.db, deploymentId);
   if (!found || ["failed", "live", "cancelled", "removed", "skipped", "replaced"].includes(found.deployment.state)) return;
+  // Switched already (its job died after the switch): it serves, and the reconciler records it live (releaser/finish-switches.ts).
+  if ((await liveRelease(deps.db, found.app.id, found.deployment.environment))?.deployment_id === deploymentId) return;
   const message = `berth could not ${phase} this commit ${why}. This is a problem of the berth installation, not of the repository; its operator should check berth's log, and a new push retries.`;
   await setDeploymentState(deps.db, found.deployment.id, "failed", { error: message });
   deps.reporter.failed(found.app, found.deployment, { title: `berth could not ${phase}`, message, previousLive: false });

@@ -6,6 +6,7 @@ import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { resendLostReports } from "../github/lost-reports.js";
 import { finishDrains } from "./finish-drains.js";
+import { finishSwitches } from "./finish-switches.js";
 import { findStrays } from "./teardown-plan.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { lockKeys, withLockIfFree } from "../store/locks.js";
@@ -27,7 +28,9 @@ export interface PassReport {
   tornDown: string[];
   strays: string[];
   healed: string[];
-  /** Old releases a release that died mid-drain left running. */
+  /** Deployments a release that died during or right after its switch left unrecorded, recorded live. */
+  finished: number[];
+  /** Old releases a release that died mid-drain (or before it) left running. */
   drained: string[];
   /** Finished deployments whose outcome never reached their check run, sent again. */
   resent: number[];
@@ -39,7 +42,7 @@ export interface PassReport {
  * that belong to no open preview are removed. Whatever events were missed, the next pass converges.
  */
 export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
-  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [], drained: [], resent: [] };
+  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [], finished: [], drained: [], resent: [] };
   // One pass at a time across all berth processes; a busy lock means another process is at it.
   const ran = await withLockIfFree(deps.db, lockKeys.reconcile(), () => pass(deps, report));
   return ran ? report : { ...report, skipped: true };
@@ -96,7 +99,9 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   // (reloaded only when they differ from what this process saw loaded).
   await ensureProxy(deps);
   await applyRoutes(deps);
-  // After the routes: a release that died between its switch and the proxy reload drains only once the proxy left it.
+  // After the routes: a release that died between its switch and the proxy reload is recorded live, and
+  // its predecessor drained, only once the proxy routes to it.
+  report.finished = await finishSwitches(deps);
   report.drained = await finishDrains(deps);
   report.resent = await resendLostReports(deps);
   report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
@@ -126,7 +131,7 @@ export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: numb
     running = reconcileOnce(deps)
       .then((r) => {
         onPass?.(r);
-        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.drained.length + r.resent.length > 0) deps.log.info(r, "reconciler pass");
+        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.finished.length + r.drained.length + r.resent.length > 0) deps.log.info(r, "reconciler pass");
       })
       .catch((err: unknown) => {
         onPass?.("failed");

@@ -24,7 +24,7 @@ import type { AppLimits } from "../core/config.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
-import { PhaseRecorder, phaseSummary } from "../store/phases.js";
+import { PhaseRecorder, releaseTimes } from "../store/phases.js";
 import { waitServed, type ServedProbe } from "./served-probe.js";
 
 export interface ReleaseSettings {
@@ -71,6 +71,8 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
   let { app } = found;
   return withLock(deps.db, lockKeys.release(app.id, d.environment), async () => {
     const { settings: s, db } = deps;
+    // Read again under the lock: the reconciler may have finished a release a dead process switched (finish-switches.ts).
+    if ((await getDeployment(db, d.id))?.deployment.state !== "releasing") return "skipped";
     const clock = deps.clock ?? systemClock;
     const phases = new PhaseRecorder(db, clock, d.id);
     const logs = LogWriter.forDeployment(db, d.id).redactWith(await appRedactor(db, deps.secretBox, app.id));
@@ -109,7 +111,8 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     if (d.rollback_of !== null) logs.note(`rolling back to ${image} (deployment ${d.rollback_of})`);
 
     // A retry after a crash past the switch finds its own release live: finish it, never restart it.
-    if (previous?.deployment_id !== d.id) {
+    const switching = previous?.deployment_id !== d.id;
+    if (switching) {
       deps.reporter.progress(app, d, "Releasing");
       const outcome = await startAndSwitch(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, signal).catch(async (e: unknown) => {
         if (app.public_name !== named) await restoreName(db, app.id, named).catch(() => undefined);
@@ -126,7 +129,8 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     // proxy routing to the release about to be drained (a no-op when this process saw it loaded).
     await ensureProxy(deps);
     await applyRoutes(deps);
-    if (deps.served && (await waitServed(deps.served, hostname, SERVED_DEADLINE_MS, 20, clock))) phases.mark("first_served");
+    // "First served" times this attempt's switch; a retry after a dead process's switch has none to time.
+    if (switching && deps.served && (await waitServed(deps.served, hostname, SERVED_DEADLINE_MS, 20, clock))) phases.mark("first_served");
     await phases.flush();
     await setDeploymentState(db, d.id, "live", { url });
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
@@ -282,18 +286,4 @@ async function drainOld(deps: ReleaseDeps, appId: number, environment: string, l
     await markReplaced(deps.db, old);
     logs.note(`removed previous release ${old.container_name}`);
   }
-}
-
-/** The success summary's figures: from the phase timings, or the state timestamps where a phase was not timed (a rollback builds nothing). */
-function releaseTimes(d: Deployment): { buildSeconds: number; releaseSeconds: number } {
-  const timed = phaseSummary(d.phases);
-  return {
-    buildSeconds: d.phases.build_done !== undefined ? timed.buildSeconds : secondsBetween(d.started_at, d.built_at),
-    releaseSeconds: d.phases.build_done !== undefined ? timed.releaseSeconds : secondsBetween(d.built_at, d.finished_at),
-  };
-}
-
-function secondsBetween(a: Date | null, b: Date | null): number {
-  if (!a || !b) return 0;
-  return Math.round((b.getTime() - a.getTime()) / 100) / 10;
 }

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Clock } from "../core/clock.js";
-import type { Db } from "./db.js";
+import type { Db, Deployment } from "./db.js";
 
 /** The phases of a deployment, in the order they happen. */
 export const PHASES = [
@@ -103,4 +103,18 @@ export function phaseSummary(phases: Phases): { buildSeconds: number; releaseSec
     buildSeconds: between(phases.fetch_started, phases.build_done),
     releaseSeconds: between(phases.build_done, phases.first_served ?? phases.route_switched),
   };
+}
+
+/** The success summary's figures: from the phase timings, or the state timestamps where a phase was not timed (a rollback builds nothing). */
+export function releaseTimes(d: Pick<Deployment, "phases" | "started_at" | "built_at" | "finished_at">): { buildSeconds: number; releaseSeconds: number } {
+  const timed = phaseSummary(d.phases);
+  return {
+    buildSeconds: d.phases.build_done !== undefined ? timed.buildSeconds : secondsBetween(d.started_at, d.built_at),
+    releaseSeconds: d.phases.build_done !== undefined ? timed.releaseSeconds : secondsBetween(d.built_at, d.finished_at),
+  };
+}
+
+function secondsBetween(a: Date | null, b: Date | null): number {
+  if (!a || !b) return 0;
+  return Math.round((b.getTime() - a.getTime()) / 100) / 10;
 }

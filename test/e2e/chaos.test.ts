@@ -1,10 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pgClient from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { lockKeys } from "../../store/locks.js";
 import { containersOf } from "../support/docker-cleanup.js";
-import { staticSite } from "../support/git-repo.js";
-import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
+import { slowSite, staticSite } from "../support/git-repo.js";
+import { startHarness, type Harness } from "../support/harness.js";
+import { apiDeployments, completedCheck as checkOf } from "../support/harness-queries.js";
 import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from "../support/private-services.js";
 import { getVia, waitFor } from "../support/services.js";
 
@@ -19,15 +22,8 @@ describe("chaos: nothing lost, nothing stuck", () => {
   let redis: PrivateRedis;
   const RECONCILE_SECONDS = 2;
 
-  type Row = { id: number; sha: string; state: string };
-  const deployments = async () => (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Row[];
-  const completedCheck = (sha: string, timeoutMs = 120_000) =>
-    waitFor(`check run on ${sha.slice(0, 7)} to complete`, () => h.github.checkRunsFor(sha).find((c) => c.status === "completed"), timeoutMs, 100);
-  /** A static site whose build has a slow step, unique per call so that no layer cache skips it. */
-  const slowSite = (body: string, seconds: number) => {
-    const site = staticSite(body);
-    return { ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN echo ${Date.now()} && sleep ${seconds}\nCOPY`) };
-  };
+  const deployments = () => apiDeployments(h);
+  const completedCheck = (sha: string, timeoutMs?: number) => checkOf(h, sha, timeoutMs);
   const deploy = async (body: string) => {
     const before = h.repo.head;
     const sha = h.repo.commit(staticSite(body), body.trim());
@@ -148,6 +144,85 @@ describe("chaos: nothing lost, nothing stuck", () => {
       expect(rows.filter((d) => d.state === "live").map((d) => d.sha)).toEqual([sha]);
     }, 180_000);
   }
+
+  /** After the kill: one pass (and the drain) to one live release that serves, then a completed check run and a final Deployment status. */
+  const convergesAfterKill = async (when: string, sha: string, body: string, killedAt: number): Promise<void> => {
+    await h.relaunch();
+    const upAt = Date.now();
+    await waitFor("exactly one live release, serving the new version", async () => {
+      const shas = await webShas();
+      const live = (await deployments()).filter((d) => d.state === "live").map((d) => d.sha);
+      return shas.length === 1 && shas[0] === sha && live.length === 1 && live[0] === sha && (await getVia(h.ingressPort, h.host)).body === body;
+    }, 60_000, 100);
+    const convergedAt = Date.now();
+    console.log(`kill -9 ${when}: converged ${convergedAt - upAt} ms after berth was up again (${convergedAt - killedAt} ms after the kill)`);
+    // The first pass runs RECONCILE_SECONDS after the start; BERTH_DRAIN_SECONDS=4 when the drain is left to the release job.
+    expect(convergedAt - upAt).toBeLessThan(RECONCILE_SECONDS * 1000 + 4000 + 3000);
+    const check = await completedCheck(sha, 30_000);
+    console.log(`kill -9 ${when}: check run completed ${Date.now() - killedAt} ms after the kill`);
+    expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
+    expect(h.github.checkRunsFor(sha).every((c) => c.status === "completed")).toBe(true);
+    await waitFor("the Deployment's final status", () => h.github.deploymentsFor(sha).some((d) => d.statuses.at(-1)?.state === "success"), 30_000);
+    expect(h.github.deploymentsFor(sha).map((d) => d.statuses.at(-1)?.state)).toEqual(["success"]);
+  };
+  /** What Postgres says of a deployment and its release, read directly (berth may be dead). */
+  const stateOf = async (db: pgClient.Client, sha: string) =>
+    (await db.query<{ deployment: string; release: string | null }>("select d.state as deployment, r.state as release from deployments d left join releases r on r.deployment_id = d.id where d.sha = $1 order by r.id desc limit 1", [sha])).rows[0];
+
+  it("converges after kill -9 during the switch: recorded live in Postgres, the proxy still on the old release", async () => {
+    const old = "the release before the one killed during the switch\n";
+    await deploy(old);
+    const db = new pgClient.Client({ connectionString: pg.url });
+    await db.connect();
+    try {
+      const before = h.repo.head;
+      const body = "released through kill -9 during the switch\n";
+      // A web server that takes 2 s to listen: a health check that takes time, in which to take the ingress lock.
+      const site = staticSite(body);
+      const sha = h.repo.commit({ ...site, Dockerfile: site.Dockerfile!.replace(/CMD .*/, 'CMD ["sh", "-c", "sleep 2 && exec httpd -f -p 8080 -h /www"]') }, "release killed during the switch");
+      expect((await h.push(sha, before)).status).toBe(200);
+      await waitFor("the new container started", async () => (await containersOf(h.app)).some((c) => c.Labels["berth.sha"] === sha && c.State === "running"), 60_000, 50);
+      // The ingress config writer's lock, held as another berth process writing routes would hold it: the
+      // release commits its switch in Postgres, then waits for the lock to rewrite and reload the proxy.
+      const key = lockKeys.ingress("default");
+      await db.query("select pg_advisory_lock($1::int, hashtext($2))", [key.kind, key.name]);
+      await waitFor("the switch recorded", async () => (await stateOf(db, sha))?.release === "live", 30_000, 20);
+      expect((await getVia(h.ingressPort, h.host)).body).toBe(old);
+      await h.kill();
+      const killedAt = Date.now();
+      await db.query("select pg_advisory_unlock($1::int, hashtext($2))", [key.kind, key.name]);
+      expect(await stateOf(db, sha)).toEqual({ deployment: "releasing", release: "live" });
+      await convergesAfterKill("during the switch", sha, body, killedAt);
+    } finally {
+      await db.end();
+    }
+  }, 180_000);
+
+  it("converges after kill -9 right after the switch, before the release is recorded live", async () => {
+    await deploy("the release before the one killed right after the switch\n");
+    const before = h.repo.head;
+    const body = "released through kill -9 right after the switch\n";
+    // A home page that takes 1.5 s: berth's first-served probe (1 s per try) keeps it past the switch for
+    // 5 s before it records the release live. /version.txt answers at once and tells the versions apart.
+    const slowHome = `#!/bin/sh\nsleep 1.5\nprintf 'Content-Type: text/plain\\n\\n'\ncat /www/version.txt\n`;
+    const files = {
+      Dockerfile: 'FROM berth-standin/busybox:latest\nCOPY www /www\nRUN chmod +x /www/cgi-bin/index.cgi\nEXPOSE 8080\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n',
+      "www/version.txt": body,
+      "www/cgi-bin/index.cgi": slowHome,
+      "berth.yaml": "web:\n  healthcheck: { path: /version.txt }\n",
+    };
+    const sha = h.repo.commit(files, "release killed right after the switch");
+    expect((await h.push(sha, before)).status).toBe(200);
+    await waitFor("the new version served", async () => (await getVia(h.ingressPort, h.host, "/version.txt")).body === body, 60_000, 20);
+    await h.kill();
+    const killedAt = Date.now();
+    const db = new pgClient.Client({ connectionString: pg.url });
+    await db.connect();
+    expect(await stateOf(db, sha).finally(() => db.end())).toEqual({ deployment: "releasing", release: "live" });
+    await convergesAfterKill("right after the switch", sha, body, killedAt);
+    // Not pushed: the tests after this one build plain sites again, not checked at /version.txt.
+    h.repo.commit({ "berth.yaml": null, "www/version.txt": null, "www/cgi-bin/index.cgi": null }, "a plain site again");
+  }, 180_000);
 
   it("stays up through a Postgres restart and has GitHub redeliver the push it failed meanwhile", async () => {
     await pg.stop();

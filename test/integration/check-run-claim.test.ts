@@ -76,7 +76,7 @@ describe("one check run per deployment across processes (Postgres)", () => {
     const github = new SlowGitHub();
     const outbox = new ReportOutbox(db, log);
     const reporter = new DeploymentReporter(outbox, "http://berth", () => "k", (a, e) => `http://${a}-${e}`);
-    const server = new ReportSender(db, github, log, { leaseMs: 100 });
+    const server = new ReportSender(db, github, log);
     const builder = new ReportSender(db, github, log);
     const d = await deployment();
     reporter.queued(app, d);
@@ -86,11 +86,29 @@ describe("one check run per deployment across processes (Postgres)", () => {
     reporter.started(app, d); // not merged into the queued report: that one is in flight
     await outbox.flushed();
     await sleep(100);
+    // Its lease runs out mid-create: a process frozen past its lease renews nothing.
+    await db.updateTable("github_reports").set({ leased_until: 0 }).where("leased_by", "is not", null).execute();
     await builder.sendReady();
     await serverSending;
     expect(github.created).toHaveLength(1);
     expect(github.updated.map((u) => [u.id, u.update.status])).toContainEqual(["1001", "in_progress"]);
     expect((await db.selectFrom("deployments").select("check_run_id").where("id", "=", d.id).executeTakeFirstOrThrow()).check_run_id).toBe("1001");
+  });
+
+  it("keeps a report it is still sending past its lease: renewed, so no other sender takes it and sends it twice", async () => {
+    const github = new SlowGitHub();
+    const outbox = new ReportOutbox(db, log);
+    const reporter = new DeploymentReporter(outbox, "http://berth", () => "k", (a, e) => `http://${a}-${e}`);
+    const slow = new ReportSender(db, github, log, { leaseMs: 90 }); // renewed every 30 ms; creating takes 300
+    const other = new ReportSender(db, github, log, { leaseMs: 90 });
+    reporter.queued(app, await deployment());
+    await outbox.flushed();
+    const sending = slow.sendOne();
+    await sleep(200);
+    expect(await other.sendReady()).toBe(0);
+    await sending;
+    expect(github.created).toHaveLength(1);
+    expect(await db.selectFrom("github_reports").select("id").execute()).toEqual([]);
   });
 
   it("takes over a claim whose creator died before creating, instead of waiting forever", async () => {

@@ -86,3 +86,13 @@ export function staticSite(body: string, port = 8080): Record<string, string> {
     "index.html": body,
   };
 }
+
+/** A static site whose build has a slow step, unique per call so that no layer cache skips it. */
+export function slowSite(body: string, seconds: number): Record<string, string> {
+  return withSlowStep(staticSite(body), seconds);
+}
+
+/** The same files with a slow build step before the first COPY of their Dockerfile, unique per call. */
+export function withSlowStep(files: Record<string, string>, seconds: number): Record<string, string> {
+  return { ...files, Dockerfile: (files.Dockerfile ?? "").replace("\nCOPY", `\nRUN echo ${Date.now()} && sleep ${seconds}\nCOPY`) };
+}

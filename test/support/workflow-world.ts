@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { sql } from "kysely";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
@@ -13,7 +14,7 @@ import { ReportOutbox } from "../../github/report-outbox.js";
 import { ReportSender } from "../../github/report-sender.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import type { ReconcilerDeps } from "../../releaser/reconciler.js";
-import type { ReleaseDeps, ReleaseSettings } from "../../releaser/release-workflow.js";
+import { runRelease, type ReleaseDeps, type ReleaseSettings } from "../../releaser/release-workflow.js";
 import type { WebhookDeps } from "../../server/start-deployment.js";
 import { createDb, type App, type Db, type Deployment } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
@@ -201,6 +202,25 @@ export class WorkflowWorld {
 
   logOf(id: number): Promise<string> {
     return readBuildLog(this.db, id);
+  }
+
+  /** Releases d in a process that dies once its switch is committed, before it records the deployment live. */
+  async diesAfterSwitch(d: Deployment): Promise<void> {
+    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
+      begin
+        if new.state = 'live' and new.id = ${sql.lit(d.id)} then raise exception 'berth was killed'; end if;
+        return new;
+      end $$`.execute(this.db);
+    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(this.db);
+    try {
+      await runRelease(this.releaseDeps(), d.id).then(
+        () => Promise.reject(new Error("the release did not die after its switch")),
+        (e: Error) => (e.message.includes("berth was killed") ? undefined : Promise.reject(e)),
+      );
+    } finally {
+      await sql`drop trigger berth_test_crash on deployments`.execute(this.db);
+      await sql`drop function berth_test_crash()`.execute(this.db);
+    }
   }
 }
 

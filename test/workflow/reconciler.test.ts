@@ -146,6 +146,39 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
     expect(w.host.find(PROXY_CONTAINER)?.running).toBe(true);
   });
 
+  it("records live, in one pass, a release whose process died after its switch, drains the old one, and the job's retry then does nothing", async () => {
+    const app = await w.app("shop");
+    const build = async (commit: string) => {
+      w.fetcher.trees.set(commit, { Dockerfile: DOCKERFILE });
+      const d = await w.deployment(app, { sha: commit });
+      expect(await runBuild(w.buildDeps(), d.id)).toBe("built");
+      return d;
+    };
+    const first = await build(sha("f1"));
+    expect(await runRelease(w.releaseDeps(), first.id)).toBe("live");
+    const second = await build(sha("f2"));
+    await w.diesAfterSwitch(second);
+
+    const report = await reconcileOnce(w.reconcilerDeps());
+    expect(report).toMatchObject({ finished: [second.id], drained: [expect.stringContaining("-web-")] });
+    expect(await w.get(second.id)).toMatchObject({ state: "live", url: "http://shop.berth.test" });
+    expect((await w.get(first.id)).state).toBe("replaced");
+    expect((await w.releasesOf(app.id)).map((r) => [r.deployment_id, r.state])).toEqual([
+      [first.id, "stopped"],
+      [second.id, "live"],
+    ]);
+    expect(await w.logOf(second.id)).toContain("finished by the reconciler");
+    await w.drain();
+    expect(w.github.checkRunFor(sha("f2")).conclusion).toBe("success");
+    expect(w.github.deploymentsFor(sha("f2"))[0]?.statuses.at(-1)?.state).toBe("success");
+
+    // BullMQ hands the dead process's job back later: it finds the deployment live and leaves it.
+    const created = w.host.created.length;
+    expect(await runRelease(w.releaseDeps(), second.id)).toBe("skipped");
+    expect(w.host.created.length).toBe(created);
+    expect((await reconcileOnce(w.reconcilerDeps())).finished).toEqual([]);
+  });
+
   it("leaves a preview alone when its pull request reopened after a teardown was decided, and tears down once", async () => {
     const app = await w.app("shop");
     await livePreview(app, 6, sha("b6"));

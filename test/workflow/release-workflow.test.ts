@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { runRelease } from "../../releaser/release-workflow.js";
@@ -41,22 +40,6 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     const d = await w.deployment(app, { sha: commit, environment });
     expect(await runBuild(w.buildDeps(), d.id)).toBe("built");
     return w.get(d.id);
-  }
-
-  /** Releases d in a process that dies once its switch is committed, before it records the deployment live. */
-  async function diesAfterSwitch(d: Deployment): Promise<void> {
-    await sql`create function berth_test_crash() returns trigger language plpgsql as $$
-      begin
-        if new.state = 'live' and new.id = ${sql.lit(d.id)} then raise exception 'berth was killed'; end if;
-        return new;
-      end $$`.execute(db);
-    await sql`create trigger berth_test_crash before update on deployments for each row execute function berth_test_crash()`.execute(db);
-    try {
-      await expect(runRelease(w.releaseDeps(), d.id)).rejects.toThrow("berth was killed");
-    } finally {
-      await sql`drop trigger berth_test_crash on deployments`.execute(db);
-      await sql`drop function berth_test_crash()`.execute(db);
-    }
   }
 
   const webOf = (d: Deployment) => w.host.withLabels({ "berth.deployment": String(d.id), "berth.role": "web" });
@@ -144,7 +127,7 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     expect(await runRelease(w.releaseDeps(), first.id)).toBe("live");
     const second = await built(sha("c2"));
     // The process dies right after the switch: the deployment's own "live" never reaches Postgres.
-    await diesAfterSwitch(second);
+    await w.diesAfterSwitch(second);
     expect((await w.get(second.id)).state).toBe("releasing");
     expect((await w.releasesOf(app.id)).map((r) => [r.deployment_id, r.state])).toEqual([
       [first.id, "draining"],
@@ -177,7 +160,7 @@ describe("runRelease (real Postgres, fake engine)", { timeout: 10_000 }, () => {
     const caddyfileBefore = w.host.find(PROXY_CONTAINER)!.files.get(CADDYFILE_PATH)!;
     const second = await built(sha("k2"));
     // berth dies once the switch is committed: the deployment's own "live" never reaches Postgres ...
-    await diesAfterSwitch(second);
+    await w.diesAfterSwitch(second);
     // ... and, as when it dies before the reload, Caddy still routes to the old container.
     w.host.find(PROXY_CONTAINER)!.files.set(CADDYFILE_PATH, caddyfileBefore);
     expect(upstreamOf(w, `${app.name}.berth.test`)).toBe(`${firstWeb}:8080`);
