@@ -39,7 +39,7 @@ Wants=network-online.target docker.service postgresql.service redis-server.servi
 [Service]
 WorkingDirectory=$root
 EnvironmentFile=$envfile
-ExecStart=$(command -v node) dist/server/main.js
+ExecStart=$(command -v node) --max-semi-space-size=2 dist/server/main.js
 Restart=always
 RestartSec=2
 # berth stops within seconds; reports still unsent are retried by the next start.
@@ -55,4 +55,6 @@ UNIT
   exit 0
 fi
 set -a; . "$envfile"; set +a
-exec node dist/server/main.js
+# A 2 MB young generation: berth idles ~20 MB smaller and ~40 MB smaller after a day of deploys
+# (bench/fleet-footprint.bench.test.ts), for a few more, cheap scavenges.
+exec node --max-semi-space-size=2 dist/server/main.js

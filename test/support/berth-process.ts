@@ -15,12 +15,12 @@ export function appPrivateKey(): string {
 }
 
 /**
- * Starts berth as scripts/run.sh and the Dockerfile do (`node dist/server/main.js` on the built tree,
+ * Starts berth as scripts/run.sh and the Dockerfile do (`node --max-semi-space-size=2 dist/server/main.js` on the built tree,
  * no npm wrapper in between, so a SIGTERM reaches berth itself) and waits for /healthz.
  */
 export async function startBerth(env: Record<string, string>, port: number): Promise<BerthProcess> {
   let out = "";
-  const child = spawn(process.execPath, ["dist/server/main.js"], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=2", "dist/server/main.js"], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
