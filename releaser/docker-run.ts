@@ -58,11 +58,11 @@ function collect(docker: Docker, stream: NodeJS.ReadableStream, output: BoundedT
 }
 
 /**
- * Runs argv in a running container: its exit code and output (head and tail, EXEC_OUTPUT_CHARS).
- * A non-zero exit throws an ExecError; so does no exit within timeoutMs, when berth stops waiting
- * (the Engine API cannot kill an exec, so the process may go on until the container stops).
+ * Runs argv in a running container until its output ends (an ExecTimeoutError past timeoutMs), not
+ * waiting for the exit code the daemon records a moment later: a health probe reads its answer
+ * from the output alone, 20 ms or more sooner.
  */
-export async function execIn(docker: Docker, container: string, argv: string[], timeoutMs = EXEC_TIMEOUT_MS): Promise<{ exitCode: number; output: string }> {
+export async function execOutput(docker: Docker, container: string, argv: string[], timeoutMs: number): Promise<{ exec: Docker.Exec; output: BoundedText; stderr: BoundedText }> {
   const exec = await docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const output = new BoundedText(EXEC_OUTPUT_CHARS);
@@ -71,6 +71,16 @@ export async function execIn(docker: Docker, container: string, argv: string[], 
     destroy(stream);
     return new ExecTimeoutError(argv, output.toString(), timeoutMs);
   });
+  return { exec, output, stderr };
+}
+
+/**
+ * Runs argv in a running container: its exit code and output (head and tail, EXEC_OUTPUT_CHARS).
+ * A non-zero exit throws an ExecError; so does no exit within timeoutMs, when berth stops waiting
+ * (the Engine API cannot kill an exec, so the process may go on until the container stops).
+ */
+export async function execIn(docker: Docker, container: string, argv: string[], timeoutMs = EXEC_TIMEOUT_MS): Promise<{ exitCode: number; output: string }> {
+  const { exec, output, stderr } = await execOutput(docker, container, argv, timeoutMs);
   // The stream can end a moment before the daemon records the exit code: wait for it.
   let info = await exec.inspect();
   for (let i = 0; i < 50 && (info.Running || info.ExitCode === null); i++) {

@@ -3,8 +3,12 @@ import tar from "tar-stream";
 import { demux, healthOf } from "./docker-wire.js";
 import { execIn, pullImage, runToCompletion } from "./docker-run.js";
 import { httpStatus, type HttpTarget } from "./health-check.js";
+import { ProbeContainer } from "./probe-container.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 import type { ContainerInfo, DockerHost, ManagedResources } from "./docker-host.js";
+
+/** The image of the probe container on remote engines when none is given: the default proxy image, which carries busybox wget. */
+const DEFAULT_PROBE_IMAGE = "caddy:2-alpine";
 
 const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
 
@@ -14,11 +18,20 @@ const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: num
  * removes another's (two installations, or a test suite beside a live berth, may share an engine).
  */
 export class DockerodeHost implements DockerHost {
+  /** Set when health probes run inside the droid (a remote engine), undefined when berth shares the engine's host. */
+  readonly #probe: ProbeContainer | undefined;
+
   constructor(
     readonly docker: Docker,
     readonly name = "default",
     readonly instance = DEFAULT_INSTANCE,
-  ) {}
+    options: { probeImage?: string } = {},
+  ) {
+    // An engine on a unix socket runs on berth's own host, whose bridge addresses berth reaches
+    // directly (~1 ms a probe); over tcp:// or ssh:// they belong to another machine.
+    const local = Boolean((docker.modem as { socketPath?: unknown }).socketPath);
+    this.#probe = local ? undefined : new ProbeContainer(docker, { instance, image: options.probeImage ?? DEFAULT_PROBE_IMAGE, server: name });
+  }
 
   /** Labels with this installation's stamped on. */
   #own(labels: Record<string, string> | undefined): Record<string, string> {
@@ -121,7 +134,7 @@ export class DockerodeHost implements DockerHost {
   }
 
   async probeHttp(target: HttpTarget, timeoutMs: number): Promise<number | undefined> {
-    // This driver runs beside the engine, so the bridge address is reachable from berth's own host.
+    if (this.#probe) return this.#probe.probe(target, timeoutMs);
     const c = await this.docker.getContainer(target.container).inspect().catch(() => undefined);
     const ip = c?.NetworkSettings.Networks?.[target.network]?.IPAddress;
     if (!ip) return undefined;

@@ -61,17 +61,8 @@ describe("a simulated remote droid", () => {
 dockerHostConformance(
   "dockerode on a remote droid over TLS",
   () => ({
-    host: new DockerodeHost(started().engine, "droid", "berth-conformance"),
+    host: new DockerodeHost(started().engine, "droid", "berth-conformance", { probeImage: "berth-standin/caddy:2" }),
     engine: started().engine,
     stamped: { "berth.instance": "berth-conformance" },
   }),
-  {
-    knownGaps: {
-      // DockerodeHost.probeHttp connects from berth's process to the container's bridge address,
-      // which only a berth on the engine's own host can reach. Issue 13 item 4 moves the probe to
-      // the droid's side (its proxy container or a probe container on the app network).
-      "probes HTTP on a container's network: the status, or undefined when nothing answers":
-        "probeHttp connects from berth's host to the bridge address, unreachable on a remote droid (issue 13 item 4)",
-    },
-  },
 );

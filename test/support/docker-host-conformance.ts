@@ -176,6 +176,23 @@ export function dockerHostConformance(
       expect(await host.probeHttp({ ...target, network: other }, 2000)).toBeUndefined(); // not attached there
     });
 
+    // A remote driver probes from a container it attaches to app networks: a network torn down and
+    // made again under the same name (a preview closed and reopened) is a new network to join.
+    check("probes a container on a network removed and made again under the same name", async () => {
+      const net = await network();
+      const serve = ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"];
+      const first = await running({ network: net, cmd: serve });
+      const target = { container: first.name, network: net, port: 8080, path: "/" };
+      await waitHealthy((ms) => host.probeHttp(target, ms), { ...target, accept: anyAnswer }, 10_000);
+      await host.removeContainer(first.id);
+      await host.removeNetwork(net);
+      await host.ensureNetwork(net, {});
+      const second = await running({ network: net, cmd: serve });
+      const again = { ...target, container: second.name };
+      await waitHealthy((ms) => host.probeHttp(again, ms), { ...again, accept: anyAnswer }, 10_000);
+      expect(await host.probeHttp(again, 2000)).toBe(200);
+    });
+
     check("writes a file into a container, creating missing directories and replacing what was there", async () => {
       const c = await running();
       await host.putFile(c.name, "/deep/er/file.txt", "first\n");
