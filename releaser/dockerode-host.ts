@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import tar from "tar-stream";
 import { demux, healthOf } from "./docker-wire.js";
-import { execIn, pullImage, runToCompletion } from "./docker-run.js";
+import { execIn, loadImage, pullImage, pushImage, runToCompletion } from "./docker-run.js";
 import { httpStatus, type HttpTarget } from "./health-check.js";
 import { ProbeContainer } from "./probe-container.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
@@ -246,13 +246,37 @@ export class DockerodeHost implements DockerHost {
   }
 
   async ensureImage(ref: string, timeoutMs?: number): Promise<void> {
+    if (await this.hasImage(ref)) return;
+    await pullImage(this.docker, ref, this.name, timeoutMs);
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
     try {
       await this.docker.getImage(ref).inspect();
-      return;
+      return true;
     } catch (e) {
-      if (!isStatus(e, 404)) throw e;
+      if (isStatus(e, 404)) return false;
+      throw e;
     }
-    await pullImage(this.docker, ref, this.name, timeoutMs);
+  }
+
+  async tagImage(ref: string, as: string): Promise<void> {
+    // The tag follows the last colon after the last slash: a registry's port is no tag.
+    const colon = as.lastIndexOf(":");
+    const [repo, tag] = colon > as.lastIndexOf("/") ? [as.slice(0, colon), as.slice(colon + 1)] : [as, "latest"];
+    await this.docker.getImage(ref).tag({ repo, tag });
+  }
+
+  async pushImage(ref: string, timeoutMs?: number): Promise<void> {
+    await pushImage(this.docker, ref, this.name, timeoutMs);
+  }
+
+  async saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.docker.getImage(ref).get();
+  }
+
+  async loadImage(tar: NodeJS.ReadableStream, timeoutMs?: number): Promise<void> {
+    await loadImage(this.docker, tar, this.name, timeoutMs);
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {

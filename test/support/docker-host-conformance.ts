@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -338,6 +339,23 @@ export function dockerHostConformance(
       expect(await host.removeImage(tag)).toBe(true);
       expect(await host.listImages({ "berth.test": mark })).toEqual([]);
       expect(await host.removeImage(tag)).toBe(true);
+    });
+
+    check("tags an image, saves it as an archive and loads that back, and says which images it has", async () => {
+      const mark = uniqueName("conf-");
+      const tag = await image([`LABEL berth.test=${mark}`]);
+      const second = tag.replace(/:v1$/, ":moved");
+      await host.tagImage(tag, second);
+      expect((await host.listImages({ "berth.test": mark })).sort()).toEqual([second, tag].sort());
+      const chunks: Buffer[] = [];
+      for await (const chunk of await host.saveImage(tag)) chunks.push(Buffer.from(chunk as Buffer));
+      expect(await host.removeImage(second)).toBe(true);
+      expect(await host.removeImage(tag)).toBe(true);
+      expect(await host.hasImage(tag)).toBe(false);
+      await host.loadImage(Readable.from([Buffer.concat(chunks)]), 60_000);
+      expect(await host.hasImage(tag)).toBe(true);
+      expect(await host.listImages({ "berth.test": mark })).toEqual([tag]);
+      await expect(host.loadImage(Readable.from([Buffer.from("no archive")]), 60_000)).rejects.toThrow(/loading an image on .* failed/);
     });
 
     check("uses an image that is present as is, and rejects one it cannot pull", async () => {
