@@ -56,6 +56,8 @@ export interface DockerHost {
   ensureImage(ref: string, timeoutMs?: number): Promise<void>;
   /** Whether an image (tag or id) is on the server. */
   hasImage(ref: string): Promise<boolean>;
+  /** An image's layers (diff IDs, bottom first) and labels; undefined when it is not on the server. */
+  inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined>;
   /** Gives an image on the server another tag (repo:tag). */
   tagImage(ref: string, as: string): Promise<void>;
   /** Pushes a tagged image to the registry its name starts with, within timeoutMs; the registry skips layers it has. */

@@ -251,11 +251,15 @@ export class DockerodeHost implements DockerHost {
   }
 
   async hasImage(ref: string): Promise<boolean> {
+    return (await this.inspectImage(ref)) !== undefined;
+  }
+
+  async inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined> {
     try {
-      await this.docker.getImage(ref).inspect();
-      return true;
+      const info = await this.docker.getImage(ref).inspect();
+      return { layers: info.RootFS?.Layers ?? [], labels: info.Config?.Labels ?? {} };
     } catch (e) {
-      if (isStatus(e, 404)) return false;
+      if (isStatus(e, 404)) return undefined;
       throw e;
     }
   }

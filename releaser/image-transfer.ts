@@ -1,11 +1,17 @@
 import { pipeline, Transform } from "node:stream";
+import { LABEL } from "../core/names.js";
 import type { DockerHost } from "./docker-host.js";
+import { layersToSkip } from "./layers-to-skip.js";
+import { withoutLayers } from "./without-layers.js";
 
 /** How long moving one image may take, end to end. */
 export const TRANSFER_TIMEOUT_MS = 15 * 60_000;
 
-/** How an image got to the target: it was there, through the registry, or streamed engine to engine (with the bytes sent). */
-export type TransferResult = { via: "present" } | { via: "registry"; as: string } | { via: "stream"; bytes: number };
+/**
+ * How an image got to the target: it was there, through the registry, or streamed engine to engine
+ * (bytes sent, and bytes of layer files left out because the target had them).
+ */
+export type TransferResult = { via: "present" } | { via: "registry"; as: string } | { via: "stream"; bytes: number; skipped: number };
 
 /**
  * Makes the image `ref`, built on `from`, present on `to` under the same name. Nothing happens when
@@ -13,7 +19,8 @@ export type TransferResult = { via: "present" } | { via: "registry"; as: string 
  * `<registry>/<ref>` and `to` pulls that, so each side sends only the layers the other lacks; the
  * registry name is untagged on both engines after. Without one the image streams engine to engine
  * through berth (`docker save` piped into `docker load`: the load request reads the save response at
- * the target's pace, so memory stays at a few socket buffers whatever the image's size). Either way
+ * the target's pace, so memory stays at a few socket buffers whatever the image's size), leaving out
+ * the layers the target has under the app's other images (its earlier releases). Either way
  * the whole move has one deadline, and its error names both servers.
  */
 export async function transferImage(
@@ -50,7 +57,10 @@ async function viaRegistry(ref: string, from: DockerHost, to: DockerHost, regist
 }
 
 async function viaStream(ref: string, from: DockerHost, to: DockerHost, left: () => number): Promise<TransferResult> {
-  const archive = await from.saveImage(ref);
+  const skip = await layersTheTargetHas(ref, from, to);
+  const stats = { skipped: 0 };
+  const saved = await from.saveImage(ref);
+  const archive = skip.size > 0 ? withoutLayers(saved, skip, stats) : saved;
   let bytes = 0;
   // Counts in a transform: a "data" listener would start the flow before the load request reads it.
   const counted = new Transform({
@@ -62,5 +72,17 @@ async function viaStream(ref: string, from: DockerHost, to: DockerHost, left: ()
   // pipeline, not pipe: a failing save (its engine gone) destroys the load's body and so its request.
   pipeline(archive, counted, () => undefined);
   await to.loadImage(counted, left());
-  return { via: "stream", bytes };
+  return { via: "stream", bytes, skipped: stats.skipped };
+}
+
+/** Diff IDs of ref's layers that `to` has on the same parents, as far as the app's other images there show. */
+async function layersTheTargetHas(ref: string, from: DockerHost, to: DockerHost): Promise<Set<string>> {
+  const image = await from.inspectImage(ref);
+  if (!image) throw new Error(`${ref} is not on ${from.name}`);
+  const app = image.labels[LABEL.app];
+  if (!app) return new Set();
+  // A few are plenty: releases of one app share all but their top layers.
+  const others = (await to.listImages({ [LABEL.app]: app })).slice(0, 8);
+  const stacks = await Promise.all(others.map((other) => to.inspectImage(other)));
+  return layersToSkip(image.layers, stacks.flatMap((s) => (s ? [s.layers] : [])));
 }

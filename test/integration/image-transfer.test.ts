@@ -17,12 +17,12 @@ const target = (): DockerodeHost => new DockerodeHost(droid().engine, "droid", I
 const repos: string[] = [];
 let registry: TestRegistry | undefined;
 
-/** Builds a small image on this machine's engine whose file /marker says `marker`. */
-async function fixture(marker: string): Promise<string> {
+/** Builds a small image on this machine's engine whose file /marker says `marker` (FROM busybox, or a given image). */
+async function fixture(marker: string, from = "berth-standin/busybox:latest", lines: string[] = []): Promise<string> {
   const repo = uniqueName("berth-transfer-");
   repos.push(repo);
   const pack = tar.pack();
-  pack.entry({ name: "Dockerfile" }, `FROM berth-standin/busybox:latest\nRUN echo ${marker} > /marker\nLABEL berth.test=${repo}\n`);
+  pack.entry({ name: "Dockerfile" }, [`FROM ${from}`, ...lines, `RUN echo ${marker} > /marker`, `LABEL berth.test=${repo}`, ""].join("\n"));
   pack.finalize();
   const stream = await local.buildImage(pack, { t: `${repo}:v1` });
   await new Promise<void>((resolve, reject) => local.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
@@ -56,6 +56,25 @@ describe("transferImage to a remote droid", () => {
     expect(moved).toMatchObject({ via: "stream" });
     expect(await markerOn(ref)).toBe(marker);
     expect(await transferImage(ref, builder, target())).toEqual({ via: "present" });
+  });
+
+  it("streams only the layers the droid lacks under the app's earlier release", async () => {
+    const app = uniqueName("app-");
+    // 1 MB of random data in a layer of its own, so the skipped bytes tell whether it was sent.
+    const first = await fixture(uniqueName("first-"), undefined, [`LABEL berth.app=${app}`, "RUN head -c 1000000 /dev/urandom > /data"]);
+    const sent = await transferImage(first, builder, target());
+    expect(sent).toMatchObject({ via: "stream", skipped: 0 });
+    const marker = uniqueName("second-");
+    const second = await fixture(marker, first);
+    const delta = await transferImage(second, builder, target());
+    console.log(`image transfer, redeploy streamed: ${JSON.stringify(delta)} (the first release: ${JSON.stringify(sent)})`);
+    // busybox's layer, the random one and the first marker are there: only the new marker layer goes.
+    expect(delta).toMatchObject({ via: "stream" });
+    const { bytes, skipped } = delta as { bytes: number; skipped: number };
+    expect(skipped).toBeGreaterThan(3_000_000);
+    expect(bytes).toBeLessThan(100_000);
+    expect(await markerOn(second)).toBe(marker);
+    expect((await target().runOnce({ Image: second, Cmd: ["wc", "-c", "/data"] }, 30_000)).output.trim()).toBe("1000000 /data");
   });
 
   it("goes through the registry when one is set, leaving no registry tag behind", async () => {

@@ -256,6 +256,12 @@ export class FakeDockerHost implements DockerHost {
     return this.images.has(ref);
   }
 
+  /** Fake images have one layer, named after the image. */
+  async inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined> {
+    const image = this.images.get(ref);
+    return image ? { layers: [`sha256:${ref}`], labels: { ...image.labels } } : undefined;
+  }
+
   async tagImage(ref: string, as: string): Promise<void> {
     const image = this.images.get(ref);
     if (!image) throw notFound(`image: ${ref}`);
