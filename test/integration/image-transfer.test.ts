@@ -38,7 +38,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await registry?.stop();
-  for (const repo of repos) {
+  // Newest first: an image another was built FROM cannot go before that one.
+  for (const repo of [...repos].reverse()) {
     for (const i of await local.listImages({ filters: JSON.stringify({ reference: [repo, `*/${repo}`, `*/*/${repo}`] }) })) {
       await local.getImage(i.Id).remove({ force: true }).catch(() => undefined);
     }
