@@ -39,8 +39,10 @@ export class ProbeContainer {
       (r) => r.output.toString(),
       (e: unknown) => {
         if (e instanceof ExecTimeoutError) return e.stdout;
-        if (isStatus(e, 404) || isStatus(e, 409)) this.#ready = undefined; // removed or stopped under us
-        throw e;
+        if (!isStatus(e, 404) && !isStatus(e, 409)) throw e;
+        // Removed or stopped under us: no answer this time; the next probe makes it anew.
+        this.#ready = undefined;
+        return "";
       },
     );
     const status = probeStatus(output);

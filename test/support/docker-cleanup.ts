@@ -25,9 +25,10 @@ export async function containersOf(app: string): Promise<Docker.ContainerInfo[]>
   return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.app=${app}`] }) });
 }
 
-/** Removes what an installation (BERTH_INSTANCE) made under its fixed names: its proxy, ingress network and proxy volumes. */
+/** Removes what an installation (BERTH_INSTANCE) made under its fixed names: its proxy and probe, ingress network and proxy volumes. */
 export async function removeInstance(instance: string): Promise<void> {
   await removeContainer(`${instance}-proxy`);
+  await removeContainer(`${instance}-probe`);
   await docker.getNetwork(`${instance}-ingress`).remove().catch(() => undefined);
   for (const v of [`${instance}-proxy-data`, `${instance}-proxy-config`]) await docker.getVolume(v).remove().catch(() => undefined);
 }
