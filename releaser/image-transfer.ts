@@ -21,14 +21,26 @@ export type TransferResult = { via: "present" } | { via: "registry"; as: string 
  * through berth (`docker save` piped into `docker load`: the load request reads the save response at
  * the target's pace, so memory stays at a few socket buffers whatever the image's size), leaving out
  * the layers the target has under the app's other images (its earlier releases). Either way
- * the whole move has one deadline, and its error names both servers.
+ * the whole move has one deadline, and its error names both servers. Concurrent moves of one image
+ * between the same two servers in this process share one (two environments releasing one commit).
  */
-export async function transferImage(
+export function transferImage(
   ref: string,
   from: DockerHost,
   to: DockerHost,
   options: { registry?: string; timeoutMs?: number } = {},
 ): Promise<TransferResult> {
+  const key = JSON.stringify([from.name, to.name, ref]);
+  const running = inFlight.get(key);
+  if (running) return running;
+  const move = transfer(ref, from, to, options).finally(() => inFlight.delete(key));
+  inFlight.set(key, move);
+  return move;
+}
+
+const inFlight = new Map<string, Promise<TransferResult>>();
+
+async function transfer(ref: string, from: DockerHost, to: DockerHost, options: { registry?: string; timeoutMs?: number }): Promise<TransferResult> {
   if (from === to || (await to.hasImage(ref))) return { via: "present" };
   const deadline = Date.now() + (options.timeoutMs ?? TRANSFER_TIMEOUT_MS);
   const left = (): number => Math.max(1, deadline - Date.now());
