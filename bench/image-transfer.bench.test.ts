@@ -3,6 +3,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { transferImage, type TransferResult } from "../releaser/image-transfer.js";
+import { removeImagesOfDeadRuns, RUN_LABEL } from "../test/support/docker-cleanup.js";
 import { startDroid, type Droid } from "../test/support/droid.js";
 import { startRegistry, type TestRegistry } from "../test/support/registry.js";
 import { uniqueName } from "../test/support/services.js";
@@ -24,7 +25,7 @@ async function build(lines: string[], label: string): Promise<string> {
   const repo = uniqueName("berth-bench-image-");
   repos.push(repo);
   const pack = tar.pack();
-  pack.entry({ name: "Dockerfile" }, ["FROM berth-standin/busybox:latest", `LABEL berth.app=${label}`, ...lines, ""].join("\n"));
+  pack.entry({ name: "Dockerfile" }, ["FROM berth-standin/busybox:latest", `LABEL berth.app=${label} ${RUN_LABEL}=${process.pid}`, ...lines, ""].join("\n"));
   pack.finalize();
   const stream = await local.buildImage(pack, { t: `${repo}:v1` });
   await new Promise<void>((resolve, reject) => local.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
@@ -58,6 +59,7 @@ async function measure(what: string, move: () => Promise<TransferResult>): Promi
 }
 
 beforeAll(async () => {
+  await removeImagesOfDeadRuns();
   droid = await startDroid();
   registry = await startRegistry(droid);
 });

@@ -3,6 +3,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerodeHost } from "../../releaser/dockerode-host.js";
 import { transferImage } from "../../releaser/image-transfer.js";
+import { removeImagesOfDeadRuns, RUN_LABEL } from "../support/docker-cleanup.js";
 import { droidForSuite, startDroid } from "../support/droid.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { uniqueName } from "../support/services.js";
@@ -22,7 +23,7 @@ async function fixture(marker: string, from = "berth-standin/busybox:latest", li
   const repo = uniqueName("berth-transfer-");
   repos.push(repo);
   const pack = tar.pack();
-  pack.entry({ name: "Dockerfile" }, [`FROM ${from}`, ...lines, `RUN echo ${marker} > /marker`, `LABEL berth.test=${repo}`, ""].join("\n"));
+  pack.entry({ name: "Dockerfile" }, [`FROM ${from}`, ...lines, `RUN echo ${marker} > /marker`, `LABEL berth.test=${repo} ${RUN_LABEL}=${process.pid}`, ""].join("\n"));
   pack.finalize();
   const stream = await local.buildImage(pack, { t: `${repo}:v1` });
   await new Promise<void>((resolve, reject) => local.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
@@ -34,6 +35,7 @@ const markerOn = async (ref: string): Promise<string> =>
   (await target().runOnce({ Image: ref, Cmd: ["cat", "/marker"] }, 30_000)).output.trim();
 
 beforeAll(async () => {
+  await removeImagesOfDeadRuns();
   registry = await startRegistry(droid());
 });
 afterAll(async () => {

@@ -1,9 +1,53 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { Droid } from "./droid.js";
 import { freePort, waitFor } from "./services.js";
+
+/** Where each registry keeps its storage, its owner's pid and its processes: one directory each. */
+const ROOT = join(tmpdir(), "berth-registries");
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops the registries of runs that are gone (a killed run never reached stop()): each process it
+ * recorded, only while that pid still runs the recorded command line, and its storage.
+ */
+function sweepRegistries(): void {
+  mkdirSync(ROOT, { recursive: true });
+  for (const name of readdirSync(ROOT)) {
+    const dir = join(ROOT, name);
+    const read = (file: string): string => {
+      try {
+        return readFileSync(join(dir, file), "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const owner = Number(read("owner"));
+    if (!owner || alive(owner)) continue;
+    for (const line of read("pids").split("\n").filter(Boolean)) {
+      const [pid, ...marker] = line.split(" ");
+      const cmdline = (() => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+        } catch {
+          return "";
+        }
+      })();
+      if (cmdline.includes(marker.join(" "))) process.kill(Number(pid), "SIGKILL");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** A Docker registry for tests (Debian's docker-registry), seen as 127.0.0.1:PORT by this machine's engine and by one droid's. */
 export interface TestRegistry {
@@ -20,8 +64,10 @@ export interface TestRegistry {
  * (this machine's engine must never be reconfigured by a test). Needs docker-registry and socat.
  */
 export async function startRegistry(droid: Droid): Promise<TestRegistry> {
+  sweepRegistries();
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "berth-registry-"));
+  const dir = mkdtempSync(join(ROOT, "r-"));
+  writeFileSync(join(dir, "owner"), String(process.pid));
   const hostEnd = droid.address.replace(/\.2$/, ".1");
   writeFileSync(
     join(dir, "config.yml"),
@@ -37,6 +83,8 @@ export async function startRegistry(droid: Droid): Promise<TestRegistry> {
   const spawn = (file: string, args: string[]): void => {
     const child = execa(file, args, { reject: false, stdio: "ignore", cleanup: true });
     children.push(child);
+    // nsenter execs socat in place: the pid and the last argument stay the same.
+    if (child.pid) appendFileSync(join(dir, "pids"), `${child.pid} ${args.at(-1)}\n`);
   };
   const stop = async (): Promise<void> => {
     for (const child of children) child.kill("SIGKILL");
