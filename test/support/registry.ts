@@ -2,20 +2,12 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { alive } from "./docker-cleanup.js";
 import type { Droid } from "./droid.js";
 import { freePort, waitFor } from "./services.js";
 
 /** Where each registry keeps its storage, its owner's pid and its processes: one directory each. */
 const ROOT = join(tmpdir(), "berth-registries");
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * Stops the registries of runs that are gone (a killed run never reached stop()): each process it
