@@ -10,7 +10,8 @@
  * is missing or broken in some builds, and the Engine API cannot kill an exec berth stopped waiting for.
  */
 export function planHttpProbe(ip: string, port: number, path: string, timeoutMs: number): string[] {
-  const seconds = Math.max(0.1, timeoutMs / 1000).toFixed(1);
+  // Whole seconds: busybox builds without FEATURE_FLOAT_SLEEP refuse fractions.
+  const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
   const host = ip.includes(":") ? `[${ip}]` : ip;
   return ["timeout", seconds, "wget", "-S", "--spider", "-q", "-U", "berth-health", `http://${host}:${port}${path.startsWith("/") ? path : `/${path}`}`];
 }

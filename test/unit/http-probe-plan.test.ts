@@ -4,12 +4,13 @@ import { planHttpProbe, probeStatus } from "../../releaser/http-probe-plan.js";
 describe("planHttpProbe", () => {
   it("asks once for the status lines, bounded by busybox timeout", () => {
     expect(planHttpProbe("10.230.1.5", 8080, "/health?x=1", 2000)).toEqual([
-      "timeout", "2.0", "wget", "-S", "--spider", "-q", "-U", "berth-health", "http://10.230.1.5:8080/health?x=1",
+      "timeout", "2", "wget", "-S", "--spider", "-q", "-U", "berth-health", "http://10.230.1.5:8080/health?x=1",
     ]);
   });
 
-  it("keeps a short deadline above zero, brackets IPv6 and roots a relative path", () => {
-    expect(planHttpProbe("fd00::5", 80, "up", 20)).toEqual(["timeout", "0.1", "wget", "-S", "--spider", "-q", "-U", "berth-health", "http://[fd00::5]:80/up"]);
+  it("rounds the deadline up to whole seconds, brackets IPv6 and roots a relative path", () => {
+    expect(planHttpProbe("fd00::5", 80, "up", 1500)[1]).toBe("2");
+    expect(planHttpProbe("fd00::5", 80, "up", 20)).toEqual(["timeout", "1", "wget", "-S", "--spider", "-q", "-U", "berth-health", "http://[fd00::5]:80/up"]);
   });
 });
 
