@@ -19,10 +19,11 @@ export type TransferResult = { via: "present" } | { via: "registry"; as: string 
  * `<registry>/<ref>` and `to` pulls that, so each side sends only the layers the other lacks; the
  * registry name is untagged on both engines after. Without one the image streams engine to engine
  * through berth (`docker save` piped into `docker load`: the load request reads the save response at
- * the target's pace, so memory stays at a few socket buffers whatever the image's size), leaving out
- * the layers the target has under the app's other images (its earlier releases). Either way
- * the whole move has one deadline, and its error names both servers. Concurrent moves of one image
- * between the same two servers in this process share one (two environments releasing one commit).
+ * the target's pace, so memory stays bounded whatever the image's size; bench/image-transfer saw
+ * +28 MB RSS for 200 MB), leaving out the layers the target has under the app's other images (its
+ * earlier releases). Either way the whole move has one deadline, and its error names both servers.
+ * Concurrent moves of one image between the same two servers in this process share one (two
+ * environments releasing one commit).
  */
 export function transferImage(
   ref: string,

@@ -16,8 +16,8 @@ export interface LayerFilterStats {
  * read a layer its engine has on the same parents, so it never misses them). The archive names
  * layers by v1 IDs and lists them in manifest.json only at its end, so each layer file is spooled to
  * a temporary file while its digest (its diff ID: layer files are uncompressed) is taken, then sent
- * or dropped: memory stays bounded, and the disk holds one layer at a time. Spool files are removed
- * whatever happens.
+ * or dropped: memory stays bounded, and the disk (TMPDIR) holds one layer at a time. Spool files
+ * are removed whatever happens.
  */
 export function withoutLayers(archive: NodeJS.ReadableStream, skip: ReadonlySet<string>, stats: LayerFilterStats): Readable {
   const extract = tar.extract();
