@@ -32,19 +32,20 @@ export class ProbeContainer {
     const ip = c?.NetworkSettings.Networks?.[target.network]?.IPAddress;
     if (!ip) return undefined;
     const name = await this.#ensure();
-    await this.#join(name, target.network);
     const argv = planHttpProbe(ip, target.port, target.path, timeoutMs);
-    // A little past the in-container deadline, which `timeout` enforces there.
-    const output = await execOutput(this.docker, name, argv, timeoutMs + 3000).then(
-      (r) => r.output.toString(),
-      (e: unknown) => {
-        if (e instanceof ExecTimeoutError) return e.stdout;
-        if (!isStatus(e, 404) && !isStatus(e, 409)) throw e;
+    let output: string;
+    try {
+      await this.#join(name, target.network);
+      // A little past the in-container deadline, which `timeout` enforces there.
+      output = (await execOutput(this.docker, name, argv, timeoutMs + 3000)).output.toString();
+    } catch (e) {
+      if (e instanceof ExecTimeoutError) output = e.stdout;
+      else if (isStatus(e, 404) || isStatus(e, 409)) {
         // Removed or stopped under us: no answer this time; the next probe makes it anew.
         this.#ready = undefined;
-        return "";
-      },
-    );
+        return undefined;
+      } else throw e;
+    }
     const status = probeStatus(output);
     if (status === undefined) this.#joined.delete(target.network);
     return status;
