@@ -42,10 +42,11 @@ export function transferImage(
 const inFlight = new Map<string, Promise<TransferResult>>();
 
 async function transfer(ref: string, from: DockerHost, to: DockerHost, options: { registry?: string; timeoutMs?: number }): Promise<TransferResult> {
-  if (from === to || (await to.hasImage(ref))) return { via: "present" };
+  if (from === to) return { via: "present" };
   const deadline = Date.now() + (options.timeoutMs ?? TRANSFER_TIMEOUT_MS);
   const left = (): number => Math.max(1, deadline - Date.now());
   try {
+    if (await to.hasImage(ref)) return { via: "present" };
     const result = options.registry ? await viaRegistry(ref, from, to, options.registry, left) : await viaStream(ref, from, to, left);
     if (!(await to.hasImage(ref))) throw new Error(`${ref} is still missing there afterwards`);
     return result;

@@ -104,4 +104,15 @@ describe("transferImage to a remote droid", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await target().hasImage(ref)).toBe(false);
   });
+
+  // Last: the droid's engine stays down for the rest of the file.
+  it("fails at once, naming the server, when the droid's engine is down", async () => {
+    const ref = await fixture(uniqueName("dead-"));
+    await droid().stopEngine();
+    const started = performance.now();
+    await expect(transferImage(ref, builder, target())).rejects.toThrow(/^moving image \S+ from server local to droid failed: .*ECONNREFUSED/);
+    const ms = Math.round(performance.now() - started);
+    console.log(`image transfer to a droid whose engine is down failed after ${ms} ms`);
+    expect(ms).toBeLessThan(5000);
+  });
 });
