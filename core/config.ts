@@ -72,6 +72,11 @@ export interface Config {
   keepImages: number;
   /** Buildpacks builder image for apps without a Dockerfile. */
   packBuilder: string;
+  /**
+   * Registry (`host[:port][/path]`) that carries images from the builder's engine to other servers;
+   * undefined: they stream engine to engine through berth.
+   */
+  registry: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -144,6 +149,11 @@ export function loadConfig(given: Env = process.env): Config {
     problems.push(`BERTH_DOCKER_HOST=${dockerHost}: expected unix:///path, tcp://host:port or ssh://user@host`);
   }
 
+  const registry = env.BERTH_REGISTRY?.replace(/\/+$/, "") || undefined;
+  if (registry && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/i.test(registry)) {
+    problems.push(`BERTH_REGISTRY=${registry}: expected a registry host, port and path without a scheme, e.g. registry.example.com:5000/berth`);
+  }
+
   const github = readGitHub(env, problems);
   const gheHost = env.GHE_HOST;
   const gheProtocol = env.GHE_PROTOCOL || "https";
@@ -200,6 +210,7 @@ export function loadConfig(given: Env = process.env): Config {
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
+    registry,
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

@@ -54,6 +54,18 @@ export interface DockerHost {
   listImages(labels: Record<string, string>): Promise<string[]>;
   /** Pulls an image that is not on the server yet (services' public images), within timeoutMs; a present one is used as is. */
   ensureImage(ref: string, timeoutMs?: number): Promise<void>;
+  /** Whether an image (tag or id) is on the server. */
+  hasImage(ref: string): Promise<boolean>;
+  /** An image's layers (diff IDs, bottom first) and labels; undefined when it is not on the server. */
+  inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined>;
+  /** Gives an image on the server another tag (repo:tag). */
+  tagImage(ref: string, as: string): Promise<void>;
+  /** Pushes a tagged image to the registry its name starts with, within timeoutMs; the registry skips layers it has. */
+  pushImage(ref: string, timeoutMs?: number): Promise<void>;
+  /** The image as a `docker save` archive, produced as it is read. */
+  saveImage(ref: string): Promise<NodeJS.ReadableStream>;
+  /** Loads a `docker save` archive, read at the engine's pace, within timeoutMs; rejects with the engine's error. */
+  loadImage(tar: NodeJS.ReadableStream, timeoutMs?: number): Promise<void>;
   /** Runs a container to completion (a release command), killed after timeoutMs: its exit code and output (head and tail); it is removed after. */
   runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   /** Runs argv in a running container: its output (head and tail); throws ExecError on a non-zero exit, and when it runs past timeoutMs. */

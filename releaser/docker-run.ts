@@ -58,11 +58,11 @@ function collect(docker: Docker, stream: NodeJS.ReadableStream, output: BoundedT
 }
 
 /**
- * Runs argv in a running container: its exit code and output (head and tail, EXEC_OUTPUT_CHARS).
- * A non-zero exit throws an ExecError; so does no exit within timeoutMs, when berth stops waiting
- * (the Engine API cannot kill an exec, so the process may go on until the container stops).
+ * Runs argv in a running container until its output ends (an ExecTimeoutError past timeoutMs), not
+ * waiting for the exit code the daemon records a moment later: a health probe reads its answer
+ * from the output alone, 20 ms or more sooner.
  */
-export async function execIn(docker: Docker, container: string, argv: string[], timeoutMs = EXEC_TIMEOUT_MS): Promise<{ exitCode: number; output: string }> {
+export async function execOutput(docker: Docker, container: string, argv: string[], timeoutMs: number): Promise<{ exec: Docker.Exec; output: BoundedText; stderr: BoundedText }> {
   const exec = await docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const output = new BoundedText(EXEC_OUTPUT_CHARS);
@@ -71,6 +71,16 @@ export async function execIn(docker: Docker, container: string, argv: string[], 
     destroy(stream);
     return new ExecTimeoutError(argv, output.toString(), timeoutMs);
   });
+  return { exec, output, stderr };
+}
+
+/**
+ * Runs argv in a running container: its exit code and output (head and tail, EXEC_OUTPUT_CHARS).
+ * A non-zero exit throws an ExecError; so does no exit within timeoutMs, when berth stops waiting
+ * (the Engine API cannot kill an exec, so the process may go on until the container stops).
+ */
+export async function execIn(docker: Docker, container: string, argv: string[], timeoutMs = EXEC_TIMEOUT_MS): Promise<{ exitCode: number; output: string }> {
+  const { exec, output, stderr } = await execOutput(docker, container, argv, timeoutMs);
   // The stream can end a moment before the daemon records the exit code: wait for it.
   let info = await exec.inspect();
   for (let i = 0; i < 50 && (info.Running || info.ExitCode === null); i++) {
@@ -112,24 +122,70 @@ export async function runToCompletion(docker: Docker, options: Docker.ContainerC
 
 /** Pulls an image, giving up after timeoutMs (a registry that trickles would otherwise hold the release forever). */
 export async function pullImage(docker: Docker, ref: string, server: string, timeoutMs = PULL_TIMEOUT_MS): Promise<void> {
+  await followWithin(docker, () => docker.pull(ref), "pulling", ref, server, timeoutMs);
+}
+
+/** Pushes a tagged image to its registry (which skips the layers it has), giving up after timeoutMs. */
+export async function pushImage(docker: Docker, ref: string, server: string, timeoutMs = PULL_TIMEOUT_MS): Promise<void> {
+  // An empty X-Registry-Auth: the engine refuses a push without the header, even to an open registry.
+  await followWithin(docker, () => docker.getImage(ref).push({ authconfig: {} }) as Promise<NodeJS.ReadableStream>, "pushing", ref, server, timeoutMs);
+}
+
+/** Follows a pull's or push's progress stream to its end within timeoutMs; an error event rejects. */
+async function followWithin(docker: Docker, open: () => Promise<NodeJS.ReadableStream>, doing: string, ref: string, server: string, timeoutMs: number): Promise<void> {
   let stream: NodeJS.ReadableStream | undefined;
   let gaveUp = false;
-  const pull = (async () => {
-    const s = await docker.pull(ref);
+  const work = (async () => {
+    const s = await open().catch((e: Error) => {
+      throw new Error(`${doing} ${ref} on ${server} failed: ${e.message}`, { cause: e });
+    });
     stream = s;
     if (gaveUp) return destroy(s);
     await new Promise<void>((resolve, reject) =>
       docker.modem.followProgress(s, (err: Error | null, events: { error?: string }[] = []) => {
-        // A pull that fails halfway still ends the stream normally, with the error as an event.
+        // A pull or push that fails halfway still ends the stream normally, with the error as an event.
         const failed = events.find((ev) => ev.error);
-        if (err || failed) reject(err ?? new Error(`pulling ${ref} failed: ${failed?.error}`));
+        if (err || failed) reject(err ?? new Error(`${doing} ${ref} failed: ${failed?.error}`));
         else resolve();
       }),
     );
   })();
-  await withDeadline(pull, timeoutMs, () => {
+  await withDeadline(work, timeoutMs, () => {
     gaveUp = true;
     destroy(stream);
-    return new Error(`pulling ${ref} on ${server} took over ${seconds(timeoutMs)}; berth gave up (is the registry reachable and answering from there?)`);
+    return new Error(`${doing} ${ref} on ${server} took over ${seconds(timeoutMs)}; berth gave up (is the registry reachable and answering from there?)`);
   });
+}
+
+/**
+ * Loads a `docker save` archive, read from tar at the engine's pace (the request body is piped, so a
+ * slow engine slows the source and nothing piles up in berth); aborted after timeoutMs. Rejects with
+ * the engine's error, which it reports in the response body with status 200.
+ */
+export async function loadImage(docker: Docker, tar: NodeJS.ReadableStream, server: string, timeoutMs = PULL_TIMEOUT_MS): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const res = (await docker.loadImage(tar, { quiet: true, abortSignal: abort.signal })) as NodeJS.ReadableStream;
+    const body = new BoundedText(EXEC_OUTPUT_CHARS);
+    for await (const chunk of res) body.push(String(chunk));
+    const failed = body
+      .toString()
+      .split("\n")
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { error?: string }];
+        } catch {
+          return [];
+        }
+      })
+      .find((ev) => ev.error);
+    if (failed) throw new Error(`loading an image on ${server} failed: ${failed.error}`);
+  } catch (e) {
+    if (abort.signal.aborted) throw new Error(`loading an image on ${server} took over ${seconds(timeoutMs)}; berth gave up (is the link to it that slow?)`);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    destroy(tar);
+  }
 }

@@ -1,10 +1,14 @@
 import Docker from "dockerode";
 import tar from "tar-stream";
 import { demux, healthOf } from "./docker-wire.js";
-import { execIn, pullImage, runToCompletion } from "./docker-run.js";
+import { execIn, loadImage, pullImage, pushImage, runToCompletion } from "./docker-run.js";
 import { httpStatus, type HttpTarget } from "./health-check.js";
+import { ProbeContainer } from "./probe-container.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 import type { ContainerInfo, DockerHost, ManagedResources } from "./docker-host.js";
+
+/** The image of the probe container on remote engines when none is given: the default proxy image, which carries busybox wget. */
+const DEFAULT_PROBE_IMAGE = "caddy:2-alpine";
 
 const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: number }).statusCode === code;
 
@@ -14,11 +18,20 @@ const isStatus = (e: unknown, code: number): boolean => (e as { statusCode?: num
  * removes another's (two installations, or a test suite beside a live berth, may share an engine).
  */
 export class DockerodeHost implements DockerHost {
+  /** Set when health probes run inside the droid (a remote engine), undefined when berth shares the engine's host. */
+  readonly #probe: ProbeContainer | undefined;
+
   constructor(
     readonly docker: Docker,
     readonly name = "default",
     readonly instance = DEFAULT_INSTANCE,
-  ) {}
+    options: { probeImage?: string } = {},
+  ) {
+    // An engine on a unix socket runs on berth's own host, whose bridge addresses berth reaches
+    // directly (~1 ms a probe); over tcp:// or ssh:// they belong to another machine.
+    const local = Boolean((docker.modem as { socketPath?: unknown }).socketPath);
+    this.#probe = local ? undefined : new ProbeContainer(docker, { instance, image: options.probeImage ?? DEFAULT_PROBE_IMAGE, server: name });
+  }
 
   /** Labels with this installation's stamped on. */
   #own(labels: Record<string, string> | undefined): Record<string, string> {
@@ -121,7 +134,7 @@ export class DockerodeHost implements DockerHost {
   }
 
   async probeHttp(target: HttpTarget, timeoutMs: number): Promise<number | undefined> {
-    // This driver runs beside the engine, so the bridge address is reachable from berth's own host.
+    if (this.#probe) return this.#probe.probe(target, timeoutMs);
     const c = await this.docker.getContainer(target.container).inspect().catch(() => undefined);
     const ip = c?.NetworkSettings.Networks?.[target.network]?.IPAddress;
     if (!ip) return undefined;
@@ -233,13 +246,41 @@ export class DockerodeHost implements DockerHost {
   }
 
   async ensureImage(ref: string, timeoutMs?: number): Promise<void> {
-    try {
-      await this.docker.getImage(ref).inspect();
-      return;
-    } catch (e) {
-      if (!isStatus(e, 404)) throw e;
-    }
+    if (await this.hasImage(ref)) return;
     await pullImage(this.docker, ref, this.name, timeoutMs);
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    return (await this.inspectImage(ref)) !== undefined;
+  }
+
+  async inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return { layers: info.RootFS?.Layers ?? [], labels: info.Config?.Labels ?? {} };
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      throw e;
+    }
+  }
+
+  async tagImage(ref: string, as: string): Promise<void> {
+    // The tag follows the last colon after the last slash: a registry's port is no tag.
+    const colon = as.lastIndexOf(":");
+    const [repo, tag] = colon > as.lastIndexOf("/") ? [as.slice(0, colon), as.slice(colon + 1)] : [as, "latest"];
+    await this.docker.getImage(ref).tag({ repo, tag });
+  }
+
+  async pushImage(ref: string, timeoutMs?: number): Promise<void> {
+    await pushImage(this.docker, ref, this.name, timeoutMs);
+  }
+
+  async saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.docker.getImage(ref).get();
+  }
+
+  async loadImage(tar: NodeJS.ReadableStream, timeoutMs?: number): Promise<void> {
+    await loadImage(this.docker, tar, this.name, timeoutMs);
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {

@@ -2,7 +2,8 @@
 # Installs (where missing) and starts what berth needs on a bare Debian 12 machine, as root:
 # Docker engine, PostgreSQL, Redis and git. Idempotent: safe to run again on a machine that has them.
 # Usage: scripts/deps.sh            (prints the DATABASE_URL / REDIS_URL it set up)
-#        scripts/deps.sh --test     (also what the test suite needs: busybox-static and caddy for the stand-in images)
+#        scripts/deps.sh --test     (also what the test suite needs: busybox-static and caddy for the stand-in images,
+#                                    docker-registry and socat for image transfer to a simulated droid)
 # Where systemd runs, PostgreSQL, Redis and dockerd are its services (supervised, started at boot);
 # elsewhere (containers, CI sandboxes) they are started directly.
 set -euo pipefail
@@ -26,6 +27,8 @@ if [ "${1:-}" = --test ]; then
   bb_ldd=$(ldd /bin/busybox 2>&1 || true); bb_apps=$(/bin/busybox --list 2>/dev/null || true)
   [[ $bb_ldd == *"not a dynamic"* && $'\n'$bb_apps$'\n' == *$'\nhttpd\n'* ]] || need+=(busybox-static)
   command -v caddy >/dev/null 2>&1 || need+=(caddy)
+  command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+  command -v socat >/dev/null 2>&1 || need+=(socat)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
@@ -36,6 +39,10 @@ fi
 # Debian's caddy package starts a service on :80 where systemd runs; berth runs Caddy in a container.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet caddy 2>/dev/null; then
   systemctl disable --now caddy >/dev/null 2>&1 || true
+fi
+# Likewise docker-registry on :5000; the tests start their own on a free loopback port.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 
 # Docker engine

@@ -116,7 +116,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     stops.push(async () => builds.stop());
   }
   if (github && reporter && config.roles.includes("releaser")) {
-    const host = new DockerodeHost(docker, "default", config.instance);
+    const host = new DockerodeHost(docker, "default", config.instance, { probeImage: config.proxyImage });
     const releaseLog = log.child({ role: "releaser" });
     const proxy = new IngressProxy(host, { instance: config.instance, image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort }, config.tls, releaseLog);
     const settings = {

@@ -56,22 +56,43 @@ describe("a simulated remote droid", () => {
       await c.remove({ force: true });
     }
   });
+
+  it("health-probes from a container inside the droid, made anew when it is gone", async () => {
+    const { engine } = started();
+    const host = new DockerodeHost(engine, "droid", "berth-itest-probe", { probeImage: "berth-standin/caddy:2" });
+    const net = uniqueName("berth-droid-net-");
+    const name = uniqueName("berth-droid-web-");
+    await engine.createNetwork({ Name: net });
+    try {
+      const c = await engine.createContainer({
+        name,
+        Image: "berth-standin/busybox:latest",
+        Cmd: ["sh", "-c", "echo up > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"],
+        HostConfig: { NetworkMode: net, Init: true },
+      });
+      await c.start();
+      const target = { container: name, network: net, port: 8080, path: "/" };
+      await waitFor("a probe from the droid", async () => (await host.probeHttp(target, 2000)) === 200, 15_000, 100);
+      const probe = await engine.getContainer("berth-itest-probe-probe").inspect();
+      expect(Object.keys(probe.NetworkSettings.Networks)).toContain(net);
+      expect(probe.Config.Labels).toMatchObject({ "berth.role": "probe", "berth.instance": "berth-itest-probe" });
+      expect(probe.Config.Labels["berth.managed"]).toBeUndefined(); // never a stray to the reconciler
+      await engine.getContainer("berth-itest-probe-probe").remove({ force: true });
+      expect(await host.probeHttp(target, 2000)).toBeUndefined(); // gone under it: no answer, no throw
+      await waitFor("a probe from a new probe container", async () => (await host.probeHttp(target, 2000)) === 200, 15_000, 100);
+    } finally {
+      await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
+      await engine.getContainer("berth-itest-probe-probe").remove({ force: true }).catch(() => undefined);
+      await engine.getNetwork(net).remove().catch(() => undefined);
+    }
+  });
 });
 
 dockerHostConformance(
   "dockerode on a remote droid over TLS",
   () => ({
-    host: new DockerodeHost(started().engine, "droid", "berth-conformance"),
+    host: new DockerodeHost(started().engine, "droid", "berth-conformance", { probeImage: "berth-standin/caddy:2" }),
     engine: started().engine,
     stamped: { "berth.instance": "berth-conformance" },
   }),
-  {
-    knownGaps: {
-      // DockerodeHost.probeHttp connects from berth's process to the container's bridge address,
-      // which only a berth on the engine's own host can reach. Issue 13 item 4 moves the probe to
-      // the droid's side (its proxy container or a probe container on the app network).
-      "probes HTTP on a container's network: the status, or undefined when nothing answers":
-        "probeHttp connects from berth's host to the bridge address, unreachable on a remote droid (issue 13 item 4)",
-    },
-  },
 );

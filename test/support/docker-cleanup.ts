@@ -25,9 +25,30 @@ export async function containersOf(app: string): Promise<Docker.ContainerInfo[]>
   return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.app=${app}`] }) });
 }
 
-/** Removes what an installation (BERTH_INSTANCE) made under its fixed names: its proxy, ingress network and proxy volumes. */
+/** Removes what an installation (BERTH_INSTANCE) made under its fixed names: its proxy and probe, ingress network and proxy volumes. */
 export async function removeInstance(instance: string): Promise<void> {
   await removeContainer(`${instance}-proxy`);
+  await removeContainer(`${instance}-probe`);
   await docker.getNetwork(`${instance}-ingress`).remove().catch(() => undefined);
   for (const v of [`${instance}-proxy-data`, `${instance}-proxy-config`]) await docker.getVolume(v).remove().catch(() => undefined);
+}
+
+/** A label naming the test process that made an image, so a later run can remove those of a run that was killed. */
+export const RUN_LABEL = "berth.test-run";
+
+/** Whether a process with this pid runs (a test run that made something and may still clean it up). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the images labelled RUN_LABEL by test processes that are gone, newest first (a child goes before its parent). */
+export async function removeImagesOfDeadRuns(): Promise<void> {
+  const images = await docker.listImages({ filters: JSON.stringify({ label: [RUN_LABEL] }) });
+  const dead = images.filter((i) => !alive(Number(i.Labels?.[RUN_LABEL]))).sort((a, b) => b.Created - a.Created);
+  for (const i of dead) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
 }

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -176,6 +177,23 @@ export function dockerHostConformance(
       expect(await host.probeHttp({ ...target, network: other }, 2000)).toBeUndefined(); // not attached there
     });
 
+    // A remote driver probes from a container it attaches to app networks: a network torn down and
+    // made again under the same name (a preview closed and reopened) is a new network to join.
+    check("probes a container on a network removed and made again under the same name", async () => {
+      const net = await network();
+      const serve = ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"];
+      const first = await running({ network: net, cmd: serve });
+      const target = { container: first.name, network: net, port: 8080, path: "/" };
+      await waitHealthy((ms) => host.probeHttp(target, ms), { ...target, accept: anyAnswer }, 10_000);
+      await host.removeContainer(first.id);
+      await host.removeNetwork(net);
+      await host.ensureNetwork(net, {});
+      const second = await running({ network: net, cmd: serve });
+      const again = { ...target, container: second.name };
+      await waitHealthy((ms) => host.probeHttp(again, ms), { ...again, accept: anyAnswer }, 10_000);
+      expect(await host.probeHttp(again, 2000)).toBe(200);
+    });
+
     check("writes a file into a container, creating missing directories and replacing what was there", async () => {
       const c = await running();
       await host.putFile(c.name, "/deep/er/file.txt", "first\n");
@@ -321,6 +339,23 @@ export function dockerHostConformance(
       expect(await host.removeImage(tag)).toBe(true);
       expect(await host.listImages({ "berth.test": mark })).toEqual([]);
       expect(await host.removeImage(tag)).toBe(true);
+    });
+
+    check("tags an image, saves it as an archive and loads that back, and says which images it has", async () => {
+      const mark = uniqueName("conf-");
+      const tag = await image([`LABEL berth.test=${mark}`]);
+      const second = tag.replace(/:v1$/, ":moved");
+      await host.tagImage(tag, second);
+      expect((await host.listImages({ "berth.test": mark })).sort()).toEqual([second, tag].sort());
+      const chunks: Buffer[] = [];
+      for await (const chunk of await host.saveImage(tag)) chunks.push(Buffer.from(chunk as Buffer));
+      expect(await host.removeImage(second)).toBe(true);
+      expect(await host.removeImage(tag)).toBe(true);
+      expect(await host.hasImage(tag)).toBe(false);
+      await host.loadImage(Readable.from([Buffer.concat(chunks)]), 60_000);
+      expect(await host.hasImage(tag)).toBe(true);
+      expect(await host.listImages({ "berth.test": mark })).toEqual([tag]);
+      await expect(host.loadImage(Readable.from([Buffer.from("no archive")]), 60_000)).rejects.toThrow(/loading an image on .* failed/);
     });
 
     check("uses an image that is present as is, and rejects one it cannot pull", async () => {

@@ -22,6 +22,15 @@ describe("loadConfig", () => {
     expect(c.githubApiUrl).toBe("https://api.github.com");
     expect(c.reconcileIntervalSeconds).toBe(60);
     expect(c.roles).toEqual(["server", "builder", "releaser"]);
+    expect(c.registry).toBeUndefined();
+  });
+
+  it("reads BERTH_REGISTRY as host, port and path, refusing a scheme", () => {
+    expect(loadConfig({ BERTH_REGISTRY: "registry.example.com:5000/berth/" }).registry).toBe("registry.example.com:5000/berth");
+    expect(loadConfig({ BERTH_REGISTRY: "127.0.0.1:5000" }).registry).toBe("127.0.0.1:5000");
+    expect(() => loadConfig({ BERTH_REGISTRY: "https://registry.example.com" })).toThrow(
+      "BERTH_REGISTRY=https://registry.example.com: expected a registry host, port and path without a scheme, e.g. registry.example.com:5000/berth",
+    );
   });
 
   it("turns TLS on for real domains and reads GitHub Enterprise", () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { ExecError } from "../../../core/errors.js";
 import type { ContainerInfo, DockerHost, ManagedResources } from "../../../releaser/docker-host.js";
@@ -61,6 +62,10 @@ export class FakeDockerHost implements DockerHost {
   readonly images = new Map<string, FakeImage>();
   /** Images pulled by ensureImage, in order. */
   readonly pulls: string[] = [];
+  /** Images pushed, in order; what they carry lands in `registry`, which fakes may share. */
+  readonly pushes: string[] = [];
+  /** Images loaded from an archive, in order. */
+  readonly loads: string[] = [];
   /** Every exec: container name and argv. */
   readonly execs: { container: string; argv: string[] }[] = [];
   /** Every runOnce's create options and timeout. */
@@ -82,7 +87,10 @@ export class FakeDockerHost implements DockerHost {
   /** What a one-off container (a release command) returns. */
   onRunOnce: (options: Docker.ContainerCreateOptions) => RunResult = () => ({ exitCode: 0, output: "" });
 
-  constructor(readonly name = "default") {}
+  constructor(
+    readonly name = "default",
+    readonly registry = new Map<string, FakeImage>(),
+  ) {}
 
   /** Puts an image on the engine, as a build or a pull would. */
   addImage(ref: string, image: Omit<FakeImage, "ref"> = { labels: {} }): void {
@@ -240,7 +248,46 @@ export class FakeDockerHost implements DockerHost {
   async ensureImage(ref: string): Promise<void> {
     if (this.images.has(ref)) return;
     this.pulls.push(ref);
-    this.addImage(ref);
+    const pushed = this.registry.get(ref);
+    this.addImage(ref, pushed ? { labels: pushed.labels, exposedPorts: pushed.exposedPorts } : { labels: {} });
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    return this.images.has(ref);
+  }
+
+  /** Fake images have one layer, named after the image. */
+  async inspectImage(ref: string): Promise<{ layers: string[]; labels: Record<string, string> } | undefined> {
+    const image = this.images.get(ref);
+    return image ? { layers: [`sha256:${ref}`], labels: { ...image.labels } } : undefined;
+  }
+
+  async tagImage(ref: string, as: string): Promise<void> {
+    const image = this.images.get(ref);
+    if (!image) throw notFound(`image: ${ref}`);
+    this.addImage(as, { labels: image.labels, exposedPorts: image.exposedPorts });
+  }
+
+  async pushImage(ref: string): Promise<void> {
+    const image = this.images.get(ref);
+    if (!image) throw notFound(`image: ${ref}`);
+    this.pushes.push(ref);
+    this.registry.set(ref, { ...image });
+  }
+
+  /** The fake archive: the image as JSON. */
+  async saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    const image = this.images.get(ref);
+    if (!image) throw notFound(`image: ${ref}`);
+    return Readable.from([JSON.stringify(image)]);
+  }
+
+  async loadImage(tar: NodeJS.ReadableStream): Promise<void> {
+    let text = "";
+    for await (const chunk of tar) text += String(chunk);
+    const image = JSON.parse(text) as FakeImage;
+    this.loads.push(image.ref);
+    this.images.set(image.ref, image);
   }
 
   async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<RunResult> {
