@@ -23,7 +23,9 @@ let db: pg.Client;
 const repos: { repo: TestRepo; facts: RepoFacts; commits: string[]; pr: string }[] = [];
 
 beforeAll(async () => {
-  h = await startHarness({ LOG_LEVEL: "warn", BERTH_BUILD_CONCURRENCY: "2", BERTH_ROLES: ROLES }, Number(process.env.BENCH_REDIS_DB ?? 1));
+  // BENCH_NODE_OPTIONS: V8 or Node flags for berth's process only (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
+  h = await startHarness({ LOG_LEVEL: "warn", BERTH_BUILD_CONCURRENCY: "2", BERTH_ROLES: ROLES, ...nodeOptions }, Number(process.env.BENCH_REDIS_DB ?? 1));
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
   for (let i = 0; i < REPOS; i++) {
