@@ -32,7 +32,7 @@ describe("operator actions: redeploy and cancel", () => {
     expect(id).toBeGreaterThan(first.id);
     await waitFor("redeploy live", async () => (await list()).find((d) => d.id === id)?.state === "live", 120_000);
     await waitFor("two successful check runs on the commit", () => h.github.checkRunsFor(sha).filter((c) => c.conclusion === "success").length === 2, 30_000);
-    expect((await list()).find((d) => d.id === first.id)?.state).not.toBe("live");
+    await waitFor("the first drained", async () => (await list()).find((d) => d.id === first.id)?.state !== "live", 15_000); // BERTH_DRAIN_SECONDS=1
   });
 
   it("cancels a running build from the CLI: its check run says cancelled and production keeps serving", async () => {
