@@ -29,6 +29,9 @@ if [ "${1:-}" = --test ]; then
   command -v caddy >/dev/null 2>&1 || need+=(caddy)
   command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
   command -v socat >/dev/null 2>&1 || need+=(socat)
+  # The simulated droid lives in a network namespace (ip netns, nsenter, unshare).
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
