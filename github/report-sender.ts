@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { systemClock, type Clock } from "../core/clock.js";
+import { atMost, Nap } from "../core/nap.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/db.js";
 import { dropClaim } from "./check-run-claim.js";
@@ -49,7 +50,7 @@ export class ReportSender {
   readonly #opts: Required<Omit<SenderOptions, "clock">>;
   #workers: Promise<void>[] = [];
   #stopping = new AbortController();
-  #nap = new AbortController();
+  readonly #nap: Nap;
   /** Installations this process is sending to: one report each at a time (see #claim). */
   readonly #busy = new Set<string>();
   #claiming: Promise<unknown> = Promise.resolve();
@@ -61,6 +62,7 @@ export class ReportSender {
     opts: SenderOptions = {},
   ) {
     this.#clock = opts.clock ?? systemClock;
+    this.#nap = new Nap(this.#clock);
     this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? LEASE_MS, maxAttempts: opts.maxAttempts ?? 15 };
   }
 
@@ -70,9 +72,7 @@ export class ReportSender {
 
   /** A report was added: idle workers look now instead of at their next poll. */
   wake(): void {
-    const nap = this.#nap;
-    this.#nap = new AbortController();
-    nap.abort();
+    this.#nap.wake();
   }
 
   /**
@@ -82,8 +82,7 @@ export class ReportSender {
   async stop(graceMs = 2_000): Promise<void> {
     this.#stopping.abort();
     this.wake();
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.all(this.#workers), grace]);
+    await atMost(Promise.all(this.#workers), graceMs);
     // A check run being created when we stop keeps its claim, which the next process would wait out
     // (awaitCheckRunId) before creating it itself: give it back now.
     const held = await this.db.selectFrom("github_reports").select("report").where("leased_by", "=", this.#owner).execute();
@@ -126,7 +125,7 @@ export class ReportSender {
       } catch (err) {
         if (!this.#stopping.signal.aborted) this.log.warn({ err }, "GitHub report outbox unavailable");
       }
-      if (!busy) await this.#clock.sleep(this.#opts.pollMs, this.#nap.signal).catch(() => {});
+      if (!busy) await this.#nap.take(this.#opts.pollMs);
     }
   }
 

@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from "../core/clock.js";
+import { atMost, Nap } from "../core/nap.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/db.js";
 import { lockKeys, withLockIfFree } from "../store/locks.js";
@@ -33,7 +34,7 @@ export class WebhookProcessor {
   readonly #opts: Required<Omit<ProcessorOptions, "clock">>;
   #loop: Promise<void> | undefined;
   #stopping = new AbortController();
-  #nap = new AbortController();
+  readonly #nap: Nap;
   #woken = false;
   #forgotAt = 0;
 
@@ -44,6 +45,7 @@ export class WebhookProcessor {
     opts: ProcessorOptions = {},
   ) {
     this.#clock = opts.clock ?? systemClock;
+    this.#nap = new Nap(this.#clock);
     this.#opts = { batch: opts.batch ?? 200, pollMs: opts.pollMs ?? 1_000, maxAttempts: opts.maxAttempts ?? 10, keepMs: opts.keepMs ?? 7 * DAY_MS };
   }
 
@@ -54,17 +56,14 @@ export class WebhookProcessor {
   /** A delivery was recorded: process it now rather than at the next poll. */
   wake(): void {
     this.#woken = true;
-    const nap = this.#nap;
-    this.#nap = new AbortController();
-    nap.abort();
+    this.#nap.wake();
   }
 
   /** Stops after the delivery in hand (at most graceMs); what is left waits in Postgres for the next start. */
   async stop(graceMs = 5_000): Promise<void> {
     this.#stopping.abort();
     this.wake();
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([this.#loop, grace]);
+    await atMost(this.#loop, graceMs);
   }
 
   async #run(): Promise<void> {
@@ -77,7 +76,7 @@ export class WebhookProcessor {
         this.log.warn({ err }, "webhook inbox pass failed; trying again");
       }
       if (this.#woken) continue;
-      await this.#clock.sleep(this.#opts.pollMs, this.#nap.signal).catch(() => undefined);
+      await this.#nap.take(this.#opts.pollMs);
     }
   }
 
