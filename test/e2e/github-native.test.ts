@@ -100,6 +100,24 @@ describe("GitHub-native: check run buttons and installation events", () => {
     }
   });
 
+  it("makes no app of an installed repository whose name is not GitHub's, or that the API does not confirm", async () => {
+    const apps = async () => ((await (await fetch(`${h.berth.url}/api/v1/apps`, { headers: { authorization: "Bearer e2e-admin-token" } })).json()) as { repository: string }[]).map((a) => a.repository);
+    const before = await apps();
+    h.github.repositories.set("octo-org/claimed", { id: 5151, defaultBranch: "main" });
+    const hostile = [
+      { id: 5150, full_name: "--upload-pack=touch /tmp/x/y" },
+      { id: 5152, full_name: "octo-org/../../etc" },
+      { id: 9999, full_name: "octo-org/claimed" }, // GitHub says this repository has another id
+    ];
+    expect((await h.github.sendHook("installation_repositories", installationRepositoriesPayload(h.facts.installationId, { added: hostile }))).status).toBe(200);
+    // A marker delivery after it: once it is worked off, the hostile one was too (the inbox keeps arrival order).
+    const marker = { id: 5153, full_name: "octo-org/marker" };
+    h.github.repositories.set(marker.full_name, { id: marker.id, defaultBranch: "main" });
+    await h.github.sendHook("installation_repositories", installationRepositoriesPayload(h.facts.installationId, { added: [marker] }));
+    await waitFor("marker app", async () => (await apps()).includes(marker.full_name), 10_000);
+    expect((await apps()).filter((r) => !before.includes(r))).toEqual([marker.full_name]);
+  });
+
   it("exposes what happened as Prometheus metrics behind the admin token", async () => {
     const url = `${h.berth.url}/metrics`;
     expect((await fetch(url)).status).toBe(401);
