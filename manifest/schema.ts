@@ -1,3 +1,4 @@
+import { placement } from "./placement.js";
 import { defaultWeb, processes, resources, services, web } from "./containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
 import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
@@ -181,7 +182,7 @@ const routes: Read<Route[]> = (ctx, path, raw) => {
   return out;
 };
 
-const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter) };
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter), placement };
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {
@@ -192,7 +193,12 @@ const previews: Read<PreviewSettings> = (ctx, path, raw) => {
   const f = fields(ctx, path, raw, PREVIEWS_SHAPE);
   if (!f) return undefined;
   const d = defaultPreviews();
-  return { env: f.env ?? d.env, services: f.services ?? d.services, ...(f.expire_after !== undefined ? { expireAfterMs: f.expire_after } : {}) };
+  return {
+    env: f.env ?? d.env,
+    services: f.services ?? d.services,
+    ...(f.expire_after !== undefined ? { expireAfterMs: f.expire_after } : {}),
+    ...(f.placement !== undefined ? { placement: f.placement } : {}),
+  };
 };
 
 /** Every top-level key of berth.yaml. */
@@ -208,6 +214,7 @@ const MANIFEST_SHAPE = {
   secrets: secretNames,
   routes,
   previews,
+  placement,
 };
 
 /** Validates parsed berth.yaml and applies its defaults; the manifest is complete only when there are no issues. */
@@ -230,6 +237,7 @@ export function readManifest(raw: unknown, lines: LineTree): { manifest: Manifes
       secrets: f.secrets ?? [],
       routes: f.routes ?? [],
       previews: f.previews ?? defaultPreviews(),
+      placement: f.placement,
     });
   return { manifest, issues: ctx.issues };
 }

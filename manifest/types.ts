@@ -30,6 +30,14 @@ export interface Manifest {
   /** Path routes in file order; any path not listed goes to web. */
   routes: Route[];
   previews: PreviewSettings;
+  /** Where production may live (issue 13): a server by name, or servers carrying these labels. */
+  placement?: Placement;
+}
+
+/** Constrains where an environment is placed; empty labels and no server: anywhere. */
+export interface Placement {
+  server?: string;
+  labels: Record<string, string>;
 }
 
 /** `build:` — where and how the image is built. */
@@ -142,4 +150,6 @@ export interface PreviewSettings {
   services: PreviewServices;
   /** previews.expire_after; absent: the operator's BERTH_PREVIEW_TTL decides. */
   expireAfterMs?: number;
+  /** Where previews may live; absent: placed independently of production, by capacity. */
+  placement?: Placement;
 }

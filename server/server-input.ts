@@ -1,9 +1,9 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { Sensitive } from "../core/sensitive.js";
 import type { TlsBundle } from "../core/tls-bundle.js";
+import { LABEL_KEY, LABEL_VALUE, LOCAL_SERVER, MAX_LABELS, SERVER_NAME as NAME } from "../core/server-names.js";
 
-/** The built-in server: the engine in BERTH_DOCKER_HOST. It cannot be registered or removed. */
-export const LOCAL_SERVER = "local";
+export { LOCAL_SERVER };
 
 /** A server to register, validated. */
 export interface ServerInput {
@@ -13,11 +13,7 @@ export interface ServerInput {
   labels: Record<string, string>;
 }
 
-const NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-const LABEL_KEY = /^[a-z0-9](?:[a-z0-9._/-]{0,61}[a-z0-9])?$/;
-const LABEL_VALUE = /^[A-Za-z0-9._-]{0,63}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
-const MAX_LABELS = 32;
 const PEM_MIN = 64;
 const PEM_MAX = 32 * 1024;
 

@@ -178,7 +178,16 @@ export interface ServersTable {
   created_at: Generated<Date>;
 }
 
+/** Where an app environment lives (migration 0017): a registered server's name, or "default" (local). */
+export interface PlacementsTable {
+  app_id: number;
+  environment: string;
+  server: string;
+  placed_at: Generated<Date>;
+}
+
 export interface Database {
+  placements: PlacementsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   servers: ServersTable;
   github_reports: GitHubReportsTable;
