@@ -38,6 +38,7 @@ export async function healOnce(deps: { db: Db; host: DockerHost; log: Logger }, 
     .innerJoin("apps", "apps.id", "releases.app_id")
     .select(["releases.container_id", "releases.container_name", "releases.environment", "releases.upstream", "deployments.id as deployment_id", "deployments.manifest", "apps.name as app"])
     .where("releases.state", "=", "live")
+    .where("releases.server", "=", deps.host.name)
     .execute();
   for (const r of probed) {
     const check = r.manifest?.web.healthcheck;

@@ -11,11 +11,11 @@ import { markReplaced } from "./release-state.js";
  * retried job finds the deployment live and does nothing. Returns the containers stopped.
  */
 export async function finishDrains(deps: { db: Db; host: DockerHost; log: Logger }): Promise<string[]> {
-  const envs = await deps.db.selectFrom("releases").select(["app_id", "environment"]).distinct().where("state", "=", "draining").execute();
+  const envs = await deps.db.selectFrom("releases").select(["app_id", "environment"]).distinct().where("state", "=", "draining").where("server", "=", deps.host.name).execute();
   const stopped: string[] = [];
   for (const { app_id, environment } of envs) {
     await withLockIfFree(deps.db, lockKeys.release(app_id, environment), async () => {
-      const draining = await deps.db.selectFrom("releases").selectAll().where("app_id", "=", app_id).where("environment", "=", environment).where("state", "=", "draining").execute();
+      const draining = await deps.db.selectFrom("releases").selectAll().where("app_id", "=", app_id).where("environment", "=", environment).where("state", "=", "draining").where("server", "=", deps.host.name).execute();
       for (const old of draining) {
         if (old.container_id) {
           await deps.host.stopContainer(old.container_id, 10);

@@ -15,13 +15,15 @@ export interface Route {
 
 export interface IngressConfig {
   tls: boolean;
+  /** With TLS, each site also answers plain HTTP: a droid's proxy, which the front door reaches over HTTP. */
+  plainHttp: boolean;
   sites: { hostname: string; upstreams: string[]; paths: PathRoute[] }[];
 }
 
 const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
-export function planIngress(routes: readonly Route[], tls: boolean): IngressConfig {
+export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = false): IngressConfig {
   const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[] }>();
   for (const r of routes) {
     const unsafe =
@@ -36,6 +38,7 @@ export function planIngress(routes: readonly Route[], tls: boolean): IngressConf
   }
   return {
     tls,
+    plainHttp,
     sites: [...byHost.keys()].sort().map((hostname) => {
       const site = byHost.get(hostname);
       return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [] };

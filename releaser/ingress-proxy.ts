@@ -23,6 +23,8 @@ export class IngressProxy {
     private readonly spec: ProxySpec,
     private readonly tls: boolean,
     private readonly log: Logger,
+    /** A droid's proxy: with TLS its sites answer plain HTTP too, for the front door in front of it. */
+    private readonly plainHttp = false,
   ) {
     this.#names = proxyNames(spec.instance ?? DEFAULT_INSTANCE);
   }
@@ -49,7 +51,7 @@ export class IngressProxy {
     } else {
       this.log.warn("ingress proxy was stopped: starting it again");
     }
-    const caddyfile = renderCaddyfile(planIngress(routes, this.tls));
+    const caddyfile = renderCaddyfile(planIngress(routes, this.tls, this.plainHttp));
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     await this.host.startContainer(this.#names.container);
     this.#loaded = caddyfile; // Caddy reads it as it starts
@@ -68,7 +70,7 @@ export class IngressProxy {
    * (a crash between writing the file and the reload must not leave Caddy on the old routes).
    */
   async apply(routes: readonly Route[]): Promise<void> {
-    const caddyfile = renderCaddyfile(planIngress(routes, this.tls));
+    const caddyfile = renderCaddyfile(planIngress(routes, this.tls, this.plainHttp));
     if (caddyfile === this.#loaded) return;
     this.#loaded = undefined;
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);

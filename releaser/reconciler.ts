@@ -1,3 +1,4 @@
+import type { Droid } from "./fleet.js";
 import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
 import { prNumberOf } from "../core/names.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -34,6 +35,8 @@ export interface PassReport {
   drained: string[];
   /** Finished deployments whose outcome never reached their check run, sent again. */
   resent: number[];
+  /** Servers whose engine did not answer: skipped this pass. */
+  down: string[];
 }
 
 /**
@@ -42,7 +45,7 @@ export interface PassReport {
  * that belong to no open preview are removed. Whatever events were missed, the next pass converges.
  */
 export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
-  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [], finished: [], drained: [], resent: [] };
+  const report: PassReport = { closed: [], expired: [], tornDown: [], strays: [], healed: [], finished: [], drained: [], resent: [], down: [] };
   // One pass at a time across all berth processes; a busy lock means another process is at it.
   const ran = await withLockIfFree(deps.db, lockKeys.reconcile(), () => pass(deps, report));
   return ran ? report : { ...report, skipped: true };
@@ -89,22 +92,38 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
 
   const open = new Set((await openPreviews(deps.db)).map(({ env, app }) => `${app.name}/${env.name}`));
   const known = new Set((await listApps(deps.db)).map((a) => a.name));
-  const strays = findStrays(await deps.host.listManaged({}), (app, environment) => open.has(`${app}/${environment}`));
-  for (const s of strays) {
-    deps.log.warn({ ...s, knownApp: known.has(s.app) }, "removing stray preview resources");
-    await removeResources(deps, s.app, s.environment);
-    report.strays.push(`${s.app}/${s.environment}`);
+  const fleet = deps.fleet;
+  const droids = fleet ? await fleet.all() : [{ shown: "local", host: deps.host, proxy: deps.proxy }];
+  const reached: ReconcilerDeps[] = [];
+  for (const droid of droids) {
+    if (fleet && droid !== fleet.local) {
+      // A droid that does not answer is recorded down and skipped; the pass after it comes back converges it.
+      const down = await fleet.reachable(droid as Droid).then(() => undefined, (e: Error) => e.message);
+      if (down) {
+        report.down.push(droid.shown);
+        deps.log.warn({ server: droid.shown, error: down }, "server unreachable: skipped this pass");
+        continue;
+      }
+    }
+    const on = { ...deps, host: droid.host, proxy: droid.proxy, ...(fleet ? { frontDoor: fleet } : {}) };
+    reached.push(on);
+    const strays = findStrays(await on.host.listManaged({}), (app, environment) => open.has(`${app}/${environment}`));
+    for (const s of strays) {
+      deps.log.warn({ ...s, knownApp: known.has(s.app), server: droid.shown }, "removing stray preview resources");
+      await removeResources(on, s.app, s.environment);
+      report.strays.push(`${s.app}/${s.environment}`);
+    }
+    // The proxy converges to Postgres every pass: recreated when missing or stopped, routes re-applied
+    // (reloaded only when they differ from what this process saw loaded).
+    await ensureProxy(on);
+    await applyRoutes(on);
   }
-  // The proxy converges to Postgres every pass: recreated when missing or stopped, routes re-applied
-  // (reloaded only when they differ from what this process saw loaded).
-  await ensureProxy(deps);
-  await applyRoutes(deps);
   // After the routes: a release that died between its switch and the proxy reload is recorded live, and
   // its predecessor drained, only once the proxy routes to it.
   report.finished = await finishSwitches(deps);
-  report.drained = await finishDrains(deps);
+  for (const on of reached) report.drained.push(...(await finishDrains(on)));
   report.resent = await resendLostReports(deps);
-  report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
+  for (const on of reached) report.healed.push(...(await healOnce(on, deps.httpFailures ?? new Map())));
 }
 
 /** A preview's time to live: its latest berth.yaml's previews.expire_after when set there, else BERTH_PREVIEW_TTL. */

@@ -26,6 +26,9 @@ import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
 import { PhaseRecorder, releaseTimes } from "../store/phases.js";
 import { waitServed, type ServedProbe } from "./served-probe.js";
+import type { Fleet } from "./fleet.js";
+import type { FrontDoor } from "./routes.js";
+import { toDroid } from "./release-target.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -53,6 +56,16 @@ export interface ReleaseDeps {
   clock?: Clock;
   /** Asks the front-door proxy for a hostname, as a user would: times "first served". Absent: not timed. */
   served?: ServedProbe;
+  /**
+   * Every server berth releases to. Present: each environment is placed on one (host and proxy above
+   * are then the built-in server's, where builds leave their images) and images move there. Absent:
+   * host is the only server.
+   */
+  fleet?: Fleet;
+  /** BERTH_REGISTRY: images reach droids through it; absent, they stream engine to engine. */
+  registry?: string;
+  /** Set per release from the fleet: routes on a droid are also forwarded by the front door. */
+  frontDoor?: FrontDoor;
 }
 
 /** How long berth watches for the first answer through the proxy after a switch; it never fails a release. */
@@ -64,7 +77,8 @@ const SERVED_DEADLINE_MS = 5000;
  * container. One release per environment at a time (advisory lock); a failing health check leaves the
  * previous release serving.
  */
-export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal?: AbortSignal): Promise<"live" | "failed" | "skipped"> {
+export async function runRelease(fleetDeps: ReleaseDeps, deploymentId: number, signal?: AbortSignal): Promise<"live" | "failed" | "skipped"> {
+  let deps = fleetDeps;
   const found = await getDeployment(deps.db, deploymentId);
   if (!found || found.deployment.state !== "releasing" || !found.deployment.image) return "skipped";
   const { deployment: d } = found;
@@ -104,6 +118,15 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
       if (publicName(app) !== before) logs.note(`app renamed from ${before} to ${publicName(app)} (berth.yaml name): production moves to ${where(app).hostname}`);
     }
     const { hostname, url } = where(app);
+    if (deps.fleet) {
+      // On the droid the environment lives on, with the image moved there from the builder's engine.
+      try {
+        deps = { ...deps, ...(await toDroid(deps, deps.fleet, app, d, logs)), frontDoor: deps.fleet };
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Release failed: the server is not available");
+      }
+    }
     if (d.rollback_of !== null && !(await deps.host.imageExposedPorts(image).then(() => true, () => false))) {
       const e = new UserError(`The image ${image} is no longer on the droid server: berth keeps the images of the last BERTH_KEEP_IMAGES releases. Roll back to a more recent deployment, or push that commit again to rebuild it.`);
       return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Rollback failed: the image is gone");
@@ -139,6 +162,9 @@ export async function runRelease(deps: ReleaseDeps, deploymentId: number, signal
     await phases.mark("drained").flush();
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
     await pruneImages(deps, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
+    // The builder's engine keeps the app's images too, when the environment lives on a droid.
+    const builderHost = deps.fleet?.local.host;
+    if (builderHost && builderHost !== deps.host) await pruneImages({ ...deps, host: builderHost }, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
     await logs.end();
     return "live";
   });

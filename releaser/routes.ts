@@ -1,28 +1,63 @@
 import type { Db } from "../store/db.js";
 import { networkName } from "../core/names.js";
 import { lockKeys, withLock } from "../store/locks.js";
-import { liveEnvironments, liveRoutes } from "../store/queries.js";
+import { liveEnvironments, liveRoutes, remoteHostnames } from "../store/queries.js";
 import type { DockerHost } from "./docker-host.js";
 import type { IngressProxy } from "./ingress-proxy.js";
+import type { Route } from "./ingress-plan.js";
+
+/**
+ * The proxy on berth's own host, in front of the whole fleet: it routes each hostname that lives on a
+ * droid to that droid's proxy (which routes it on to the containers), so one wildcard DNS record for
+ * the front door serves every server.
+ */
+export interface FrontDoor {
+  host: DockerHost;
+  proxy: IngressProxy;
+  /** The droid proxy's host:port for a release server name; undefined for the front door's own server. */
+  ingressOf(server: string): Promise<string | undefined>;
+}
 
 /** What writes a server's ingress config: its Docker host, its proxy, and the desired state in Postgres. */
 export interface RouteDeps {
   db: Db;
   host: DockerHost;
   proxy: IngressProxy;
+  /** Absent: a single server, which is its own front door. */
+  frontDoor?: FrontDoor;
 }
 
-/** Renders the droid server's whole route table from Postgres and applies it; serialized per server. */
+/**
+ * Renders the server's whole route table from Postgres and applies it; serialized per server. A
+ * droid's change is applied to the front door after it (a no-op when its routes did not change).
+ */
 export async function applyRoutes(deps: RouteDeps): Promise<void> {
   await withLock(deps.db, lockKeys.ingress(deps.host.name), async () => {
-    await deps.proxy.apply(await liveRoutes(deps.db, deps.host.name));
+    await deps.proxy.apply(await routesOf(deps));
   });
+  const door = deps.frontDoor;
+  if (door && door.host.name !== deps.host.name) await applyRoutes({ db: deps.db, host: door.host, proxy: door.proxy, frontDoor: door });
 }
 
 /** Starts (or recreates) the server's proxy with every live route and attached to every live network. */
 export async function ensureProxy(deps: RouteDeps): Promise<void> {
   await withLock(deps.db, lockKeys.ingress(deps.host.name), async () => {
     const liveNetworks = (await liveEnvironments(deps.db, deps.host.name)).map((e) => networkName(e.app, e.environment));
-    await deps.proxy.ensure(await liveRoutes(deps.db, deps.host.name), liveNetworks);
+    await deps.proxy.ensure(await routesOf(deps), liveNetworks);
   });
+}
+
+/** The server's own live routes, and on the front door also every other server's hostnames, to that server's proxy. */
+async function routesOf(deps: RouteDeps): Promise<Route[]> {
+  const own = await liveRoutes(deps.db, deps.host.name);
+  const door = deps.frontDoor;
+  if (!door || door.host.name !== deps.host.name) return own;
+  const elsewhere: Route[] = [];
+  const ingress = new Map<string, string | undefined>(); // one lookup per server, however many hostnames
+  for (const { hostname, server } of await remoteHostnames(deps.db, deps.host.name)) {
+    if (!ingress.has(server)) ingress.set(server, await door.ingressOf(server));
+    const upstream = ingress.get(server);
+    if (upstream) elsewhere.push({ hostname, upstream });
+  }
+  return [...own, ...elsewhere];
 }

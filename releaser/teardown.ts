@@ -1,3 +1,5 @@
+import type { Fleet } from "./fleet.js";
+import { forgetPlacement } from "../store/placement-store.js";
 import { sql } from "kysely";
 import type { CancelBus } from "../jobs/cancel-bus.js";
 import type { App, Db } from "../store/db.js";
@@ -13,8 +15,10 @@ import { planTeardown } from "./teardown-plan.js";
 
 export interface TeardownDeps {
   db: Db;
+  /** The built-in server's; with a fleet, an environment is torn down on the server it lives on. */
   host: DockerHost;
   proxy: IngressProxy;
+  fleet?: Fleet;
   reporter: DeploymentReporter;
   cancels: CancelBus;
   log: Logger;
@@ -25,8 +29,12 @@ export interface TeardownDeps {
  * and images; then marks its GitHub Deployment inactive and says so on the PR. Idempotent, so a crash
  * halfway is finished by the reconciler's next pass; false when there was nothing left to do.
  */
-export async function teardownEnvironment(deps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<boolean> {
-  return withLock(deps.db, lockKeys.release(app.id, environment), async () => {
+export async function teardownEnvironment(fleetDeps: TeardownDeps, app: App, environment: string, state: "removed" | "expired", note: string): Promise<boolean> {
+  return withLock(fleetDeps.db, lockKeys.release(app.id, environment), async () => {
+    // A droid that cannot be reached throws here: the reconciler's next pass tries again.
+    const droid = await fleetDeps.fleet?.of(app.id, environment);
+    if (droid && fleetDeps.fleet && droid !== fleetDeps.fleet.local) await fleetDeps.fleet.reachable(droid);
+    const deps = droid ? { ...fleetDeps, host: droid.host, proxy: droid.proxy, frontDoor: fleetDeps.fleet } : fleetDeps;
     const { db } = deps;
     // Decided before the lock: a pull request reopened meanwhile, or another teardown (the close's
     // job, or a reconciler pass) that finished first, leaves nothing for this one to do.
@@ -50,6 +58,7 @@ export async function teardownEnvironment(deps: TeardownDeps, app: App, environm
     await removeResources(deps, app.name, environment, await environmentImages(db, app.id, environment));
     await db.updateTable("deployments").set({ state: "removed" }).where("app_id", "=", app.id).where("environment", "=", environment).where("state", "=", "live").execute();
     if (current) await markTornDown(db, current.id);
+    await forgetPlacement(db, app.id, environment);
     deps.reporter.removed(app, environment, await latestReported(db, app.id, environment), state, note);
     deps.log.info({ app: app.name, environment }, "environment torn down");
     return true;

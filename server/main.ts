@@ -29,7 +29,7 @@ import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
-import { IngressProxy } from "../releaser/ingress-proxy.js";
+import { startFleet } from "../releaser/fleet-drivers.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
@@ -116,9 +116,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     stops.push(async () => builds.stop());
   }
   if (github && reporter && config.roles.includes("releaser")) {
-    const host = new DockerodeHost(docker, "default", config.instance, { probeImage: config.proxyImage });
     const releaseLog = log.child({ role: "releaser" });
-    const proxy = new IngressProxy(host, { instance: config.instance, image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort }, config.tls, releaseLog);
+    const fleet = startFleet(config, db, docker, secretBox, releaseLog);
+    const { host, proxy } = fleet.local;
     const settings = {
       domain: config.domain,
       tls: config.tls,
@@ -131,10 +131,10 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
-    const releases = startReleaseWorker({ db, host, proxy, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
+    const releases = startReleaseWorker({ db, host, proxy, fleet, registry: config.registry, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
     observeReleases(releases, db, metrics);
     workers.push(releases);
-    const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
+    const teardownDeps = { db, host, proxy, fleet, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop);

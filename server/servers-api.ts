@@ -5,6 +5,7 @@ import type { Db, EngineFacts, Server } from "../store/db.js";
 import { checkEngine, EngineCheckError } from "../releaser/check-engine.js";
 import { engineOptions } from "../releaser/docker-wire.js";
 import { LOCAL_RELEASE_SERVER, appsByServer, deleteServer, findServer, insertServer, listServers, openServerTls, recordServerCheck } from "../store/server-store.js";
+import { placedCounts } from "../store/placement-store.js";
 import { apiAllowed } from "./admin-session.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
 import { LOCAL_SERVER, parseServerInput } from "./server-input.js";
@@ -126,11 +127,11 @@ export function serverRoutes(db: Db, token: Sensitive | undefined, box: SecretBo
         sendError(res, 404, `No server named ${name}; GET /api/v1/servers lists them.`);
         return true;
       }
-      // Releases record the server they run on; placement (issue 13 item 2) will add environments
-      // placed there but not yet released, which must refuse the removal too.
-      const placed = (await appsByServer(db)).get(name) ?? 0;
-      if (placed > 0) {
-        sendError(res, 409, `Server ${name} still runs ${placed} app${placed === 1 ? "" : "s"}; move or remove them first.`);
+      // Releases record the server they run on, placements the environments that live there (released or not yet).
+      const running = (await appsByServer(db)).get(name) ?? 0;
+      const placed = (await placedCounts(db)).get(name) ?? 0;
+      if (running > 0 || placed > 0) {
+        sendError(res, 409, `Server ${name} still has ${running} app${running === 1 ? "" : "s"} running and ${placed} environment${placed === 1 ? "" : "s"} placed on it; move them (POST /api/v1/apps/{app}/move) or remove them first.`);
         return true;
       }
       await deleteServer(db, name);

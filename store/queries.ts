@@ -139,6 +139,11 @@ export async function liveRoutes(db: Db, server: string): Promise<{ hostname: st
   return rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "", ...(r.routes?.length ? { paths: r.routes } : {}) }));
 }
 
+/** Hostnames live on servers other than this one, with their server: what the front door forwards. */
+export async function remoteHostnames(db: Db, server: string): Promise<{ hostname: string; server: string }[]> {
+  return db.selectFrom("releases").select(["hostname", "server"]).distinct().where("server", "!=", server).where("state", "=", "live").orderBy("hostname").execute();
+}
+
 export async function listApps(db: Db): Promise<App[]> {
   return db.selectFrom("apps").selectAll().orderBy("name").execute();
 }

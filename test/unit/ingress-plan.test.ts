@@ -14,6 +14,7 @@ describe("planIngress", () => {
       ),
     ).toEqual({
       tls: true,
+      plainHttp: false,
       sites: [
         { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"], paths: [] },
         { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"], paths: [] },

@@ -1,0 +1,54 @@
+import Docker from "dockerode";
+import type { Config } from "../core/config.js";
+import type { Logger } from "../core/logger.js";
+import type { SecretBox } from "../core/secret-box.js";
+import { LOCAL_SERVER } from "../core/server-names.js";
+import type { Db, Server } from "../store/db.js";
+import { LOCAL_RELEASE_SERVER, openServerTls } from "../store/server-store.js";
+import { checkEngine } from "./check-engine.js";
+import { dockerOptions, engineOptions } from "./docker-wire.js";
+import { DockerodeHost } from "./dockerode-host.js";
+import { Fleet, type Droid } from "./fleet.js";
+import { IngressProxy } from "./ingress-proxy.js";
+
+/** How long berth waits for a droid's engine to answer before it calls the droid down. */
+export const ENGINE_CHECK_MS = 5000;
+
+/**
+ * The fleet of a releasing process: the built-in server from BERTH_DOCKER_HOST (its proxy is the
+ * front door) and a driver for each registered server, made from its row when first used. Every
+ * server runs its own proxy with the same image and ports; the front door reaches a droid's at the
+ * address berth reaches its engine, on BERTH_INGRESS_HTTP_PORT.
+ */
+export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBox | undefined, log: Logger): Fleet {
+  const spec = { instance: config.instance, image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort };
+  const localOptions = dockerOptions(config.dockerHost);
+  const localHost = new DockerodeHost(docker, LOCAL_RELEASE_SERVER, config.instance, { probeImage: config.proxyImage });
+  const local: Droid = {
+    server: LOCAL_RELEASE_SERVER,
+    shown: LOCAL_SERVER,
+    host: localHost,
+    proxy: new IngressProxy(localHost, spec, config.tls, log),
+    check: () => checked(localOptions, config.dockerHost),
+  };
+  const make = (row: Server): Droid => {
+    const options = (): Docker.DockerOptions => engineOptions(row.docker_url, openServerTls(box, row));
+    const host = new DockerodeHost(new Docker(options()), row.name, config.instance, { probeImage: config.proxyImage });
+    return {
+      server: row.name,
+      shown: row.name,
+      host,
+      proxy: new IngressProxy(host, spec, config.tls, log.child({ server: row.name }), true),
+      ingress: `${new URL(row.docker_url).hostname}:${config.ingressHttpPort}`,
+      check: () => checked(options(), row.docker_url),
+    };
+  };
+  return new Fleet(db, local, make);
+}
+
+function checked(options: Docker.DockerOptions, endpoint: string): Promise<{ engine: Awaited<ReturnType<typeof checkEngine>> } | { error: string }> {
+  return checkEngine(options, endpoint, ENGINE_CHECK_MS).then(
+    (engine) => ({ engine }),
+    (e: Error) => ({ error: e.message }),
+  );
+}

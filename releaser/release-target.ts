@@ -1,0 +1,30 @@
+import { UserError } from "../core/errors.js";
+import { PRODUCTION, publicName } from "../core/names.js";
+import type { App, Deployment } from "../store/db.js";
+import type { LogWriter } from "../store/log-writer.js";
+import type { Fleet } from "./fleet.js";
+import { transferImage } from "./image-transfer.js";
+import { placeEnvironment } from "./placement.js";
+import type { ReleaseDeps } from "./release-workflow.js";
+
+/**
+ * The droid this release goes to (placing the environment at its first release) and the image on it:
+ * its engine is checked within a bound first, so a dead droid fails the release in seconds with its
+ * name and error, and holds up nothing else.
+ */
+export async function toDroid(deps: ReleaseDeps, fleet: Fleet, app: App, d: Deployment, logs: LogWriter): Promise<Pick<ReleaseDeps, "host" | "proxy">> {
+  const what = d.environment === PRODUCTION ? `${publicName(app)}'s production` : `${publicName(app)}'s ${d.environment}`;
+  const droid = await placeEnvironment(deps.db, fleet, app.id, d.environment, d.manifest, what, deps.settings.appLimits?.memoryBytes);
+  if (droid === fleet.local) return { host: fleet.local.host, proxy: fleet.local.proxy };
+  await fleet.reachable(droid);
+  const image = d.image ?? "";
+  const started = Date.now();
+  try {
+    const moved = await transferImage(image, fleet.local.host, droid.host, { registry: deps.registry });
+    if (moved.via !== "present") logs.note(`image moved to server ${droid.shown} ${moved.via === "registry" ? `through ${deps.registry}` : `streamed, ${(moved.bytes / 1e6).toFixed(1)} MB sent`} in ${Date.now() - started}ms`);
+  } catch (e) {
+    throw new UserError(`The image could not be moved to server ${droid.shown}: ${(e as Error).message}`);
+  }
+  return { host: droid.host, proxy: droid.proxy };
+}
+
