@@ -6,6 +6,7 @@
 #
 #   droid.sh up SLOT OWNER_PID SERVER_CERTS_DIR   start droid SLOT (0-7); prints its state directory
 #   droid.sh stop-engine SLOT                     stop its dockerd only (a dead engine on a live host)
+#   droid.sh start-engine SLOT                    start its dockerd again after stop-engine
 #   droid.sh down SLOT                            stop and remove everything of droid SLOT (idempotent)
 #   droid.sh provision SLOT OWNER_PID SCRIPT       a droid made by provision-droid.sh in full (see provision())
 #   droid.sh sweep                                down every droid whose owner process is gone
@@ -88,6 +89,13 @@ up() {
   net_up "$owner"
   mkdir -p "$dir"/{data,exec}
   echo '{}' >"$dir/daemon.json"
+  engine_up "$1" "$certs"
+}
+
+# Starts the droid's dockerd in its namespace (again, after stop-engine: its containers come back by their restart policies).
+engine_up() {
+  local certs=$2
+  echo "$certs" >"$dir/certs-dir"
   nsenter --net="/var/run/netns/$ns" dockerd \
     --config-file "$dir/daemon.json" \
     -H "tcp://$droid_ip:2376" -H "unix://$dir/docker.sock" \
@@ -147,6 +155,7 @@ case "${1:-}" in
   up) up "${2:?slot}" "${3:?owner pid}" "${4:?server certs dir}" ;;
   down) down "${2:?slot}" ;;
   stop-engine) stop_engine "${2:?slot}" ;;
+  start-engine) names "${2:?slot}"; engine_up "$2" "$(cat "$dir/certs-dir")" >/dev/null ;;
   provision) provision "${2:?slot}" "${3:?owner pid}" "${4:?provision-droid.sh}" ;;
   sweep) sweep ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;

@@ -27,6 +27,8 @@ export interface Droid extends DroidBase {
   socket: string;
   /** Stops its dockerd only: the host stays up and refuses connections on 2376, as a droid whose engine died. */
   stopEngine(): Promise<void>;
+  /** Starts its dockerd again after stopEngine: containers come back by their restart policies. */
+  startEngine(): Promise<void>;
 }
 
 /** Removes the droids of earlier runs whose process is gone (a killed run never reached its afterAll). */
@@ -129,7 +131,10 @@ export async function startDroid(options: { images?: string[] } = {}): Promise<D
     const stopEngine = async (): Promise<void> => {
       await execa("bash", [SCRIPT, "stop-engine", String(slot)]);
     };
-    return { tlsDir: join(certs, "client"), extra: { socket, stopEngine } };
+    const startEngine = async (): Promise<void> => {
+      await execa("bash", [SCRIPT, "start-engine", String(slot)]);
+    };
+    return { tlsDir: join(certs, "client"), extra: { socket, stopEngine, startEngine } };
   });
 }
 
