@@ -5,16 +5,18 @@ import type { LogWriter } from "../store/log-writer.js";
 import type { Fleet } from "./fleet.js";
 import { transferImage } from "./image-transfer.js";
 import { placeEnvironment } from "./placement.js";
-import type { ReleaseDeps } from "./release-workflow.js";
+import type { Db } from "../store/db.js";
+import type { DockerHost } from "./docker-host.js";
+import type { IngressProxy } from "./ingress-proxy.js";
 
 /**
  * The droid this release goes to (placing the environment at its first release) and the image on it:
  * its engine is checked within a bound first, so a dead droid fails the release in seconds with its
  * name and error, and holds up nothing else.
  */
-export async function toDroid(deps: ReleaseDeps, fleet: Fleet, app: App, d: Deployment, logs: LogWriter): Promise<Pick<ReleaseDeps, "host" | "proxy">> {
+export async function toDroid(deps: { db: Db; registry?: string; defaultMemoryBytes?: number }, fleet: Fleet, app: App, d: Deployment, logs: LogWriter): Promise<{ host: DockerHost; proxy: IngressProxy }> {
   const what = d.environment === PRODUCTION ? `${publicName(app)}'s production` : `${publicName(app)}'s ${d.environment}`;
-  const droid = await placeEnvironment(deps.db, fleet, app.id, d.environment, d.manifest, what, deps.settings.appLimits?.memoryBytes);
+  const droid = await placeEnvironment(deps.db, fleet, app.id, d.environment, d.manifest, what, deps.defaultMemoryBytes);
   if (droid === fleet.local) return { host: fleet.local.host, proxy: fleet.local.proxy };
   await fleet.reachable(droid);
   const image = d.image ?? "";

@@ -121,7 +121,7 @@ export async function runRelease(fleetDeps: ReleaseDeps, deploymentId: number, s
     if (deps.fleet) {
       // On the droid the environment lives on, with the image moved there from the builder's engine.
       try {
-        deps = { ...deps, ...(await toDroid(deps, deps.fleet, app, d, logs)), frontDoor: deps.fleet };
+        deps = { ...deps, ...(await toDroid({ db, registry: deps.registry, defaultMemoryBytes: s.appLimits?.memoryBytes }, deps.fleet, app, d, logs)), frontDoor: deps.fleet };
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Release failed: the server is not available");
