@@ -4,7 +4,7 @@ import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../store/log-writer.js";
 import type { Logger } from "../core/logger.js";
 import { applyManifestName, restoreName } from "../store/app-names.js";
-import { drainingReleases, failRelease, markReplaced, recordRelease, staleReason, switchLive } from "./release-state.js";
+import { failRelease, recordRelease, staleReason, switchLive } from "./release-state.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
 import { getDeployment, liveRelease, setDeploymentState, transition } from "../store/queries.js";
 import { lockKeys, withLock } from "../store/locks.js";
@@ -29,6 +29,7 @@ import { waitServed, type ServedProbe } from "./served-probe.js";
 import type { Fleet } from "./fleet.js";
 import type { FrontDoor } from "./routes.js";
 import { toDroid } from "./release-target.js";
+import { drainOld } from "./drain.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -158,7 +159,7 @@ export async function runRelease(fleetDeps: ReleaseDeps, deploymentId: number, s
     await setDeploymentState(db, d.id, "live", { url });
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
     deps.reporter.succeeded(app, current, { url, image, ...releaseTimes(current) });
-    await drainOld(deps, app.id, d.environment, logs);
+    await drainOld(deps, app, d.environment, logs);
     await phases.mark("drained").flush();
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));
     await pruneImages(deps, app.id, app.name, s.keepImages).catch((err: unknown) => deps.log.warn({ err }, "image prune failed"));
@@ -297,19 +298,4 @@ async function reportFailure(deps: ReleaseDeps, c: ReleaseContext, e: UserError,
     url: c.servingUrl,
   });
   return "failed";
-}
-
-/** Stops and removes every release of the environment left draining (in-flight requests finish first). */
-async function drainOld(deps: ReleaseDeps, appId: number, environment: string, logs: LogWriter): Promise<void> {
-  const draining = await drainingReleases(deps.db, appId, environment);
-  if (draining.length === 0) return;
-  await (deps.clock ?? systemClock).sleep(deps.settings.drainMs);
-  for (const old of draining) {
-    if (old.container_id) {
-      await deps.host.stopContainer(old.container_id, 10);
-      await deps.host.removeContainer(old.container_id);
-    }
-    await markReplaced(deps.db, old);
-    logs.note(`removed previous release ${old.container_name}`);
-  }
 }

@@ -52,6 +52,7 @@ import { setupRoutes } from "./setup.js";
 import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
 import { deploymentsApiRoutes } from "./deployments-api.js";
+import { moveApiRoutes } from "./move-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
@@ -195,6 +196,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
+      moveApiRoutes(db, config.apiToken, webhookDeps),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

@@ -96,4 +96,22 @@ describe("releasing to a remote droid behind the front door", () => {
     expect(after.conclusion, JSON.stringify(after.output)).toBe("success");
     expect(await served(h.host)).toBe("released after the droid came back\n");
   });
+
+  it("moves production back to local with the usual switch: no failed request, nothing left on the droid", async () => {
+    expect((await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: "nowhere" }) })).status).toBe(404);
+    expect((await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: SERVER }) })).status).toBe(409);
+    const poller = startPoller(h.ingressPort, h.host);
+    const res = await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: "local" }) });
+    expect(res.status, await res.clone().text()).toBe(202);
+    const { deployment } = (await res.json()) as { deployment: { id: number } };
+    await waitFor("the app runs on local only", async () => (await onLocal(`berth.app=${h.app}`)).length === 1 && (await onDroid(`berth.app=${h.app}`)).length === 0, 90_000, 250);
+    const stats = await poller.stop();
+    expect(stats.failures, stats.errors.join("\n")).toBe(0);
+    expect(stats.bodies).toEqual(new Set(["released after the droid came back\n"]));
+    const rows = (await (await api(`/api/v1/apps/${h.app}/deployments`)).json()) as { id: number; state: string }[];
+    expect(rows.find((r) => r.id === deployment.id)?.state).toBe("live");
+    // The droid holds nothing of the app any more, so it can be removed.
+    await waitFor("droid removable", async () => (await api(`/api/v1/servers/${SERVER}`, { method: "DELETE" })).status === 204, 30_000, 500);
+    expect(await served(h.host)).toBe("released after the droid came back\n");
+  });
 });
