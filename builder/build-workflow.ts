@@ -25,6 +25,7 @@ import type { BuildPlan, Builders } from "./builder.js";
 import type { SourceFetcher } from "./source-fetcher.js";
 import { cloneUrlFor } from "../github/source-url.js";
 import { PhaseRecorder } from "../store/phases.js";
+import { LOCAL_RELEASE_SERVER } from "../store/server-store.js";
 
 export interface BuildDeps {
   db: Db;
@@ -49,6 +50,8 @@ export interface BuildDeps {
   buildResources: Resources;
   log: Logger;
   clock?: Clock;
+  /** The server this process's engine is registered as (BERTH_BUILDER_SERVER); absent: the built-in one. */
+  server?: string;
 }
 
 export type BuildOutcome = "built" | "failed" | "skipped" | "cancelled";
@@ -65,7 +68,7 @@ export async function runBuild(deps: BuildDeps, deploymentId: number, signal?: A
   // Built before a crash stopped the hand-off: hand it to the release queue again (its job id dedupes).
   if (d.state === "releasing") return "built";
   // The tag is recorded before it exists, so an image prune running meanwhile keeps it.
-  if (!(await transition(deps.db, d.id, ["queued", "building"], "building", { image: imageRef(app.name, d.sha, d.id) }))) return "skipped";
+  if (!(await transition(deps.db, d.id, ["queued", "building"], "building", { image: imageRef(app.name, d.sha, d.id), built_on: deps.server ?? LOCAL_RELEASE_SERVER }))) return "skipped";
 
   const logs = LogWriter.forDeployment(deps.db, d.id).redactWith(await appRedactor(deps.db, deps.secretBox, app.id));
   const phases = new PhaseRecorder(deps.db, deps.clock ?? systemClock, d.id).mark("fetch_started");

@@ -77,6 +77,11 @@ export interface Config {
    * undefined: they stream engine to engine through berth.
    */
   registry: string | undefined;
+  /**
+   * The registered server whose engine this process builds on (BERTH_BUILDER_SERVER), as releases
+   * find images: "default" for the built-in server; a builder on another host names its own engine.
+   */
+  builderServer: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -154,6 +159,9 @@ export function loadConfig(given: Env = process.env): Config {
     problems.push(`BERTH_REGISTRY=${registry}: expected a registry host, port and path without a scheme, e.g. registry.example.com:5000/berth`);
   }
 
+  const builderServer = env.BERTH_BUILDER_SERVER || "local";
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/.test(builderServer)) problems.push(`BERTH_BUILDER_SERVER=${builderServer}: expected a server name as \`berth servers list\` shows it`);
+
   const github = readGitHub(env, problems);
   const gheHost = env.GHE_HOST;
   const gheProtocol = env.GHE_PROTOCOL || "https";
@@ -211,6 +219,7 @@ export function loadConfig(given: Env = process.env): Config {
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
     registry,
+    builderServer: builderServer === "local" ? "default" : builderServer,
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

@@ -107,7 +107,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const subscriber = newRedis();
     await cancels.listen(subscriber);
     stops.push(async () => subscriber.disconnect());
-    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, githubWebUrl: config.githubWebUrl, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, log: log.child({ role: "builder" }) };
+    const deps = { db, github, reporter, fetcher: new GitSourceFetcher(), builders: { classic: new DockerBuilder(docker), pack: new PackBuilder(), ...(config.dockerHost.startsWith("unix://") ? { buildkit: new BuildkitBuilder({ socketPath: new URL(config.dockerHost).pathname }) } : {}) }, secretBox, githubWebUrl: config.githubWebUrl, workDir, buildTimeoutMs: config.buildTimeoutMs, packBuilder: config.packBuilder, buildResources: config.buildResources, progressIntervalMs: config.progressIntervalMs, server: config.builderServer, log: log.child({ role: "builder" }) };
     const builds = startBuildWorker(deps, queues, cancels, newRedis(), {
       concurrency: config.buildConcurrency,
       appConcurrency: config.appBuildConcurrency,
@@ -210,6 +210,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   }
   // Every role sends: the outbox is shared, and a report waits for no particular process.
   sender?.start();
+  log.info({ roles: config.roles }, "berth started");
 
   return async () => {
     // Open log streams would keep server.close() waiting for ever; ending them also waits out their

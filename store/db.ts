@@ -54,6 +54,8 @@ export interface DeploymentsTable {
   phases: ColumnType<Partial<Record<string, number>>, string | undefined, never>;
   /** The conclusion berth got onto the check run (success, failure, cancelled, skipped); null: none yet. */
   reported: string | null;
+  /** The server whose engine built the image ("default": BERTH_DOCKER_HOST); null before 0017. */
+  built_on: string | null;
 }
 
 export interface BuildLogsTable {

@@ -78,7 +78,7 @@ export async function getDeployment(db: Db, id: number): Promise<{ deployment: D
  * Moves a deployment from one of the expected states to the next; false when it was elsewhere
  * (cancelled by a newer commit meanwhile), so the caller stops instead of overwriting that.
  */
-export async function transition(db: Db, id: number, from: DeploymentState[], to: DeploymentState, extra: Partial<Pick<Deployment, "image" | "error">> = {}): Promise<boolean> {
+export async function transition(db: Db, id: number, from: DeploymentState[], to: DeploymentState, extra: Partial<Pick<Deployment, "image" | "error" | "built_on">> = {}): Promise<boolean> {
   const stamps: Record<string, unknown> = {};
   if (to === "building") stamps.started_at = sql`coalesce(started_at, now())`;
   if (to === "releasing") stamps.built_at = sql`now()`;

@@ -16,9 +16,10 @@ export function appPrivateKey(): string {
 
 /**
  * Starts berth as scripts/run.sh and the Dockerfile do (`node --max-semi-space-size=2 dist/server/main.js` on the built tree,
- * no npm wrapper in between, so a SIGTERM reaches berth itself) and waits for /healthz.
+ * no npm wrapper in between, so a SIGTERM reaches berth itself) and waits for /healthz (or for its log
+ * to match options.ready).
  */
-export async function startBerth(env: Record<string, string>, port: number): Promise<BerthProcess> {
+export async function startBerth(env: Record<string, string>, port: number, options: { ready?: RegExp } = {}): Promise<BerthProcess> {
   let out = "";
   const child = spawn(process.execPath, ["--max-semi-space-size=2", "dist/server/main.js"], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
@@ -31,6 +32,8 @@ export async function startBerth(env: Record<string, string>, port: number): Pro
   try {
     await waitFor("berth /healthz", async () => {
       if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode}:\n${out}`);
+      // A process without the server role (a builder on another host) listens nowhere: its log says when it runs.
+      if (options.ready) return options.ready.test(out);
       const r = await fetch(`${url}/healthz`);
       return r.status === 200;
     }, 60_000, 200);

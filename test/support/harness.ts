@@ -23,6 +23,8 @@ export interface Harness {
   instance: string;
   proxy: string;
   hookUrl: string;
+  /** The environment berth runs with: a test starts more berth processes (other roles) with it. */
+  env: Record<string, string>;
   /** berth's own database, for tests and benches that count what it recorded. */
   databaseUrl: string;
   /** The app's production hostname. */
@@ -87,6 +89,7 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
     instance,
     proxy: `${instance}-proxy`,
     hookUrl,
+    env: berthEnv,
     databaseUrl: db.url,
     host: `${app}.localhost`,
     // Through the fake GitHub, which keeps each delivery and berth's answer, as GitHub does.
