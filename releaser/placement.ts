@@ -71,6 +71,8 @@ export async function placeEnvironment(db: Db, fleet: Fleet, appId: number, envi
   if (placed) return fleet.get(await place(db, appId, environment, placed));
   const want = environment === PRODUCTION ? manifest?.placement : manifest?.previews.placement;
   const droids = await fleet.all();
+  // A single server needs no choosing (nor a check of its engine on the release's critical path).
+  if (droids.length === 1 && !want?.server && Object.keys(want?.labels ?? {}).length === 0) return fleet.get(await place(db, appId, environment, fleet.local.server));
   const rows = new Map<string, Server>((await listServers(db)).map((r) => [r.name, r]));
   const reserved = new Map<string, number>();
   for (const p of await placedManifests(db)) reserved.set(p.server, (reserved.get(p.server) ?? 0) + reservation(p.manifest, fallbackBytes));
