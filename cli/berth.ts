@@ -9,6 +9,7 @@
  *   berth rollback <app> [deployment-id]   (default: the release before the live one)
  *   berth redeploy <app> [--env production|pr-<N>] [--sha <commit>]
  *   berth cancel <deployment-id>
+ *   berth move <app> <server> [--env production|pr-<N>]
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value] [--previews]   (without value: read from stdin, so it stays out of shell history)
  *   berth secrets rm <app> <NAME> [--previews]
@@ -53,7 +54,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     return text ? JSON.parse(text) : undefined;
   };
   // Commands with their own modules: each returns an exit code, or undefined for arguments it does not take.
-  const command = argv[0] === "servers" ? () => serversCommand(argv.slice(1), call, out) : argv[0] === "redeploy" || argv[0] === "cancel" ? () => deployCommands(argv, call, out) : undefined;
+  const command = argv[0] === "servers" ? () => serversCommand(argv.slice(1), call, out) : argv[0] === "redeploy" || argv[0] === "cancel" || argv[0] === "move" ? () => deployCommands(argv, call, out) : undefined;
   if (command) {
     try {
       const code = await command();

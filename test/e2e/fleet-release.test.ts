@@ -1,3 +1,4 @@
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../support/docker-cleanup.js";
 import { droidForSuite, startDroid } from "../support/droid.js";
@@ -98,7 +99,8 @@ describe("releasing to a remote droid behind the front door", () => {
   });
 
   it("moves production back to local with the usual switch: no failed request, nothing left on the droid", async () => {
-    expect((await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: "nowhere" }) })).status).toBe(404);
+    const cli = await execa("node", ["dist/cli/berth.js", "move", h.app, "nowhere"], { reject: false, env: { BERTH_PUBLIC_URL: h.berth.url, BERTH_API_TOKEN: ADMIN_TOKEN } });
+    expect([cli.exitCode, cli.stdout]).toEqual([1, "berth: No server named nowhere; GET /api/v1/servers lists them."]);
     expect((await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: SERVER }) })).status).toBe(409);
     const poller = startPoller(h.ingressPort, h.host);
     const res = await api(`/api/v1/apps/${h.app}/move`, { method: "POST", body: JSON.stringify({ server: "local" }) });
