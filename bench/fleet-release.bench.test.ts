@@ -38,9 +38,12 @@ async function pushToServed(server: string, body: string): Promise<{ total: numb
   await h.push(sha, before);
   await waitFor("new version served", async () => (await getVia(h.ingressPort, h.host).catch(() => undefined))?.body === body, 180_000, 20);
   const total = performance.now() - start;
-  const [d] = (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { phases: { phase: string; sinceStartMs: number }[] }[];
-  const at = (p: string) => d?.phases.find((x) => x.phase === p)?.sinceStartMs ?? NaN;
-  await new Promise((r) => setTimeout(r, 1500)); // the old release drains before the next round
+  // berth records its phases a moment after the client saw the page: wait for the drain, the last one.
+  const d = await waitFor("phases recorded", async () => {
+    const [newest] = (await (await fetch(`${h.berth.url}/api/v1/apps/${h.app}/deployments`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { phases: { phase: string; sinceStartMs: number }[] }[];
+    return newest?.phases.some((x) => x.phase === "drained") ? newest : undefined;
+  }, 30_000, 100);
+  const at = (p: string) => d.phases.find((x) => x.phase === p)?.sinceStartMs ?? NaN;
   return { total, image: at("image_ready") - at("build_done") };
 }
 
