@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./errors.js";
@@ -82,6 +83,10 @@ export interface Config {
    * find images: "default" for the built-in server; a builder on another host names its own engine.
    */
   builderServer: string;
+  /** BERTH_DNS_SERVER (host:port): where custom domains are looked up; undefined: the system resolver. */
+  dnsServer: string | undefined;
+  /** BERTH_INGRESS_ADDRESSES: the addresses a custom domain's A/AAAA records may point at. */
+  ingressAddresses: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -162,6 +167,11 @@ export function loadConfig(given: Env = process.env): Config {
   const builderServer = env.BERTH_BUILDER_SERVER || "local";
   if (!/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/.test(builderServer)) problems.push(`BERTH_BUILDER_SERVER=${builderServer}: expected a server name as \`berth servers list\` shows it`);
 
+  const dnsServer = env.BERTH_DNS_SERVER || undefined;
+  if (dnsServer && !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\])(:\d{1,5})?$/i.test(dnsServer)) problems.push(`BERTH_DNS_SERVER=${dnsServer}: expected an IP address and optional port, such as 127.0.0.1:5353`);
+  const ingressAddresses = (env.BERTH_INGRESS_ADDRESSES ?? "").split(",").map((a) => a.trim()).filter(Boolean);
+  for (const a of ingressAddresses) if (isIP(a) === 0) problems.push(`BERTH_INGRESS_ADDRESSES: ${a} is not an IP address`);
+
   const github = readGitHub(env, problems);
   const gheHost = env.GHE_HOST;
   const gheProtocol = env.GHE_PROTOCOL || "https";
@@ -220,6 +230,8 @@ export function loadConfig(given: Env = process.env): Config {
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
     registry,
     builderServer: builderServer === "local" ? "default" : builderServer,
+    dnsServer,
+    ingressAddresses,
   };
   url("BERTH_PUBLIC_URL", config.publicUrl, ["http:", "https:"]);
   if (problems.length > 0) {

@@ -19,6 +19,8 @@ export interface SuccessReport {
   image: string;
   buildSeconds: number;
   releaseSeconds: number;
+  /** Production's custom domains, a line each: routed, or the DNS record still to add. */
+  domains?: string[];
 }
 
 export interface FailureReport {

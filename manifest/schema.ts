@@ -1,4 +1,5 @@
 import { placement } from "./placement.js";
+import { domains } from "./domains.js";
 import { defaultWeb, processes, resources, services, web } from "./containers.js";
 import type { ManifestIssue } from "./manifest-error.js";
 import { MAX_COUNT, MAX_LENGTH, MAX_VALUE } from "./limits.js";
@@ -215,6 +216,7 @@ const MANIFEST_SHAPE = {
   routes,
   previews,
   placement,
+  domains,
 };
 
 /** Validates parsed berth.yaml and applies its defaults; the manifest is complete only when there are no issues. */
@@ -238,6 +240,7 @@ export function readManifest(raw: unknown, lines: LineTree): { manifest: Manifes
       routes: f.routes ?? [],
       previews: f.previews ?? defaultPreviews(),
       placement: f.placement,
+      domains: f.domains,
     });
   return { manifest, issues: ctx.issues };
 }

@@ -32,6 +32,14 @@ export interface Manifest {
   previews: PreviewSettings;
   /** Where production may live (issue 13): a server by name, or servers carrying these labels. */
   placement?: Placement;
+  /** Production's custom domains, routed once verified (previews ignore them). */
+  domains?: DomainSetting[];
+}
+
+/** A custom domain; with redirectTo, requests to it are redirected to that domain of the same list. */
+export interface DomainSetting {
+  name: string;
+  redirectTo?: string;
 }
 
 /** Constrains where an environment is placed; empty labels and no server: anywhere. */

@@ -1,4 +1,5 @@
 import type { Droid } from "./fleet.js";
+import { recheckDomains, type DomainDeps } from "./domains.js";
 import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/environment-store.js";
 import { prNumberOf } from "../core/names.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -20,6 +21,8 @@ export interface ReconcilerDeps extends TeardownDeps {
   clock?: Clock;
   /** HTTP health failures carried from pass to pass. */
   httpFailures?: HttpFailures;
+  /** Custom domains are checked again every pass; absent: not checked. */
+  domains?: DomainDeps;
 }
 
 export interface PassReport {
@@ -92,6 +95,8 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
 
   const open = new Set((await openPreviews(deps.db)).map(({ env, app }) => `${app.name}/${env.name}`));
   const known = new Set((await listApps(deps.db)).map((a) => a.name));
+  // Before the routes: a domain whose DNS was fixed (or broken) is routed (or not) by this same pass.
+  if (deps.domains) await recheckDomains(deps.domains, deps.db, deps.log).catch((err: unknown) => deps.log.warn({ err }, "custom domain checks failed"));
   const fleet = deps.fleet;
   const droids = fleet ? await fleet.all() : [{ shown: "local", host: deps.host, proxy: deps.proxy }];
   const reached: ReconcilerDeps[] = [];

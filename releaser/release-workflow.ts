@@ -30,6 +30,7 @@ import type { Fleet } from "./fleet.js";
 import type { FrontDoor } from "./routes.js";
 import { toDroid } from "./release-target.js";
 import { drainOld } from "./drain.js";
+import { settleDomains, type DomainDeps } from "./domains.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -67,6 +68,8 @@ export interface ReleaseDeps {
   registry?: string;
   /** Set per release from the fleet: routes on a droid are also forwarded by the front door. */
   frontDoor?: FrontDoor;
+  /** Checks production's custom domains before its switch; absent: domains are not routed. */
+  domains?: DomainDeps;
 }
 
 /** How long berth watches for the first answer through the proxy after a switch; it never fails a release. */
@@ -128,6 +131,8 @@ export async function runRelease(fleetDeps: ReleaseDeps, deploymentId: number, s
         return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Release failed: the server is not available");
       }
     }
+    const domains = deps.domains && d.environment === PRODUCTION ? await settleDomains(deps.domains, db, app, d.manifest).catch((e: Error) => [`custom domains were not checked: ${e.message}`]) : [];
+    for (const line of domains) logs.note(line);
     if (d.rollback_of !== null && !(await deps.host.imageExposedPorts(image).then(() => true, () => false))) {
       const e = new UserError(`The image ${image} is no longer on the droid server: berth keeps the images of the last BERTH_KEEP_IMAGES releases. Roll back to a more recent deployment, or push that commit again to rebuild it.`);
       return reportFailure(deps, { app, d, hostname, url, servingUrl, image, previous, logs, phases }, e, "Rollback failed: the image is gone");
@@ -158,7 +163,7 @@ export async function runRelease(fleetDeps: ReleaseDeps, deploymentId: number, s
     await phases.flush();
     await setDeploymentState(db, d.id, "live", { url });
     const current = (await getDeployment(db, d.id))?.deployment ?? d;
-    deps.reporter.succeeded(app, current, { url, image, ...releaseTimes(current) });
+    deps.reporter.succeeded(app, current, { url, image, ...releaseTimes(current), domains });
     await drainOld(deps, app, d.environment, logs);
     await phases.mark("drained").flush();
     await retireProcesses(deps.host, app.name, d.environment, (id) => id !== String(d.id));

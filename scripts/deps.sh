@@ -32,6 +32,8 @@ if [ "${1:-}" = --test ]; then
   # The simulated droid lives in a network namespace (ip netns, nsenter, unshare).
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+  # Custom domains are checked against a DNS server the tests run on loopback (the binary only, no service).
+  command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"

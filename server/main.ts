@@ -30,6 +30,7 @@ import { ReportSender } from "../github/report-sender.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
 import { startFleet } from "../releaser/fleet-drivers.js";
+import { systemResolver } from "../releaser/domain-check.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
@@ -53,6 +54,7 @@ import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
 import { deploymentsApiRoutes } from "./deployments-api.js";
 import { moveApiRoutes } from "./move-api.js";
+import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
@@ -132,12 +134,13 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
-    const releases = startReleaseWorker({ db, host, proxy, fleet, registry: config.registry, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
+    const domains = { resolver: systemResolver(config.dnsServer), domain: config.domain, ingressAddresses: config.ingressAddresses };
+    const releases = startReleaseWorker({ db, host, proxy, fleet, registry: config.registry, domains, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
     observeReleases(releases, db, metrics);
     workers.push(releases);
     const teardownDeps = { db, host, proxy, fleet, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
-    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
+    const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop);
   }
 
@@ -197,6 +200,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
       moveApiRoutes(db, config.apiToken, webhookDeps),
+      domainRoutes(db, config.apiToken),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

@@ -188,7 +188,23 @@ export interface PlacementsTable {
   placed_at: Generated<Date>;
 }
 
+/** A custom domain of an app's production (migration 0021). */
+export interface DomainsTable {
+  id: Generated<number>;
+  app_id: number;
+  name: string;
+  redirect_to: string | null;
+  source: Generated<"manifest" | "api">;
+  verified: Generated<boolean>;
+  /** Why it is not routed (the record to add), or null once verified. */
+  problem: string | null;
+  checked_at: Date | null;
+  verified_at: Date | null;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
+  domains: DomainsTable;
   placements: PlacementsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   servers: ServersTable;

@@ -128,7 +128,7 @@ export async function liveRelease(db: Db, appId: number, environment: string): P
 }
 
 /** Every live route on a droid server: the whole desired state of its ingress. */
-export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string; paths?: PathRoute[] }[]> {
+export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string; paths?: PathRoute[]; redirect?: string }[]> {
   const rows = await db
     .selectFrom("releases")
     .select(["hostname", "upstream", "routes"])
@@ -136,12 +136,32 @@ export async function liveRoutes(db: Db, server: string): Promise<{ hostname: st
     .where("state", "=", "live")
     .where("upstream", "is not", null)
     .execute();
-  return rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "", ...(r.routes?.length ? { paths: r.routes } : {}) }));
+  // Production's verified custom domains go where its hostname goes, or redirect to another of them.
+  const domains = await db
+    .selectFrom("domains")
+    .innerJoin("releases", (j) => j.onRef("releases.app_id", "=", "domains.app_id").on("releases.environment", "=", "production").on("releases.state", "=", "live"))
+    .select(["domains.name", "domains.redirect_to", "releases.upstream", "releases.routes"])
+    .where("releases.server", "=", server)
+    .where("domains.verified", "=", true)
+    .where("releases.upstream", "is not", null)
+    .execute();
+  return [
+    ...rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "", ...(r.routes?.length ? { paths: r.routes } : {}) })),
+    ...domains.map((d) => (d.redirect_to ? { hostname: d.name, upstream: "", redirect: d.redirect_to } : { hostname: d.name, upstream: d.upstream ?? "", ...(d.routes?.length ? { paths: d.routes } : {}) })),
+  ];
 }
 
 /** Hostnames live on servers other than this one, with their server: what the front door forwards. */
 export async function remoteHostnames(db: Db, server: string): Promise<{ hostname: string; server: string }[]> {
-  return db.selectFrom("releases").select(["hostname", "server"]).distinct().where("server", "!=", server).where("state", "=", "live").orderBy("hostname").execute();
+  const hosts = await db.selectFrom("releases").select(["hostname", "server"]).distinct().where("server", "!=", server).where("state", "=", "live").orderBy("hostname").execute();
+  const domains = await db
+    .selectFrom("domains")
+    .innerJoin("releases", (j) => j.onRef("releases.app_id", "=", "domains.app_id").on("releases.environment", "=", "production").on("releases.state", "=", "live"))
+    .select(["domains.name as hostname", "releases.server"])
+    .where("releases.server", "!=", server)
+    .where("domains.verified", "=", true)
+    .execute();
+  return [...hosts, ...domains];
 }
 
 export async function listApps(db: Db): Promise<App[]> {
