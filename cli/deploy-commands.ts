@@ -1,31 +1,49 @@
-import { parseArgs } from "node:util";
-import type { ApiCall } from "./servers-command.js";
+import type { Command } from "./command.js";
+import { UsageError } from "./command.js";
 
-export const DEPLOY_USAGE = `  berth redeploy <app> [--env production|pr-<N>] [--sha <commit>]   (default: the commit the environment runs)
-  berth cancel <deployment-id>
-  berth move <app> <server> [--env production|pr-<N>]   (releases it there; refused when volumes hold data)`;
+type Brief = { id: number; sha: string; environment: string };
 
-/** `berth redeploy …`, `berth cancel …` and `berth move …`: the exit code, or undefined when the arguments match none. */
-export async function deployCommands(argv: string[], call: ApiCall, out: (s: string) => void): Promise<number | undefined> {
-  const [cmd] = argv;
-  if (cmd !== "redeploy" && cmd !== "cancel" && cmd !== "move") return undefined;
-  const { values, positionals } = parseArgs({ args: argv.slice(1), options: { env: { type: "string" }, sha: { type: "string" } }, allowPositionals: true, strict: true });
-  if (cmd === "cancel") {
-    if (positionals.length !== 1 || !/^\d+$/.test(positionals[0]!) || values.env || values.sha) return undefined;
-    const d = (await call("POST", `/deployments/${positionals[0]}/cancel`)) as { id: number; sha: string; environment: string };
-    out(`cancelled deployment ${d.id} (${d.environment} ${d.sha.slice(0, 7)})`);
-    return 0;
-  }
-  if (cmd === "move") {
-    if (positionals.length !== 2 || values.sha) return undefined;
-    const [app, server] = positionals as [string, string];
-    const r = (await call("POST", `/apps/${app}/move`, { server, environment: values.env ?? "production" })) as { environment: string; from: string | null; to: string; deployment: { id: number } | null };
-    out(r.deployment ? `moving ${app} ${r.environment} from ${r.from} to ${r.to} as deployment ${r.deployment.id}; berth deployments ${app} shows when it is live` : `${app} ${r.environment} runs nothing yet: its next release starts on ${r.to}`);
-    return 0;
-  }
-  if (positionals.length !== 1) return undefined;
-  const app = positionals[0]!;
-  const d = (await call("POST", `/apps/${app}/deployments`, { environment: values.env ?? "production", ...(values.sha ? { sha: values.sha } : {}) })) as { id: number; sha: string; environment: string };
-  out(`redeploying ${app} ${d.environment} at ${d.sha.slice(0, 7)} as deployment ${d.id}; berth deployments ${app} shows when it is live`);
-  return 0;
-}
+/** Deployments an operator starts, stops or moves. */
+export const DEPLOY_COMMANDS: Command[] = [
+  {
+    name: "redeploy",
+    usage: "<app> [--env production|pr-<N>] [--sha <commit>]",
+    summary: "Build and release an environment again: the commit it runs, or --sha.",
+    options: { env: { type: "string" }, sha: { type: "string" } },
+    positionals: [1, 1],
+    run: async (ctx) => {
+      const app = ctx.args[0]!;
+      const d = (await ctx.call("POST", `/apps/${app}/deployments`, { environment: (ctx.values.env as string | undefined) ?? "production", ...(ctx.values.sha ? { sha: ctx.values.sha } : {}) })) as Brief;
+      if (ctx.json) ctx.out(JSON.stringify(d, null, 2));
+      else ctx.out(`redeploying ${app} ${d.environment} at ${d.sha.slice(0, 7)} as deployment ${d.id}; berth deployments ${app} shows when it is live`);
+      return 0;
+    },
+  },
+  {
+    name: "cancel",
+    usage: "<deployment-id>",
+    summary: "Stop a deployment that is queued, waiting or building.",
+    positionals: [1, 1],
+    run: async (ctx) => {
+      if (!/^\d{1,9}$/.test(ctx.args[0]!)) throw new UsageError("expected a deployment id (berth deployments <app> lists them)");
+      const d = (await ctx.call("POST", `/deployments/${ctx.args[0]}/cancel`)) as Brief;
+      if (ctx.json) ctx.out(JSON.stringify(d, null, 2));
+      else ctx.out(`cancelled deployment ${d.id} (${d.environment} ${d.sha.slice(0, 7)})`);
+      return 0;
+    },
+  },
+  {
+    name: "move",
+    usage: "<app> <server> [--env production|pr-<N>]",
+    summary: "Place an environment on another server and release it there (refused when volumes hold data).",
+    options: { env: { type: "string" } },
+    positionals: [2, 2],
+    run: async (ctx) => {
+      const [app, server] = ctx.args as [string, string];
+      const r = (await ctx.call("POST", `/apps/${app}/move`, { server, environment: (ctx.values.env as string | undefined) ?? "production" })) as { environment: string; from: string | null; to: string; deployment: { id: number } | null };
+      if (ctx.json) ctx.out(JSON.stringify(r, null, 2));
+      else ctx.out(r.deployment ? `moving ${app} ${r.environment} from ${r.from} to ${r.to} as deployment ${r.deployment.id}; berth deployments ${app} shows when it is live` : `${app} ${r.environment} runs nothing yet: its next release starts on ${r.to}`);
+      return 0;
+    },
+  },
+];

@@ -1,4 +1,7 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticSite } from "../support/git-repo.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
@@ -60,5 +63,22 @@ describe("operator actions: redeploy and cancel", () => {
     expect(((await res.json()) as { error: string }).error).toContain("only a queued, waiting or building deployment can be cancelled");
     expect((await post(`/deployments/99999999/cancel`)).status).toBe(404);
     expect((await fetch(`${h.berth.url}/api/v1/deployments/1/cancel`, { method: "POST" })).status).toBe(401);
+  });
+
+  it("logs in with a token from stdin, then answers --json and open from the saved credentials alone", async () => {
+    const home = mkdtempSync(join(tmpdir(), "berth-cli-home-"));
+    const env = { PATH: process.env.PATH ?? "", HOME: home };
+    const refused = spawnSync("node", ["dist/cli/berth.js", "login", "--url", h.berth.url], { encoding: "utf8", env, input: "wrong-token\n" });
+    expect([refused.status, refused.stdout.trim()]).toEqual([1, `berth: ${h.berth.url} refused the token (HTTP 401)`]);
+    const login = spawnSync("node", ["dist/cli/berth.js", "login", "--url", h.berth.url], { encoding: "utf8", env, input: `${ADMIN_TOKEN}\n` });
+    expect(login.status, login.stdout).toBe(0);
+    const file = join(home, ".config", "berth", "credentials.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const apps = spawnSync("node", ["dist/cli/berth.js", "apps", "--json"], { encoding: "utf8", env });
+    expect(apps.status, apps.stdout).toBe(0);
+    expect((JSON.parse(apps.stdout) as { name: string }[]).map((a) => a.name)).toContain(h.app);
+    const open = spawnSync("node", ["dist/cli/berth.js", "open", h.app], { encoding: "utf8", env });
+    expect([open.status, open.stdout.trim()]).toEqual([0, `http://${h.host}:${h.ingressPort}`]);
+    rmSync(home, { recursive: true, force: true });
   });
 });

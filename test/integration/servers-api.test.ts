@@ -207,7 +207,7 @@ describe("POST, GET and DELETE /api/v1/servers against a real droid", () => {
     await release("droid-1", "stopped");
     const listed = (await call("GET", "/servers")).json as { name: string; apps: number }[];
     expect(listed.map((s) => [s.name, s.apps])).toEqual([["local", 1], ["droid-1", 1]]);
-    expect(await call("DELETE", "/servers/droid-1")).toEqual({ status: 409, json: { error: "Server droid-1 still runs 1 app; move or remove them first." } });
+    expect(await call("DELETE", "/servers/droid-1")).toEqual({ status: 409, json: { error: "Server droid-1 still has 1 app running and 0 environments placed on it; move them (POST /api/v1/apps/{app}/move) or remove them first." } });
     await db.updateTable("releases").set({ state: "stopped" }).where("app_id", "=", app.id).execute();
   });
 
