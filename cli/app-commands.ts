@@ -1,5 +1,5 @@
 import type { Command, CommandContext } from "./command.js";
-import { UsageError } from "./command.js";
+import { printed, UsageError } from "./command.js";
 
 interface DeploymentJson {
   id: number;
@@ -8,12 +8,6 @@ interface DeploymentJson {
   state: string;
   url: string | null;
 }
-
-const printed = (ctx: CommandContext, answer: unknown, text: () => void): number => {
-  if (ctx.json) ctx.out(JSON.stringify(answer, null, 2));
-  else text();
-  return 0;
-};
 
 const scope = (ctx: CommandContext): string => (ctx.values.previews ? "?scope=previews" : "");
 const PREVIEWS = { previews: { type: "boolean" } } as const;

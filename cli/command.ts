@@ -79,3 +79,10 @@ export function overallHelp(commands: readonly Command[]): string {
     "berth <command> --help tells more; --json prints the API's answer as JSON.",
   ].join("\n");
 }
+
+/** Prints the API's answer as JSON under --json, else as the command's text. */
+export function printed(ctx: CommandContext, answer: unknown, text: () => void): number {
+  if (ctx.json) ctx.out(JSON.stringify(answer, null, 2));
+  else text();
+  return 0;
+}

@@ -1,5 +1,5 @@
 import type { Command } from "./command.js";
-import { UsageError } from "./command.js";
+import { printed, UsageError } from "./command.js";
 
 type Brief = { id: number; sha: string; environment: string };
 
@@ -14,9 +14,7 @@ export const DEPLOY_COMMANDS: Command[] = [
     run: async (ctx) => {
       const app = ctx.args[0]!;
       const d = (await ctx.call("POST", `/apps/${app}/deployments`, { environment: (ctx.values.env as string | undefined) ?? "production", ...(ctx.values.sha ? { sha: ctx.values.sha } : {}) })) as Brief;
-      if (ctx.json) ctx.out(JSON.stringify(d, null, 2));
-      else ctx.out(`redeploying ${app} ${d.environment} at ${d.sha.slice(0, 7)} as deployment ${d.id}; berth deployments ${app} shows when it is live`);
-      return 0;
+      return printed(ctx, d, () => ctx.out(`redeploying ${app} ${d.environment} at ${d.sha.slice(0, 7)} as deployment ${d.id}; berth deployments ${app} shows when it is live`));
     },
   },
   {
@@ -27,9 +25,7 @@ export const DEPLOY_COMMANDS: Command[] = [
     run: async (ctx) => {
       if (!/^\d{1,9}$/.test(ctx.args[0]!)) throw new UsageError("expected a deployment id (berth deployments <app> lists them)");
       const d = (await ctx.call("POST", `/deployments/${ctx.args[0]}/cancel`)) as Brief;
-      if (ctx.json) ctx.out(JSON.stringify(d, null, 2));
-      else ctx.out(`cancelled deployment ${d.id} (${d.environment} ${d.sha.slice(0, 7)})`);
-      return 0;
+      return printed(ctx, d, () => ctx.out(`cancelled deployment ${d.id} (${d.environment} ${d.sha.slice(0, 7)})`));
     },
   },
   {
@@ -41,9 +37,7 @@ export const DEPLOY_COMMANDS: Command[] = [
     run: async (ctx) => {
       const [app, server] = ctx.args as [string, string];
       const r = (await ctx.call("POST", `/apps/${app}/move`, { server, environment: (ctx.values.env as string | undefined) ?? "production" })) as { environment: string; from: string | null; to: string; deployment: { id: number } | null };
-      if (ctx.json) ctx.out(JSON.stringify(r, null, 2));
-      else ctx.out(r.deployment ? `moving ${app} ${r.environment} from ${r.from} to ${r.to} as deployment ${r.deployment.id}; berth deployments ${app} shows when it is live` : `${app} ${r.environment} runs nothing yet: its next release starts on ${r.to}`);
-      return 0;
+      return printed(ctx, r, () => ctx.out(r.deployment ? `moving ${app} ${r.environment} from ${r.from} to ${r.to} as deployment ${r.deployment.id}; berth deployments ${app} shows when it is live` : `${app} ${r.environment} runs nothing yet: its next release starts on ${r.to}`));
     },
   },
 ];

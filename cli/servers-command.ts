@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "./command.js";
-import { UsageError } from "./command.js";
+import { printed, UsageError } from "./command.js";
 
 interface ServerJson {
   name: string;
@@ -61,9 +61,7 @@ export const SERVER_COMMANDS: Command[] = [
         }
       }
       const s = (await ctx.call("POST", "/servers", { name: ctx.args[0], docker, ...(tls ? { tls } : {}), labels })) as ServerJson;
-      if (ctx.json) ctx.out(JSON.stringify(s, null, 2));
-      else ctx.out(`added server ${s.name}: docker ${s.engine?.version ?? "?"}, ${s.engine?.cpus ?? "?"} CPUs, ${s.engine ? gib(s.engine.memoryBytes) : "?"}`);
-      return 0;
+      return printed(ctx, s, () => ctx.out(`added server ${s.name}: docker ${s.engine?.version ?? "?"}, ${s.engine?.cpus ?? "?"} CPUs, ${s.engine ? gib(s.engine.memoryBytes) : "?"}`));
     },
   },
   {

@@ -83,9 +83,8 @@ export interface Config {
    * find images: "default" for the built-in server; a builder on another host names its own engine.
    */
   builderServer: string;
-  /** BERTH_DNS_SERVER (host:port): where custom domains are looked up; undefined: the system resolver. */
+  /** BERTH_DNS_SERVER (host:port) for custom domains' lookups (undefined: the system's), and BERTH_INGRESS_ADDRESSES their A/AAAA records may point at. */
   dnsServer: string | undefined;
-  /** BERTH_INGRESS_ADDRESSES: the addresses a custom domain's A/AAAA records may point at. */
   ingressAddresses: string[];
 }
 
@@ -166,12 +165,10 @@ export function loadConfig(given: Env = process.env): Config {
 
   const builderServer = env.BERTH_BUILDER_SERVER || "local";
   if (!/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/.test(builderServer)) problems.push(`BERTH_BUILDER_SERVER=${builderServer}: expected a server name as \`berth servers list\` shows it`);
-
   const dnsServer = env.BERTH_DNS_SERVER || undefined;
   if (dnsServer && !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\])(:\d{1,5})?$/i.test(dnsServer)) problems.push(`BERTH_DNS_SERVER=${dnsServer}: expected an IP address and optional port, such as 127.0.0.1:5353`);
   const ingressAddresses = (env.BERTH_INGRESS_ADDRESSES ?? "").split(",").map((a) => a.trim()).filter(Boolean);
   for (const a of ingressAddresses) if (isIP(a) === 0) problems.push(`BERTH_INGRESS_ADDRESSES: ${a} is not an IP address`);
-
   const github = readGitHub(env, problems);
   const gheHost = env.GHE_HOST;
   const gheProtocol = env.GHE_PROTOCOL || "https";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkDomain, type DomainResolver } from "../../releaser/domain-check.js";
 import { parseManifest } from "../../manifest/manifest.js";
+import { errorOf } from "../support/manifest-error-of.js";
 
 const dns = (records: Record<string, { cname?: string[]; a?: string[] }>): DomainResolver => ({
   cname: async (n) => records[n]?.cname ?? Promise.reject(Object.assign(new Error("no"), { code: "ENODATA" })),
@@ -31,19 +32,11 @@ describe("checkDomain", () => {
 });
 
 describe("berth.yaml domains", () => {
-  const problem = (yaml: string): string => {
-    try {
-      parseManifest(yaml);
-      return "";
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
   it("reads names and redirects between them, refusing wildcards, duplicates and redirects to nowhere", () => {
     expect(parseManifest("domains: [shop.com, { name: www.shop.com, redirect_to: shop.com }]\n").domains).toEqual([{ name: "shop.com" }, { name: "www.shop.com", redirectTo: "shop.com" }]);
-    expect(problem("domains: ['*.shop.com']\n")).toContain("expected a domain name");
-    expect(problem("domains: [shop.com, shop.com]\n")).toContain("shop.com is listed twice");
-    expect(problem("domains: [{ name: www.shop.com, redirect_to: other.com }]\n")).toContain("expected another domain of this list");
-    expect(problem("domains: [localhost]\n")).toContain("expected a domain name");
+    expect(errorOf("domains: ['*.shop.com']\n")).toContain("expected a domain name");
+    expect(errorOf("domains: [shop.com, shop.com]\n")).toContain("shop.com is listed twice");
+    expect(errorOf("domains: [{ name: www.shop.com, redirect_to: other.com }]\n")).toContain("expected another domain of this list");
+    expect(errorOf("domains: [localhost]\n")).toContain("expected a domain name");
   });
 });

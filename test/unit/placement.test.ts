@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { choosePlacement, reservation, type Candidate } from "../../releaser/placement.js";
 import { dataKept } from "../../server/move-api.js";
 import { parseManifest } from "../../manifest/manifest.js";
+import { errorOf } from "../support/manifest-error-of.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -14,14 +15,6 @@ const server = (shown: string, memoryGiB: number, reservedGiB = 0, labels: Recor
   ...(unreachable ? { unreachable } : {}),
 });
 const manifest = (yaml: string) => parseManifest(yaml);
-const problem = (yaml: string): string => {
-  try {
-    parseManifest(yaml);
-    return "";
-  } catch (e) {
-    return (e as Error).message;
-  }
-};
 
 describe("choosePlacement", () => {
   it("takes the reachable server with the most unreserved memory, local on a tie", () => {
@@ -57,8 +50,8 @@ describe("reservation", () => {
 describe("berth.yaml placement", () => {
   it("reads a server or labels for production and for previews, and refuses what no server can be called", () => {
     expect(manifest("placement:\n  labels: { region: eu }\npreviews:\n  placement: { server: droid-1 }\n")).toMatchObject({ placement: { labels: { region: "eu" } }, previews: { placement: { server: "droid-1", labels: {} } } });
-    expect(problem("placement:\n  server: ../etc\n")).toContain("expected a server's name");
-    expect(problem("placement:\n  zone: eu\n")).toContain('unknown key "zone"');
+    expect(errorOf("placement:\n  server: ../etc\n")).toContain("expected a server's name");
+    expect(errorOf("placement:\n  zone: eu\n")).toContain('unknown key "zone"');
   });
 });
 
