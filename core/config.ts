@@ -66,6 +66,8 @@ export interface Config {
   appLimits: AppLimits;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
+  /** A preview with no request for this long sleeps (BERTH_PREVIEW_SLEEP_AFTER); null: never, unless its berth.yaml says. */
+  previewSleepAfterMs: number | null;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
   buildTimeoutMs: number;
   /** Images of this many recent releases per environment survive pruning. */
@@ -207,6 +209,7 @@ export function loadConfig(given: Env = process.env): Config {
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
     appLimits: appLimitsOf(size("BERTH_APP_MEMORY"), cpus("BERTH_APP_CPUS"), int("BERTH_APP_PIDS", DEFAULT_APP_PIDS, 0, 4_194_304)),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d", "365d"),
+    previewSleepAfterMs: env.BERTH_PREVIEW_SLEEP_AFTER === "never" ? null : duration("BERTH_PREVIEW_SLEEP_AFTER", "30m", "30d"),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",

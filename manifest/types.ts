@@ -30,6 +30,8 @@ export interface Manifest {
   /** Path routes in file order; any path not listed goes to web. */
   routes: Route[];
   previews: PreviewSettings;
+  /** `sleep_after` (production): stop it after this long without a request; null: never; absent: production never sleeps. */
+  sleepAfterMs?: number | null;
 }
 
 /** `build:` — where and how the image is built. */
@@ -142,4 +144,6 @@ export interface PreviewSettings {
   services: PreviewServices;
   /** previews.expire_after; absent: the operator's BERTH_PREVIEW_TTL decides. */
   expireAfterMs?: number;
+  /** previews.sleep_after; null: never; absent: the operator's BERTH_PREVIEW_SLEEP_AFTER decides. */
+  sleepAfterMs?: number | null;
 }

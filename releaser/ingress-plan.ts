@@ -11,26 +11,29 @@ export interface Route {
   upstream: string;
   /** Requests matching these paths (in order) go to their upstreams; the rest to `upstream`. */
   paths?: readonly PathRoute[];
+  /** Write this hostname's requests to the proxy's access log (stdout): berth reads idle time from it (releaser/sleep.ts). */
+  logRequests?: boolean;
 }
 
 export interface IngressConfig {
   tls: boolean;
-  sites: { hostname: string; upstreams: string[]; paths: PathRoute[] }[];
+  sites: { hostname: string; upstreams: string[]; paths: PathRoute[]; logRequests: boolean }[];
 }
 
 const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
 export function planIngress(routes: readonly Route[], tls: boolean): IngressConfig {
-  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[] }>();
+  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[]; logRequests: boolean }>();
   for (const r of routes) {
     const unsafe =
       !/^[a-z0-9.-]+$/.test(r.hostname) ||
       !SAFE_UPSTREAM.test(r.upstream) ||
       (r.paths ?? []).some((p) => routePathProblem(p.path) !== undefined || p.upstreams.length === 0 || !p.upstreams.every((u) => SAFE_UPSTREAM.test(u)));
     if (unsafe) throw new Error(`refusing to route ${JSON.stringify(r)}: hostname, path or upstream has characters a Caddyfile cannot hold`);
-    const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [] };
+    const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [], logRequests: false };
     site.upstreams.add(r.upstream);
+    site.logRequests ||= r.logRequests === true;
     if (site.paths.length === 0 && r.paths) site.paths = r.paths.map((p) => ({ path: p.path, upstreams: [...p.upstreams].sort() }));
     byHost.set(r.hostname, site);
   }
@@ -38,7 +41,7 @@ export function planIngress(routes: readonly Route[], tls: boolean): IngressConf
     tls,
     sites: [...byHost.keys()].sort().map((hostname) => {
       const site = byHost.get(hostname);
-      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [] };
+      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [], logRequests: site?.logRequests ?? false };
     }),
   };
 }

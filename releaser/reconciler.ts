@@ -19,6 +19,8 @@ export interface ReconcilerDeps extends TeardownDeps {
   clock?: Clock;
   /** HTTP health failures carried from pass to pass. */
   httpFailures?: HttpFailures;
+  /** Sleeping environments (releaser/sleep.ts); absent: nothing sleeps. */
+  sleeper?: { pass(): Promise<string[]> };
 }
 
 export interface PassReport {
@@ -34,6 +36,8 @@ export interface PassReport {
   drained: string[];
   /** Finished deployments whose outcome never reached their check run, sent again. */
   resent: number[];
+  /** Environments put to sleep for want of requests. */
+  slept?: string[];
 }
 
 /**
@@ -105,6 +109,7 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   report.drained = await finishDrains(deps);
   report.resent = await resendLostReports(deps);
   report.healed = await healOnce(deps, deps.httpFailures ?? new Map());
+  if (deps.sleeper) report.slept = await deps.sleeper.pass();
 }
 
 /** A preview's time to live: its latest berth.yaml's previews.expire_after when set there, else BERTH_PREVIEW_TTL. */
@@ -131,7 +136,7 @@ export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: numb
     running = reconcileOnce(deps)
       .then((r) => {
         onPass?.(r);
-        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.finished.length + r.drained.length + r.resent.length > 0) deps.log.info(r, "reconciler pass");
+        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.finished.length + r.drained.length + r.resent.length + (r.slept?.length ?? 0) > 0) deps.log.info(r, "reconciler pass");
       })
       .catch((err: unknown) => {
         onPass?.("failed");

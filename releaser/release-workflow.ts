@@ -26,6 +26,7 @@ import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
 import { PhaseRecorder, releaseTimes } from "../store/phases.js";
 import { waitServed, type ServedProbe } from "./served-probe.js";
+import { markAwake } from "../store/sleep-store.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -235,6 +236,8 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     }
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
+    // A release wakes a sleeping environment: its hostname routes to the new container from this switch on.
+    await markAwake(db, app.id, d.environment);
     await switchLive(db, release, previous, `${containerName}:${port}`, paths);
     await applyRoutes(deps);
     c.phases.mark("route_switched");

@@ -53,6 +53,8 @@ import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
 import { deploymentsApiRoutes } from "./deployments-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
+import { startSleep } from "./sleep-wiring.js";
+import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -100,6 +102,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
+  let sleepControl: SleepControl | undefined;
   if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
@@ -136,7 +139,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     workers.push(releases);
     const teardownDeps = { db, host, proxy, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
-    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
+    // Sleeping environments: the proxy's route overlay, the waker and the reconciler's sleep step.
+    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog });
+    sleepControl = sleep.sleeper;
+    stops.push(sleep.stop);
+    const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop);
   }
 
@@ -195,6 +202,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
+      sleepApiRoutes(db, config.apiToken, sleepControl, config.previewSleepAfterMs),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
