@@ -123,6 +123,20 @@ describe("sleeping environments", () => {
     expect(await metric('berth_environment_wakes_total{trigger="api"}')).toBe(1);
   }, 60_000);
 
+  it("stays awake while requests keep coming (idle time read from the proxy's access log)", async () => {
+    if ((await state()) !== "live") await api("POST", `/environments/pr-${PR}/wake`);
+    const start = Date.now();
+    // 16s of a request every 2s: longer than sleep_after (10s), never idle for it.
+    while (Date.now() - start < 16_000) {
+      expect((await getVia(h.ingressPort, host)).status).toBe(200);
+      expect(await running()).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const env = (await api("GET", `/environments/pr-${PR}`)).body;
+    expect(env.state).toBe("live");
+    expect(Date.now() - Date.parse(String(env.lastRequestAt))).toBeLessThan(5_000);
+  }, 60_000);
+
   it("measures wake to first 200 beside a raw docker start of the same stopped container", async () => {
     const wakes: number[] = [];
     const raws: number[] = [];
