@@ -132,7 +132,7 @@ export class Sleeper {
         throw e;
       }
       // The commit point: from here the environment is awake, whatever happens to this process.
-      await markAwake(this.deps.db, c.appId, c.environment);
+      await markAwake(this.deps.db, c.appId, c.environment, new Date(this.#now()));
       await applyRoutes(this.deps);
       const seconds = (this.#now() - started) / 1000;
       this.deps.log.info({ app: c.app, environment: c.environment, trigger, ms: Math.round(seconds * 1000) }, "environment woke");

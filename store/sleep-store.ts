@@ -69,10 +69,10 @@ export async function markAsleep(db: Db, appId: number, environment: string): Pr
 }
 
 /** Marks an environment awake from now on (its idle time starts again); false when it was not asleep. */
-export async function markAwake(db: Db, appId: number, environment: string): Promise<boolean> {
+export async function markAwake(db: Db, appId: number, environment: string, at = new Date()): Promise<boolean> {
   const r = await db
     .updateTable("environment_sleep")
-    .set({ sleeping_at: null, woken_at: sql`now()`, updated_at: sql`now()` })
+    .set({ sleeping_at: null, woken_at: at, updated_at: sql`now()` })
     .where("app_id", "=", appId)
     .where("environment", "=", environment)
     .where("sleeping_at", "is not", null)
