@@ -42,6 +42,7 @@ describe("sleep_after in berth.yaml", () => {
     expect(loadConfig({}).previewSleepAfterMs).toBe(1_800_000);
     expect(loadConfig({ BERTH_PREVIEW_SLEEP_AFTER: "never" }).previewSleepAfterMs).toBeNull();
     expect(loadConfig({ BERTH_PREVIEW_SLEEP_AFTER: "45s" }).previewSleepAfterMs).toBe(45_000);
+    expect(() => loadConfig({ BERTH_PREVIEW_SLEEP_AFTER: "5s" })).toThrow("BERTH_PREVIEW_SLEEP_AFTER=5s: expected at least 10s, or never");
     expect(() => loadConfig({ BERTH_PREVIEW_SLEEP_AFTER: "soon" })).toThrow("BERTH_PREVIEW_SLEEP_AFTER=soon: expected a duration such as 90s, 30m, 12h or 7d, at most 30d");
   });
 });
