@@ -123,9 +123,12 @@ export class Sleeper {
       if (!c) return "unknown";
       if (!c.sleepingAt) return "awake";
       const started = this.#now();
+      const steps: Record<string, number> = {};
       try {
         await this.#startAll(c);
+        steps.startedMs = this.#now() - started;
         await this.#waitHealthy(c, started);
+        steps.healthyMs = this.#now() - started;
       } catch (e) {
         // Left asleep: what started is stopped again, and the next request tries anew.
         await this.#stopAll(c).catch(() => undefined);
@@ -135,7 +138,7 @@ export class Sleeper {
       await markAwake(this.deps.db, c.appId, c.environment, new Date(this.#now()));
       await applyRoutes(this.deps);
       const seconds = (this.#now() - started) / 1000;
-      this.deps.log.info({ app: c.app, environment: c.environment, trigger, ms: Math.round(seconds * 1000) }, "environment woke");
+      this.deps.log.info({ app: c.app, environment: c.environment, trigger, ...steps, ms: Math.round(seconds * 1000) }, "environment woke");
       this.deps.onWoken?.(trigger, seconds);
       await this.#report(c, false);
       return "woken";

@@ -123,12 +123,15 @@ describe("Sleeper (real Postgres, fake engine)", { timeout: 15_000 }, () => {
     expect(caddyfile()).toContain(WAKER);
   });
 
-  it("a release wakes a sleeping preview: its new container is routed, not the waker", async () => {
+  it("a release wakes a sleeping preview: its new container is routed, not the waker, and its stopped service is started, not recreated", async () => {
     const app = await w.app("push");
     await livePreview(app, 4);
+    const serviceId = async () => (await w.host.listManaged({ "berth.app": app.name, "berth.role": "service" })).containers.map((c) => c.id);
+    const service = await serviceId();
     await markAsleep(w.db, app.id, "pr-4");
     await pass();
     expect(caddyfile()).toContain(WAKER);
+    expect(await running(app, "pr-4")).toEqual([]);
     const commit = sha("push2");
     w.fetcher.trees.set(commit, TREE);
     const d = await w.deployment(app, { sha: commit, environment: "pr-4" });
@@ -136,5 +139,7 @@ describe("Sleeper (real Postgres, fake engine)", { timeout: 15_000 }, () => {
     expect(await runRelease(w.releaseDeps(), d.id)).toBe("live");
     expect(caddyfile()).not.toContain(WAKER);
     expect(await running(app, "pr-4")).toEqual(["service", "web"]);
+    // Its data (anonymous volumes too) stays with the container.
+    expect(await serviceId()).toEqual(service);
   });
 });
