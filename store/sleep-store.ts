@@ -91,3 +91,9 @@ export async function sleepStates(db: Db, appId: number): Promise<Map<string, { 
   const rows = await db.selectFrom("environment_sleep").selectAll().where("app_id", "=", appId).execute();
   return new Map(rows.map((r) => [r.environment, { sleepingAt: r.sleeping_at, lastRequestAt: r.last_request_at, wokenAt: r.woken_at }]));
 }
+
+/** The names of an app's environments that should be asleep, for the dashboard. */
+export async function sleepingEnvironments(db: Db, appId: number): Promise<string[]> {
+  const rows = await db.selectFrom("environment_sleep").select("environment").where("app_id", "=", appId).where("sleeping_at", "is not", null).orderBy("environment").execute();
+  return rows.map((r) => r.environment);
+}
