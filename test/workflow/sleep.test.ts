@@ -101,7 +101,9 @@ describe("Sleeper (real Postgres, fake engine)", { timeout: 15_000 }, () => {
     expect(await sleeper.sleepEnvironment(app.id, "pr-2")).toBe(false);
     const starts = w.host.containers.size;
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => sleeper.wakeHostname("many-pr-2.berth.test")));
-    expect(outcomes).toEqual(Array(5).fill("woken"));
+    // A caller whose lookup finished after the shared wake did finds it awake: still one wake.
+    expect(outcomes).toContain("woken");
+    expect(outcomes.every((o) => o === "woken" || o === "awake")).toBe(true);
     expect(w.host.containers.size).toBe(starts);
     expect(events).toEqual(["slept:api", "woke:request"]);
   });
