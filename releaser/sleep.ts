@@ -152,6 +152,11 @@ export class Sleeper {
       if (!c || c.sleepingAt) return false;
       // Planned before the lock: a request or a release since then restarts the idle time.
       if (reason === "idle" && planSleep([c], this.#now(), this.deps.previewSleepAfterMs).length === 0) return false;
+      // Asleep with nothing to wake it, the hostname would answer 502 until the next release.
+      if (!(await this.deps.waker())) {
+        this.deps.log.warn({ app: c.app, environment: c.environment }, "not putting the environment to sleep: the waker cannot listen (no proxy network yet?)");
+        return false;
+      }
       if (!(await markAsleep(this.deps.db, c.appId, c.environment))) return false;
       await applyRoutes(this.deps);
       await this.#stopAll(c);
