@@ -42,6 +42,8 @@ export type WakeOutcome = "woken" | "awake" | "unknown";
 /** Most of the access log one pass reads; a longer backlog is read over the next passes. */
 const ACCESS_LOG_BYTES = 4 << 20;
 const STOP_SECONDS = 10;
+/** Environments woken at once; more wait their turn (their requests stay held). */
+const MAX_WAKES = 4;
 
 /**
  * Puts idle environments to sleep and wakes them: asleep means every container of the environment
@@ -53,6 +55,8 @@ const STOP_SECONDS = 10;
  */
 export class Sleeper {
   readonly #waking = new Map<string, Promise<WakeOutcome>>();
+  readonly #queue: (() => void)[] = [];
+  #running = 0;
   #cursorMs: number;
 
   constructor(private readonly deps: SleeperDeps) {
@@ -111,10 +115,26 @@ export class Sleeper {
     const k = key(c);
     let wake = this.#waking.get(k);
     if (!wake) {
-      wake = this.#wakeLocked(c, trigger).finally(() => this.#waking.delete(k));
+      wake = this.#inSlot(() => this.#wakeLocked(c, trigger)).finally(() => this.#waking.delete(k));
       this.#waking.set(k, wake);
     }
     return wake;
+  }
+
+  /**
+   * Runs a wake when one of MAX_WAKES slots is free. Each wake holds a pooled Postgres connection for
+   * its lock while it runs queries on others: a burst of first requests to many sleeping hostnames
+   * must not take the whole pool (the waker bounds the requests held meanwhile).
+   */
+  async #inSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#running >= MAX_WAKES) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#running++;
+    try {
+      return await fn();
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.();
+    }
   }
 
   async #wakeLocked(given: SleepCandidate, trigger: WakeTrigger): Promise<WakeOutcome> {
