@@ -144,4 +144,26 @@ describe("Sleeper (real Postgres, fake engine)", { timeout: 15_000 }, () => {
     // Its data (anonymous volumes too) stays with the container.
     expect(await serviceId()).toEqual(service);
   });
+
+  it("production sleeps only when its berth.yaml sets sleep_after, and gets no PR comment", async () => {
+    const release = async (app: App, yaml: string): Promise<void> => {
+      const commit = sha(`p-${app.name}`);
+      w.fetcher.trees.set(commit, { Dockerfile: TREE.Dockerfile, "berth.yaml": yaml });
+      const d = await w.deployment(app, { sha: commit });
+      expect(await runBuild(w.buildDeps(), d.id)).toBe("built");
+      expect(await runRelease(w.releaseDeps(), d.id)).toBe("live");
+    };
+    const napping = await w.app("napping");
+    const awake = await w.app("awake");
+    await release(napping, "sleep_after: 1h\n");
+    await release(awake, "previews: { sleep_after: 10s }\n");
+    // The fake clock started with the test; the releases' live_at is Postgres' (a moment later).
+    w.clock.advance(3_660_000);
+    expect((await pass()).slept).toEqual(["napping/production"]);
+    expect(await running(napping, "production")).toEqual([]);
+    expect(await running(awake, "production")).toEqual(["web"]);
+    expect(caddyfile()).toContain(`http://napping.berth.test {\n\treverse_proxy ${WAKER} {`);
+    await w.drain();
+    expect(w.github.comments.size).toBe(0);
+  });
 });
