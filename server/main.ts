@@ -142,9 +142,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     // Sleeping environments: the proxy's route overlay, the waker and the reconciler's sleep step.
     const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog });
     sleepControl = sleep.sleeper;
-    stops.push(sleep.stop);
     const reconciler = startReconciler({ ...teardownDeps, github, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
-    stops.push(reconciler.stop);
+    stops.push(reconciler.stop, sleep.stop);
   }
 
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
