@@ -67,6 +67,8 @@ export interface Config {
   appLimits: AppLimits;
   /** A preview with no push for this long is torn down. */
   previewTtlMs: number;
+  /** A preview with no request for this long sleeps (BERTH_PREVIEW_SLEEP_AFTER); null: never, unless its berth.yaml says. */
+  previewSleepAfterMs: number | null;
   /** Default build time limit; berth.yaml's build.timeout overrides it per app. */
   buildTimeoutMs: number;
   /** Images of this many recent releases per environment survive pruning. */
@@ -222,6 +224,7 @@ export function loadConfig(given: Env = process.env): Config {
     buildResources: resourcesOf(size("BERTH_BUILD_MEMORY"), cpus("BERTH_BUILD_CPUS")),
     appLimits: appLimitsOf(size("BERTH_APP_MEMORY"), cpus("BERTH_APP_CPUS"), int("BERTH_APP_PIDS", DEFAULT_APP_PIDS, 0, 4_194_304)),
     previewTtlMs: duration("BERTH_PREVIEW_TTL", "7d", "365d"),
+    previewSleepAfterMs: previewSleepAfter(env, duration, problems),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
@@ -246,6 +249,15 @@ const APP_KEYS = new Set(["APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY"]);
  * The App credentials /setup wrote (KEY=value lines, PRIVATE_KEY quoted with \n escapes), unless the
  * environment already names an App; nothing when the file is absent.
  */
+/** BERTH_PREVIEW_SLEEP_AFTER: `never` (null), or a duration from 10s (as berth.yaml's sleep_after) to 30d. */
+function previewSleepAfter(env: Env, duration: (name: string, fallback: string, max: string) => number, problems: string[]): number | null {
+  const raw = env.BERTH_PREVIEW_SLEEP_AFTER;
+  if (raw === "never") return null;
+  const ms = duration("BERTH_PREVIEW_SLEEP_AFTER", "30m", "30d");
+  if (ms < 10_000) problems.push(`BERTH_PREVIEW_SLEEP_AFTER=${raw}: expected at least 10s, or never`);
+  return ms;
+}
+
 function readAppFile(path: string, env: Env): Env {
   if (env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET) return {};
   let text: string;

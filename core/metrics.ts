@@ -51,6 +51,14 @@ export class Metrics {
   readonly #passes = new Counter({ name: "berth_reconciler_passes_total", help: "Reconciler passes, by result.", labelNames: ["result"] as const, registers: [this.registry] });
   readonly #repairs = new Counter({ name: "berth_reconciler_repairs_total", help: "What reconciler passes repaired, by kind.", labelNames: ["kind"] as const, registers: [this.registry] });
   readonly #autoheal = new Counter({ name: "berth_autoheal_restarts_total", help: "Containers restarted by autoheal.", registers: [this.registry] });
+  readonly #sleeps = new Counter({ name: "berth_environment_sleeps_total", help: "Environments put to sleep, by reason (idle or api).", labelNames: ["reason"] as const, registers: [this.registry] });
+  readonly #wakes = new Counter({ name: "berth_environment_wakes_total", help: "Sleeping environments woken, by trigger (request or api).", labelNames: ["trigger"] as const, registers: [this.registry] });
+  readonly #wakeSeconds = new Histogram({
+    name: "berth_environment_wake_seconds",
+    help: "Time to wake a sleeping environment: containers started until healthy and routed again.",
+    buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
 
   constructor(snapshot?: () => Promise<MetricsSnapshot>) {
     // One snapshot per scrape: the first gauge collected reads it, the others share it.
@@ -103,6 +111,17 @@ export class Metrics {
       if (n > 0) this.#repairs.inc({ kind }, n);
     }
     if (report.healed?.length) this.#autoheal.inc(report.healed.length);
+  }
+
+  /** An environment fell asleep. */
+  slept(reason: "idle" | "api"): void {
+    this.#sleeps.inc({ reason });
+  }
+
+  /** A sleeping environment woke, taking this long. */
+  woke(trigger: "request" | "api", seconds: number): void {
+    this.#wakes.inc({ trigger });
+    this.#wakeSeconds.observe(seconds);
   }
 
   async render(): Promise<string> {

@@ -161,6 +161,11 @@ export class DeploymentReporter {
     this.comment(app, d, "waiting", note);
   }
 
+  /** A live preview fell asleep (its containers stopped) or woke again: the sticky comment says which. */
+  sleeping(app: App, d: Deployment, asleep: boolean, note?: string): void {
+    this.comment(app, d, asleep ? "sleeping" : "live", note);
+  }
+
   /** A preview was torn down: its Deployment goes inactive and the comment says why. */
   removed(app: App, environment: string, latest: Deployment | undefined, state: "removed" | "expired", note: string): void {
     const pr = prNumberOf(environment);

@@ -2,7 +2,7 @@ import { render } from "../core/templates.js";
 
 export const COMMENT_MARKER = "<!-- berth -->";
 
-export type PreviewState = "queued" | "building" | "releasing" | "live" | "failed" | "waiting" | "removed" | "expired";
+export type PreviewState = "queued" | "building" | "releasing" | "live" | "sleeping" | "failed" | "waiting" | "removed" | "expired";
 
 export interface PreviewView {
   state: PreviewState;
@@ -17,6 +17,7 @@ const LOOK: Record<PreviewState, { icon: string; label: string }> = {
   building: { icon: "🔨", label: "building" },
   releasing: { icon: "🚀", label: "releasing" },
   live: { icon: "✅", label: "live" },
+  sleeping: { icon: "😴", label: "sleeping" },
   failed: { icon: "❌", label: "failed" },
   waiting: { icon: "✋", label: "waiting for approval" },
   removed: { icon: "🧹", label: "removed" },
@@ -25,5 +26,5 @@ const LOOK: Record<PreviewState, { icon: string; label: string }> = {
 
 /** The sticky PR comment's Markdown, marked so berth finds it again. */
 export function renderPreviewComment(view: PreviewView): string {
-  return render("pr-comment", { ...view, ...LOOK[view.state], live: view.state === "live" });
+  return render("pr-comment", { ...view, ...LOOK[view.state], live: view.state === "live" || view.state === "sleeping" });
 }

@@ -59,4 +59,7 @@ export const MAX_VALUE = {
   buildTimeout: "24h",
   /** previews.expire_after. */
   expireAfter: "90d",
+  /** sleep_after and previews.sleep_after: shorter would stop an app between two clicks. */
+  minSleepAfter: "10s",
+  maxSleepAfter: "30d",
 } as const;

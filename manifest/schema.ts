@@ -23,6 +23,7 @@ import type { BuildSettings, Manifest, PreviewSettings, Route } from "./types.js
 import { relativePath, routePath, stringMap } from "./values.js";
 import type { LineTree } from "./yaml.js";
 import { reservedNamePart } from "../core/names.js";
+import { parseDuration } from "./units.js";
 
 /*
  * The one schema of berth.yaml, from the top: each SHAPE lists every key a mapping may have with its
@@ -183,7 +184,16 @@ const routes: Read<Route[]> = (ctx, path, raw) => {
   return out;
 };
 
-const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter), placement };
+/** How long an environment may go without a request before it sleeps; `never` (null) keeps it awake. */
+const sleepAfter: Read<number | null> = (ctx, path, raw) => {
+  if (raw === "never") return null;
+  const ms = duration(1, MAX_VALUE.maxSleepAfter)(ctx, path, raw);
+  if (ms === undefined) return undefined;
+  if (ms < (parseDuration(MAX_VALUE.minSleepAfter) ?? 0)) return ctx.fail(path, `expected a duration of at least ${MAX_VALUE.minSleepAfter}, or never; got ${describe(raw)}`);
+  return ms;
+};
+
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter), sleep_after: sleepAfter, placement };
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {
@@ -199,6 +209,7 @@ const previews: Read<PreviewSettings> = (ctx, path, raw) => {
     services: f.services ?? d.services,
     ...(f.expire_after !== undefined ? { expireAfterMs: f.expire_after } : {}),
     ...(f.placement !== undefined ? { placement: f.placement } : {}),
+    ...(f.sleep_after !== undefined ? { sleepAfterMs: f.sleep_after } : {}),
   };
 };
 
@@ -215,6 +226,7 @@ const MANIFEST_SHAPE = {
   secrets: secretNames,
   routes,
   previews,
+  sleep_after: sleepAfter,
   placement,
   domains,
 };
@@ -241,6 +253,7 @@ export function readManifest(raw: unknown, lines: LineTree): { manifest: Manifes
       previews: f.previews ?? defaultPreviews(),
       placement: f.placement,
       domains: f.domains,
+      sleepAfterMs: f.sleep_after,
     });
   return { manifest, issues: ctx.issues };
 }

@@ -30,6 +30,8 @@ export interface Manifest {
   /** Path routes in file order; any path not listed goes to web. */
   routes: Route[];
   previews: PreviewSettings;
+  /** `sleep_after` (production): stop it after this long without a request; null: never; absent: production never sleeps. */
+  sleepAfterMs?: number | null;
   /** Where production may live (issue 13): a server by name, or servers carrying these labels. */
   placement?: Placement;
   /** Production's custom domains, routed once verified (previews ignore them). */
@@ -160,4 +162,6 @@ export interface PreviewSettings {
   expireAfterMs?: number;
   /** Where previews may live; absent: placed independently of production, by capacity. */
   placement?: Placement;
+  /** previews.sleep_after; null: never; absent: the operator's BERTH_PREVIEW_SLEEP_AFTER decides. */
+  sleepAfterMs?: number | null;
 }

@@ -80,7 +80,15 @@ export async function prepareStack(c: StackContext, manifest: Manifest): Promise
     });
     const containerName = serviceContainerName(c.app.name, c.environment, name);
     const existing = await c.host.inspectContainer(containerName);
-    if (existing?.running && existing.labels[SPEC_LABEL] === options.Labels?.[SPEC_LABEL]) continue;
+    const unchanged = existing?.labels[SPEC_LABEL] === options.Labels?.[SPEC_LABEL];
+    if (existing?.running && unchanged) continue;
+    if (existing && unchanged) {
+      // Stopped (a sleeping environment, releaser/sleep.ts): started as it is, so data in its anonymous volumes stays.
+      c.logs.note(`starting stopped service ${name}`);
+      await c.host.startContainer(existing.id);
+      if (svc.healthcheck) await waitForCommand(c.host, containerName, svc.healthcheck.command, svc.healthcheck.timeoutMs ?? c.timeoutMs, `service ${name}`, c.clock);
+      continue;
+    }
     if (existing) await c.host.removeContainer(existing.id);
     c.logs.note(`starting service ${name} (${svc.image})`);
     await c.host.ensureImage(svc.image);

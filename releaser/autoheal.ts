@@ -2,6 +2,7 @@ import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import { LABEL, networkName } from "../core/names.js";
 import { appendBuildLog } from "../store/queries.js";
+import { sleepingKeys } from "../store/sleep-store.js";
 import type { DockerHost } from "./docker-host.js";
 import { success } from "./health-check.js";
 
@@ -36,11 +37,14 @@ export async function healOnce(deps: { db: Db; host: DockerHost; log: Logger }, 
     .selectFrom("releases")
     .innerJoin("deployments", "deployments.id", "releases.deployment_id")
     .innerJoin("apps", "apps.id", "releases.app_id")
-    .select(["releases.container_id", "releases.container_name", "releases.environment", "releases.upstream", "deployments.id as deployment_id", "deployments.manifest", "apps.name as app"])
+    .select(["releases.app_id", "releases.container_id", "releases.container_name", "releases.environment", "releases.upstream", "deployments.id as deployment_id", "deployments.manifest", "apps.name as app"])
     .where("releases.state", "=", "live")
     .where("releases.server", "=", deps.host.name)
     .execute();
+  // A sleeping environment's containers are stopped on purpose (releaser/sleep.ts).
+  const asleep = await sleepingKeys(deps.db);
   for (const r of probed) {
+    if (asleep.has(`${r.app_id}:${r.environment}`)) continue;
     const check = r.manifest?.web.healthcheck;
     if (check?.kind !== "http" || !r.container_id) continue;
     const port = Number((r.upstream ?? "").split(":").pop());

@@ -13,33 +13,36 @@ export interface Route {
   redirect?: string;
   /** Requests matching these paths (in order) go to their upstreams; the rest to `upstream`. */
   paths?: readonly PathRoute[];
+  /** Write this hostname's requests to the proxy's access log (stdout): berth reads idle time from it (releaser/sleep.ts). */
+  logRequests?: boolean;
 }
 
 export interface IngressConfig {
   tls: boolean;
   /** With TLS, each site also answers plain HTTP: a droid's proxy, which the front door reaches over HTTP. */
   plainHttp: boolean;
-  sites: { hostname: string; upstreams: string[]; paths: PathRoute[]; redirect?: string }[];
+  sites: { hostname: string; upstreams: string[]; paths: PathRoute[]; logRequests: boolean; redirect?: string }[];
 }
 
 const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
 export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = false): IngressConfig {
-  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[]; redirect?: string }>();
+  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[]; logRequests: boolean; redirect?: string }>();
   for (const r of routes) {
     const unsafe =
       !/^[a-z0-9.-]+$/.test(r.hostname) ||
       (r.redirect !== undefined ? !/^[a-z0-9.-]+$/.test(r.redirect) : !SAFE_UPSTREAM.test(r.upstream)) ||
       (r.paths ?? []).some((p) => routePathProblem(p.path) !== undefined || p.upstreams.length === 0 || !p.upstreams.every((u) => SAFE_UPSTREAM.test(u)));
     if (unsafe) throw new Error(`refusing to route ${JSON.stringify(r)}: hostname, path or upstream has characters a Caddyfile cannot hold`);
-    const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [] };
+    const site = byHost.get(r.hostname) ?? { upstreams: new Set<string>(), paths: [], logRequests: false };
     if (r.redirect !== undefined) {
       site.redirect = r.redirect;
       byHost.set(r.hostname, site);
       continue;
     }
     site.upstreams.add(r.upstream);
+    site.logRequests ||= r.logRequests === true;
     if (site.paths.length === 0 && r.paths) site.paths = r.paths.map((p) => ({ path: p.path, upstreams: [...p.upstreams].sort() }));
     byHost.set(r.hostname, site);
   }
@@ -49,8 +52,8 @@ export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = 
     sites: [...byHost.keys()].sort().map((hostname) => {
       const site = byHost.get(hostname);
       // A hostname that also proxies somewhere is never redirected: a redirect only stands alone.
-      if (site?.redirect !== undefined && site.upstreams.size === 0) return { hostname, upstreams: [], paths: [], redirect: site.redirect };
-      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [] };
+      if (site?.redirect !== undefined && site.upstreams.size === 0) return { hostname, upstreams: [], paths: [], logRequests: false, redirect: site.redirect };
+      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [], logRequests: site?.logRequests ?? false };
     }),
   };
 }

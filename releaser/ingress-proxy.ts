@@ -12,8 +12,13 @@ import {
 } from "./proxy-plan.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
 
+/** Rewrites the desired routes before they are rendered: sleeping environments (releaser/sleep.ts). */
+export type RouteOverlay = (routes: readonly Route[]) => Promise<readonly Route[]>;
+
 /** Keeps a droid server's ingress proxy running and swaps its whole config in on every change. */
 export class IngressProxy {
+  /** Applied to every route table this proxy renders; set once at wiring, absent: routes as given. */
+  overlay: RouteOverlay | undefined;
   readonly #names: ReturnType<typeof proxyNames>;
   /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
   #loaded: string | undefined;
@@ -51,7 +56,7 @@ export class IngressProxy {
     } else {
       this.log.warn("ingress proxy was stopped: starting it again");
     }
-    const caddyfile = renderCaddyfile(planIngress(routes, this.tls, this.plainHttp));
+    const caddyfile = renderCaddyfile(planIngress(await this.#overlaid(routes), this.tls, this.plainHttp));
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     await this.host.startContainer(this.#names.container);
     this.#loaded = caddyfile; // Caddy reads it as it starts
@@ -70,7 +75,7 @@ export class IngressProxy {
    * (a crash between writing the file and the reload must not leave Caddy on the old routes).
    */
   async apply(routes: readonly Route[]): Promise<void> {
-    const caddyfile = renderCaddyfile(planIngress(routes, this.tls, this.plainHttp));
+    const caddyfile = renderCaddyfile(planIngress(await this.#overlaid(routes), this.tls, this.plainHttp));
     if (caddyfile === this.#loaded) return;
     this.#loaded = undefined;
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
@@ -85,5 +90,9 @@ export class IngressProxy {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+
+  async #overlaid(routes: readonly Route[]): Promise<readonly Route[]> {
+    return this.overlay ? this.overlay(routes) : routes;
   }
 }

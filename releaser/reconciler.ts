@@ -23,6 +23,8 @@ export interface ReconcilerDeps extends TeardownDeps {
   httpFailures?: HttpFailures;
   /** Custom domains are checked again every pass; absent: not checked. */
   domains?: DomainDeps;
+  /** Sleeping environments (releaser/sleep.ts); absent: nothing sleeps. */
+  sleeper?: { pass(): Promise<string[]> };
 }
 
 export interface PassReport {
@@ -40,6 +42,8 @@ export interface PassReport {
   resent: number[];
   /** Servers whose engine did not answer: skipped this pass. */
   down: string[];
+  /** Environments put to sleep for want of requests. */
+  slept?: string[];
 }
 
 /**
@@ -129,6 +133,7 @@ async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   for (const on of reached) report.drained.push(...(await finishDrains(on)));
   report.resent = await resendLostReports(deps);
   for (const on of reached) report.healed.push(...(await healOnce(on, deps.httpFailures ?? new Map())));
+  if (deps.sleeper) report.slept = await deps.sleeper.pass();
 }
 
 /** A preview's time to live: its latest berth.yaml's previews.expire_after when set there, else BERTH_PREVIEW_TTL. */
@@ -155,7 +160,7 @@ export function startReconciler(reconcilerDeps: ReconcilerDeps, intervalMs: numb
     running = reconcileOnce(deps)
       .then((r) => {
         onPass?.(r);
-        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.finished.length + r.drained.length + r.resent.length > 0) deps.log.info(r, "reconciler pass");
+        if (r.closed.length + r.expired.length + r.tornDown.length + r.strays.length + r.healed.length + r.finished.length + r.drained.length + r.resent.length + (r.slept?.length ?? 0) > 0) deps.log.info(r, "reconciler pass");
       })
       .catch((err: unknown) => {
         onPass?.("failed");

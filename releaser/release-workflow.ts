@@ -31,6 +31,7 @@ import type { FrontDoor } from "./routes.js";
 import { toDroid } from "./release-target.js";
 import { drainOld } from "./drain.js";
 import { settleDomains, type DomainDeps } from "./domains.js";
+import { markAwake } from "../store/sleep-store.js";
 
 export interface ReleaseSettings {
   domain: string;
@@ -268,6 +269,8 @@ async function startAndSwitch(deps: ReleaseDeps, c: ReleaseContext, signal?: Abo
     // Routed by name, not address: Docker's DNS keeps it right when a restart hands out new addresses.
     const paths = manifest ? planPathRoutes(manifest, { app: app.name, environment: d.environment, sha: d.sha, deploymentId: d.id, webContainer: containerName, servicesEnvironment: stack?.sharedNetworks.length ? PRODUCTION : undefined }) : [];
     await switchLive(db, release, previous, `${containerName}:${port}`, paths);
+    // A release wakes a sleeping environment (after its switch: dying in between leaves it asleep, whole).
+    await markAwake(db, app.id, d.environment);
     await applyRoutes(deps);
     c.phases.mark("route_switched");
     logs.note(`routed ${hostname} to ${containerName}`);

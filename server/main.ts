@@ -56,6 +56,8 @@ import { deploymentsApiRoutes } from "./deployments-api.js";
 import { moveApiRoutes } from "./move-api.js";
 import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
+import { startSleep } from "./sleep-wiring.js";
+import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -103,6 +105,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const secretBox = config.secretKey ? new SecretBox(config.secretKey) : undefined;
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
+  let sleepControl: SleepControl | undefined;
   if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
@@ -140,8 +143,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     workers.push(releases);
     const teardownDeps = { db, host, proxy, fleet, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
-    const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
-    stops.push(reconciler.stop);
+    // Sleeping environments: the proxy's route overlay, the waker and the reconciler's sleep step.
+    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog });
+    sleepControl = sleep.sleeper;
+    const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
+    stops.push(reconciler.stop, sleep.stop);
   }
 
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
@@ -201,6 +207,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
       moveApiRoutes(db, config.apiToken, webhookDeps),
       domainRoutes(db, config.apiToken),
+      sleepApiRoutes(db, config.apiToken, sleepControl, config.previewSleepAfterMs),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

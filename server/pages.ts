@@ -8,6 +8,7 @@ import type { LogStreams } from "./log-streams.js";
 import { sendHtml, sendText, type Route } from "./respond.js";
 import { handleSession, isAdmin } from "./admin-session.js";
 import { phaseTimeline, type Phases } from "../store/phases.js";
+import { sleepingEnvironments } from "../store/sleep-store.js";
 
 /** The deployment page's timing table: each phase with its time of day and seconds since the previous one and since the webhook. */
 function phaseRows(phases: Phases): { label: string; at: string; step: string; total: string }[] {
@@ -29,7 +30,7 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
         return true;
       }
       const apps = await Promise.all(
-        (await listApps(db)).map(async (a) => ({ ...a, name: publicName(a), latest: (await listDeployments(db, a.id, 1))[0] })),
+        (await listApps(db)).map(async (a) => ({ ...a, name: publicName(a), latest: (await listDeployments(db, a.id, 1))[0], sleeping: await sleepingEnvironments(db, a.id) })),
       );
       sendHtml(res, 200, render("index.html", { apps, configured: opts.configured, root: "" }));
       return true;

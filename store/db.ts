@@ -203,9 +203,20 @@ export interface DomainsTable {
   created_at: Generated<Date>;
 }
 
+/** Whether an app environment should be asleep, and when it last saw a request (migration 0020). */
+export interface EnvironmentSleepTable {
+  app_id: number;
+  environment: string;
+  sleeping_at: Date | null;
+  last_request_at: Date | null;
+  woken_at: Date | null;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   domains: DomainsTable;
   placements: PlacementsTable;
+  environment_sleep: EnvironmentSleepTable;
   webhook_deliveries: WebhookDeliveriesTable;
   servers: ServersTable;
   github_reports: GitHubReportsTable;

@@ -16,8 +16,8 @@ describe("planIngress", () => {
       tls: true,
       plainHttp: false,
       sites: [
-        { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"], paths: [] },
-        { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"], paths: [] },
+        { hostname: "api.example.com", upstreams: ["172.19.0.2:3000"], paths: [], logRequests: false },
+        { hostname: "shop.example.com", upstreams: ["172.18.0.2:8080", "172.18.0.3:8080"], paths: [], logRequests: false },
       ],
     });
   });

@@ -18,13 +18,13 @@ const CORPUS: [string, string, string][] = [
   [
     "the whole file as a list",
     lines("- web"),
-    "line 1: expected a mapping with keys name, build, web, processes, release, services, volumes, env, secrets, routes, previews, placement, domains; got a list",
+    "line 1: expected a mapping with keys name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains; got a list",
   ],
   // unknown keys
   [
     "a misspelt top-level key",
     lines("service:", "  db: { image: postgres:16 }"),
-    'service (line 1): unknown key "service" (did you mean "services"?); allowed keys: name, build, web, processes, release, services, volumes, env, secrets, routes, previews, placement, domains',
+    'service (line 1): unknown key "service" (did you mean "services"?); allowed keys: name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains',
   ],
   [
     "a docker-compose key",

@@ -1,0 +1,61 @@
+import type Docker from "dockerode";
+import type { Config } from "../core/config.js";
+import type { Logger } from "../core/logger.js";
+import type { Metrics } from "../core/metrics.js";
+import type { Db } from "../store/db.js";
+import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import { containerAccessLog } from "../releaser/access-log.js";
+import type { DockerHost } from "../releaser/docker-host.js";
+import type { IngressProxy } from "../releaser/ingress-proxy.js";
+import { proxyNames } from "../releaser/proxy-plan.js";
+import { Sleeper } from "../releaser/sleep.js";
+import { Waker } from "./waker.js";
+
+export interface SleepWiring {
+  db: Db;
+  docker: Docker;
+  host: DockerHost;
+  proxy: IngressProxy;
+  config: Config;
+  reporter: DeploymentReporter;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * Sleeping environments on berth's own Docker host: the sleeper (its overlay set on the proxy) and the
+ * waker, listening on the gateway address of the proxy's network — the one address of berth's host the
+ * proxy container can always reach, and one no other host can.
+ */
+export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Promise<void> } {
+  const names = proxyNames(w.config.instance);
+  // Lock waits and container starts come on top of the health deadline a release gets.
+  const wakeTimeoutMs = w.config.healthTimeoutMs;
+  const waker = new Waker(
+    { wakeHostname: (hostname) => sleeper.wakeHostname(hostname) },
+    { ingress: { address: "127.0.0.1", tls: w.config.tls, httpPort: w.config.ingressHttpPort, httpsPort: w.config.ingressHttpsPort }, wakeDeadlineMs: wakeTimeoutMs + 10_000 },
+    w.log.child({ component: "waker" }),
+  );
+  const gateway = async (): Promise<string | undefined> => {
+    const info = await w.docker.getNetwork(names.network).inspect().catch(() => undefined);
+    return (info as { IPAM?: { Config?: { Gateway?: string }[] } } | undefined)?.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))?.Gateway;
+  };
+  const sleeper: Sleeper = new Sleeper({
+    db: w.db,
+    host: w.host,
+    proxy: w.proxy,
+    log: w.log.child({ component: "sleep" }),
+    accessLog: containerAccessLog(w.docker, names.container),
+    previewSleepAfterMs: w.config.previewSleepAfterMs,
+    waker: async () => {
+      const address = await gateway();
+      return address ? waker.listen(address) : undefined;
+    },
+    wakeTimeoutMs,
+    reporter: w.reporter,
+    onSlept: (reason) => w.metrics.slept(reason),
+    onWoken: (trigger, seconds) => w.metrics.woke(trigger, seconds),
+  });
+  w.proxy.overlay = sleeper.overlay;
+  return { sleeper, stop: () => waker.close() };
+}

@@ -1,0 +1,151 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../core/logger.js";
+import type { IngressAddress } from "../releaser/served-probe.js";
+import type { WakeOutcome } from "../releaser/sleep.js";
+import { readBody } from "./respond.js";
+
+/** What the waker asks of the sleeper: wake the environment behind a hostname. */
+export interface WakeTarget {
+  wakeHostname(hostname: string): Promise<WakeOutcome>;
+}
+
+export interface WakerOptions {
+  /** Where the front-door proxy listens: a woken request is sent through it, so the app answers. */
+  ingress: IngressAddress;
+  /** Requests held at once, over all hostnames; more get 503 at once. */
+  maxHeld?: number;
+  /** Largest request body held; larger ones get 413 (the app never sees them). */
+  maxBodyBytes?: number;
+  /** How long a request waits for its environment's wake before 503 with Retry-After. */
+  wakeDeadlineMs: number;
+}
+
+const HOSTNAME = /^[a-z0-9.-]{1,253}$/;
+// Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"]);
+
+/**
+ * berth's waker: the upstream of every sleeping hostname. It holds each request, has the sleeper wake
+ * the environment (concurrent requests share one wake), and once the route points at the app again
+ * sends the request through the front-door proxy with its own Host, so the app itself answers it — no
+ * error page, no redirect. Only a failed or overlong wake is answered here: 503 with Retry-After.
+ */
+export class Waker {
+  readonly #server: http.Server;
+  /** Marks requests this waker sent on: one that comes back means the route was not switched. */
+  readonly #loopToken = randomBytes(12).toString("hex");
+  #held = 0;
+  #listening: Promise<string> | undefined;
+
+  constructor(
+    private readonly target: WakeTarget,
+    private readonly options: WakerOptions,
+    private readonly log: Logger,
+  ) {
+    this.#server = http.createServer({ headersTimeout: 10_000, requestTimeout: options.wakeDeadlineMs + 60_000 }, (req, res) => {
+      void this.#handle(req, res).catch((err: unknown) => {
+        this.log.error({ err }, "waker failed to answer");
+        if (!res.headersSent) unavailable(res, "berth could not wake this app; try again shortly.");
+        else res.destroy();
+      });
+    });
+  }
+
+  /** Listens on the given address (the proxy network's gateway) once; resolves `address:port` for the proxy's route. */
+  listen(address: string): Promise<string> {
+    this.#listening ??= new Promise<string>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(0, address, () => {
+        const a = this.#server.address() as AddressInfo;
+        this.log.info({ address: a.address, port: a.port }, "waker listening for sleeping environments");
+        resolve(`${a.address}:${a.port}`);
+      });
+    }).catch((e: unknown) => {
+      this.#listening = undefined;
+      throw e;
+    });
+    return this.#listening;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const hostname = (req.headers.host ?? "").toLowerCase().replace(/:\d+$/, "");
+    if (!HOSTNAME.test(hostname)) return void plain(res, 400, "Bad Host header.\n");
+    if (req.headers["x-berth-woken"] === this.#loopToken) {
+      this.log.error({ hostname }, "a woken request came back to the waker: the proxy still routes the hostname here");
+      return unavailable(res, "This app woke, but its route did not switch back yet; try again shortly.");
+    }
+    const max = this.options.maxHeld ?? 256;
+    if (this.#held >= max) return unavailable(res, "Too many requests are waiting for apps to wake; try again shortly.");
+    this.#held++;
+    try {
+      const body = await readBody(req, this.options.maxBodyBytes ?? 1 << 20);
+      if (!body) return void plain(res, 413, "This app is waking up; send large bodies again once it answers.\n");
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), this.options.wakeDeadlineMs)));
+      const outcome = await Promise.race([this.target.wakeHostname(hostname), deadline]).catch((err: unknown) => {
+        this.log.warn({ err, hostname }, "wake failed");
+        return "failed" as const;
+      }).finally(() => clearTimeout(timer));
+      if (outcome === "unknown") return void plain(res, 404, "No berth app is served at this host.\n");
+      if (outcome === "late" || outcome === "failed") return unavailable(res, "This app could not be woken in time; try again shortly.");
+      await this.#forward(req, res, hostname, body);
+    } finally {
+      this.#held--;
+    }
+  }
+
+  /** Sends the held request through the front door, as the client sent it, and streams the app's answer back. */
+  #forward(req: IncomingMessage, res: ServerResponse, hostname: string, body: Buffer): Promise<void> {
+    const a = this.options.ingress;
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+    headers["content-length"] = String(body.length);
+    headers["x-berth-woken"] = this.#loopToken;
+    const options = { host: a.address, method: req.method, path: req.url ?? "/", headers, agent: false as const };
+    return new Promise<void>((resolve) => {
+      const onResponse = (upstream: IncomingMessage): void => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(upstream.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+        res.writeHead(upstream.statusCode ?? 502, out);
+        upstream.pipe(res);
+        upstream.on("end", resolve);
+        upstream.on("error", () => {
+          res.destroy();
+          resolve();
+        });
+      };
+      // Under TLS the front door is the HTTPS port with the hostname's SNI; its certificate may be the
+      // proxy's internal one, and this connection never leaves the host.
+      const out = a.tls
+        ? https.request({ ...options, port: a.httpsPort, servername: hostname, rejectUnauthorized: false }, onResponse)
+        : http.request({ ...options, port: a.httpPort }, onResponse);
+      out.on("error", (err) => {
+        this.log.warn({ err, hostname }, "could not send a woken request through the proxy");
+        if (!res.headersSent) unavailable(res, "This app woke, but did not answer; try again shortly.");
+        else res.destroy();
+        resolve();
+      });
+      res.on("close", () => out.destroy());
+      out.end(body);
+    });
+  }
+}
+
+function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra });
+  res.end(text);
+}
+
+function unavailable(res: ServerResponse, text: string): void {
+  plain(res, 503, `${text}\n`, { "retry-after": "5" });
+}
