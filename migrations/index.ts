@@ -15,6 +15,7 @@ import * as reportedOutcome from "./0013-reported-outcome.js";
 import * as webhookDeliveries from "./0014-webhook-deliveries.js";
 import * as servers from "./0015-servers.js";
 import * as appArchive from "./0016-app-archive.js";
+import * as dashboardSessions from "./0019-dashboard-sessions.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   "0014-webhook-deliveries": webhookDeliveries,
   "0015-servers": servers,
   "0016-app-archive": appArchive,
+  "0019-dashboard-sessions": dashboardSessions,
 };

@@ -54,6 +54,8 @@ export interface DeploymentsTable {
   phases: ColumnType<Partial<Record<string, number>>, string | undefined, never>;
   /** The conclusion berth got onto the check run (success, failure, cancelled, skipped); null: none yet. */
   reported: string | null;
+  /** Who caused it: the GitHub login of the pusher or of the dashboard user; null when unknown. */
+  actor: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildLogsTable {
@@ -178,7 +180,20 @@ export interface ServersTable {
   created_at: Generated<Date>;
 }
 
+/** A dashboard session (migration 0019). */
+export interface SessionsTable {
+  id_hash: string;
+  login: string;
+  github_user_id: string | null;
+  /** Signed in with BERTH_API_TOKEN: sees and does everything, has no GitHub token. */
+  admin: Generated<boolean>;
+  token_sealed: string | null;
+  created_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface Database {
+  sessions: SessionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   servers: ServersTable;
   github_reports: GitHubReportsTable;
@@ -195,6 +210,7 @@ export type Deployment = Selectable<DeploymentsTable>;
 export type Release = Selectable<ReleasesTable>;
 export type Environment = Selectable<EnvironmentsTable>;
 export type Server = Selectable<ServersTable>;
+export type Session = Selectable<SessionsTable>;
 export type Db = Kysely<Database>;
 
 /** The states in which a deployment still changes by itself; every other state is final for a viewer. */
