@@ -41,6 +41,12 @@ import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
 import { pageRoutes } from "./pages.js";
+import { AccessCache } from "./access-cache.js";
+import { DashboardAuth } from "./dashboard-auth.js";
+import { dashboardActions } from "./dashboard-actions.js";
+import { dashboardPages } from "./dashboard-pages.js";
+import { loginRoutes } from "./login-routes.js";
+import { GitHubUserClient } from "../github/user-client.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
@@ -189,6 +195,10 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       };
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
+    const users = config.oauth
+      ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
+      : undefined;
+    const auth = new DashboardAuth(db, { users, cache: new AccessCache(), secure: config.publicUrl.startsWith("https:"), ttlMs: config.sessionTtlMs, log: log.child({ component: "dashboard" }) });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
@@ -199,7 +209,10 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
-      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:"), streams }),
+      loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
+      dashboardPages(db, auth, { configured: Boolean(probot), githubWebUrl: config.githubWebUrl, urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
+      dashboardActions(db, auth, { webhooks: webhookDeps, rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined }),
+      pageRoutes(db, auth, { pageSecret, streams }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
