@@ -3,7 +3,8 @@
 # Docker engine, PostgreSQL, Redis and git. Idempotent: safe to run again on a machine that has them.
 # Usage: scripts/deps.sh            (prints the DATABASE_URL / REDIS_URL it set up)
 #        scripts/deps.sh --test     (also what the test suite needs: busybox-static and caddy for the stand-in images,
-#                                    docker-registry and socat for image transfer to a simulated droid)
+#                                    docker-registry and socat for image transfer to a simulated droid,
+#                                    chromium for the dashboard's browser tests)
 # Where systemd runs, PostgreSQL, Redis and dockerd are its services (supervised, started at boot);
 # elsewhere (containers, CI sandboxes) they are started directly.
 set -euo pipefail
@@ -32,6 +33,8 @@ if [ "${1:-}" = --test ]; then
   # The simulated droid lives in a network namespace (ip netns, nsenter, unshare).
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+  # The dashboard's browser tests drive Debian's chromium through playwright-core (no downloaded browsers).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import type { Browser } from "playwright-core";
+import { staticSite } from "../support/git-repo.js";
+import { startHarness, type Harness } from "../support/harness.js";
+import { apiDeployments } from "../support/harness-queries.js";
+import { getVia, waitFor } from "../support/services.js";
+import { launchChromium, noBrowser, signIn } from "../support/browser.js";
+
+const ZERO = "0".repeat(40);
+
+/**
+ * The dashboard in a real browser (Debian's chromium through playwright-core) against the running
+ * server and the fake GitHub's OAuth web flow: who sees what follows their access to the repository.
+ */
+describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
+  let h: Harness;
+  let browser: Browser;
+  const hidden = "hidden-app";
+  const served = (body: string) => waitFor(`${body.trim()} served`, async () => (await getVia(h.ingressPort, h.host).catch(() => undefined))?.body === body, 120_000, 50);
+
+  beforeAll(async () => {
+    h = await startHarness({}, 4);
+    const repo = `octo-org/${h.app}`;
+    // An app of a repository alice cannot read: recorded as the installation event would.
+    h.github.repositories.set(`octo-org/${hidden}`, { id: 999_001, defaultBranch: "main" });
+    const client = new pg.Client({ connectionString: h.databaseUrl });
+    await client.connect();
+    await client.query("insert into apps (name, repo_full_name, repo_id, installation_id, default_branch) values ($1, $2, '999001', '77', 'main')", [hidden, `octo-org/${hidden}`]);
+    await client.end();
+    h.github.people.addUser("alice", { [repo]: "write" });
+    h.github.people.addUser("bob", { [repo]: "read", [`octo-org/${hidden}`]: "read" });
+    h.github.people.addUser("carol");
+    const v1 = h.repo.commit(staticSite("dashboard one\n"), "v1");
+    await h.push(v1, ZERO);
+    await served("dashboard one\n");
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await h?.stop();
+  });
+
+  it("signs in with GitHub into an HttpOnly, SameSite=Lax session and lists only the apps the user can read", async () => {
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    const rows = page.locator("#apps tr[data-app]");
+    await expect.poll(() => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-app")))).toEqual([h.app]);
+    expect(await page.locator(`#apps tr[data-app="${h.app}"]`).textContent()).toContain("live");
+    const cookie = (await context.cookies()).find((c) => c.name === "berth_session");
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+    expect(page.url()).not.toContain("code="); // the callback redirected away: nothing of the flow stays in the address bar
+    // bob reads both repositories: both apps.
+    const bob = await signIn(browser, h.github, h.berth.url, "bob");
+    expect(await bob.page.locator("#apps tr[data-app]").count()).toBe(2);
+    await bob.context.close();
+    // carol reads neither: no apps, and the pages of one are not found.
+    const carol = await signIn(browser, h.github, h.berth.url, "carol");
+    expect(await carol.page.locator("#apps tr[data-app]").count()).toBe(0);
+    expect((await carol.page.goto(`/apps/${h.app}`))?.status()).toBe(404);
+    const id = (await apiDeployments(h))[0]!.id;
+    expect((await carol.page.goto(`/deployments/${id}`))?.status()).toBe(404);
+    await carol.context.close();
+    await context.close();
+  });
+
+  it("follows a build's log live on its page, reached from the apps list", async () => {
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    const before = h.repo.head;
+    const site = staticSite("dashboard two\n");
+    const sha = h.repo.commit({ ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN echo ${h.app} && for i in $(seq 1 6); do echo tick $i; sleep 1; done\nCOPY`) }, "slow v2");
+    await h.push(sha, before);
+    await waitFor("v2 building", async () => (await apiDeployments(h)).find((d) => d.sha === sha)?.state === "building", 60_000, 100);
+    await page.reload();
+    await page.click(`#apps tr[data-app="${h.app}"] a[href^="/deployments/"]`);
+    await page.waitForURL(/\/deployments\/\d+$/);
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1)); // gone if the page reloads
+    expect(await page.locator("#log").textContent()).not.toContain("tick 6");
+    await page.locator("#log", { hasText: "tick 6" }).waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1); // streamed, not reloaded
+    await page.locator(".state.live").waitFor({ timeout: 60_000 });
+    await served("dashboard two\n");
+    await context.close();
+  });
+
+  it("redeploys from the app page and the new deployment goes live; rolls back to an earlier one", async () => {
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    await page.goto(`/apps/${h.app}`);
+    const before = (await apiDeployments(h)).map((d) => d.id);
+    await page.click('#environments tr[data-environment="production"] button:text("Redeploy")');
+    await page.waitForURL(/\/deployments\/\d+$/);
+    const id = Number(/(\d+)$/.exec(page.url())![1]);
+    expect(before).not.toContain(id);
+    await page.locator(".state.live").waitFor({ timeout: 120_000 });
+    expect(await page.locator("dl").textContent()).toContain("alice");
+    // The first release (dashboard one) was replaced: roll back to it from the history.
+    await page.goto(`/apps/${h.app}`);
+    const first = Math.min(...before);
+    await page.click(`#deployments tr[data-deployment="${first}"] button:text("Roll back to this")`);
+    await page.waitForURL(/\/deployments\/\d+$/);
+    await page.locator(".state.live").waitFor({ timeout: 120_000 });
+    await served("dashboard one\n");
+    await context.close();
+  });
+
+  it("refuses an action to a reader, and any post without the session's CSRF token", async () => {
+    const bob = await signIn(browser, h.github, h.berth.url, "bob");
+    await bob.page.goto(`/apps/${h.app}`);
+    expect(await bob.page.locator("button", { hasText: "Redeploy" }).count()).toBe(0); // no buttons for a reader
+    const bobCsrf = await bob.page.locator('nav input[name="csrf"]').inputValue();
+    const asReader = await bob.page.request.post(`/apps/${h.app}/redeploy`, { form: { csrf: bobCsrf, environment: "production" }, maxRedirects: 0 });
+    expect(asReader.status()).toBe(403);
+    expect(await asReader.text()).toContain("need write access");
+    await bob.context.close();
+
+    const alice = await signIn(browser, h.github, h.berth.url, "alice");
+    const count = (await apiDeployments(h)).length;
+    const noToken = await alice.page.request.post(`/apps/${h.app}/redeploy`, { form: { environment: "production" }, maxRedirects: 0 });
+    expect(noToken.status()).toBe(403);
+    const wrongToken = await alice.page.request.post(`/apps/${h.app}/redeploy`, { form: { environment: "production", csrf: bobCsrf }, maxRedirects: 0 });
+    expect(wrongToken.status()).toBe(403);
+    expect(await alice.page.request.post(`/logout`, { form: {}, maxRedirects: 0 }).then((r) => r.status())).toBe(403);
+    expect((await apiDeployments(h)).length).toBe(count); // nothing was started
+    await alice.context.close();
+  });
+
+  it("checks the OAuth state, and signing out ends the session on the server", async () => {
+    const res = await fetch(`${h.berth.url}/login/callback?code=abc&state=${"0".repeat(32)}`, { headers: { cookie: `berth_oauth=${"1".repeat(32)}.Lw` }, redirect: "manual" });
+    expect(res.status).toBe(403);
+    const started = await fetch(`${h.berth.url}/login`, { redirect: "manual" });
+    expect(started.status).toBe(302);
+    expect(started.headers.get("location")).toMatch(/\/login\/oauth\/authorize\?client_id=Iv1\.fakeclient0001&redirect_uri=.*&state=[0-9a-f]{32}/);
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    const session = (await context.cookies()).find((c) => c.name === "berth_session")!;
+    await page.click('nav button:text("Log out")');
+    await page.locator("#login-github").waitFor();
+    const replay = await fetch(`${h.berth.url}/apps/${h.app}`, { headers: { cookie: `berth_session=${session.value}` }, redirect: "manual" });
+    expect(replay.status).toBe(303); // to the sign-in page: the old cookie opens nothing
+    await context.close();
+  });
+});
