@@ -138,4 +138,26 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     expect(replay.status).toBe(303); // to the sign-in page: the old cookie opens nothing
     await context.close();
   });
+
+  it("shows the build queue with why each deployment waits, and a writer cancels a build from its page", async () => {
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    const before = h.repo.head;
+    const site = staticSite("never released\n");
+    const slow = h.repo.commit({ ...site, Dockerfile: site.Dockerfile!.replace("\nCOPY", `\nRUN echo ${h.app}-${Date.now()} && sleep 60\nCOPY`) }, "slow");
+    await h.push(slow, before);
+    const building = await waitFor("slow building", async () => (await apiDeployments(h)).find((d) => d.sha === slow && d.state === "building"), 60_000, 100);
+    const pr = h.repo.commitToPull(5, staticSite("pr five\n"));
+    await h.pull({ action: "opened", number: 5, head: pr });
+    const waiting = await waitFor("pr queued", async () => (await apiDeployments(h)).find((d) => d.sha === pr && d.state === "queued"), 30_000, 100);
+    await page.goto("/queue");
+    expect(await page.locator(`#queue tr[data-deployment="${building.id}"]`).textContent()).toContain("building");
+    expect(await page.locator(`#queue tr[data-deployment="${waiting.id}"]`).textContent()).toContain("waits for a build slot of its app (1 of 1 in use)");
+    await page.click(`#queue tr[data-deployment="${building.id}"] a[href="/deployments/${building.id}"]`);
+    await page.click('#actions button:text("Cancel")');
+    await page.waitForURL(`${h.berth.url}/deployments/${building.id}`);
+    await page.locator(".state.cancelled").waitFor({ timeout: 30_000 });
+    // Its slot went to the pull request's build.
+    await waitFor("pr build started", async () => (await apiDeployments(h)).find((d) => d.id === waiting.id)?.state !== "queued", 30_000, 100);
+    await context.close();
+  });
 });
