@@ -28,7 +28,7 @@ import { SecretBox } from "../core/secret-box.js";
 import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
-import { dockerOptions } from "../releaser/docker-wire.js";
+import { dockerOptions, engineOptions } from "../releaser/docker-wire.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
@@ -46,6 +46,8 @@ import { DashboardAuth } from "./dashboard-auth.js";
 import { dashboardActions } from "./dashboard-actions.js";
 import { dashboardPages } from "./dashboard-pages.js";
 import { loginRoutes } from "./login-routes.js";
+import { runtimeLogRoutes } from "./runtime-logs.js";
+import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
 import { GitHubUserClient } from "../github/user-client.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
@@ -205,6 +207,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
+      runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, engineFor: async (name) => {
+        if (name === LOCAL_RELEASE_SERVER) return docker;
+        const row = await findServer(db, name);
+        return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;
+      } }),
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,

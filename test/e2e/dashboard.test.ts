@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { Browser } from "playwright-core";
 import { staticSite } from "../support/git-repo.js";
-import { startHarness, type Harness } from "../support/harness.js";
+import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { apiDeployments } from "../support/harness-queries.js";
 import { getVia, waitFor } from "../support/services.js";
 import { launchChromium, noBrowser, signIn } from "../support/browser.js";
@@ -159,5 +159,63 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     // Its slot went to the pull request's build.
     await waitFor("pr build started", async () => (await apiDeployments(h)).find((d) => d.id === waiting.id)?.state !== "queued", 30_000, 100);
     await context.close();
+  });
+
+  it("follows an environment's runtime logs live in the page, filtered by process, and through the API as NDJSON", async () => {
+    const before = h.repo.head;
+    const ticker = `processes:\n  ticker: { command: "sh -c 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done'" }\n`;
+    const sha = h.repo.commit({ ...staticSite("with ticker\n"), "berth.yaml": ticker }, "ticker");
+    await h.push(sha, before);
+    await served("with ticker\n");
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
+    await page.goto(`/apps/${h.app}`);
+    await page.click('#environments tr[data-environment="production"] a:text("logs")');
+    await page.selectOption('select[name="process"]', "ticker");
+    await Promise.all([page.waitForURL(/process=ticker/), page.click('#filter button')]);
+    // Arrival time in the browser of every line, against the time Docker stamped on the container's write.
+    await page.evaluate(() => {
+      const w = window as unknown as { lags: number[] };
+      w.lags = [];
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) {
+          const t = (n as HTMLElement).dataset?.time;
+          if (t) w.lags.push(Date.now() - Date.parse(t.slice(0, 23) + "Z"));
+        }
+      }).observe(document.getElementById("logs")!, { childList: true });
+    });
+    // The tail (older lines) comes first; the lines written after it measure following.
+    await expect.poll(() => page.evaluate(() => (window as unknown as { lags: number[] }).lags.length), { timeout: 30_000 }).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.evaluate(() => ((window as unknown as { lags: number[] }).lags = []));
+    await expect.poll(() => page.evaluate(() => (window as unknown as { lags: number[] }).lags.length), { timeout: 30_000 }).toBeGreaterThan(25);
+    const text = await page.locator("#logs").textContent();
+    expect(text).toMatch(/ticker tick-\d+/);
+    const lags = (await page.evaluate(() => (window as unknown as { lags: number[] }).lags)).sort((a, b) => a - b);
+    console.log(`runtime log follow latency, container write to browser: median ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms (${lags.length} lines)`);
+    expect(lags[Math.floor(lags.length / 2)]).toBeLessThan(1000);
+    // Filtered to web: no ticker lines.
+    await page.goto(`/apps/${h.app}/logs?environment=production&process=web&tail=50`);
+    await page.locator("#status", { hasText: "following" }).waitFor();
+    expect(await page.locator("#logs").textContent()).not.toContain("tick-");
+    await context.close();
+
+    const api = (q: string, token = ADMIN_TOKEN) => fetch(`${h.berth.url}/api/v1/apps/${h.app}/logs?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    const tail = await api("environment=production&process=ticker&tail=5");
+    expect(tail.headers.get("content-type")).toContain("application/x-ndjson");
+    const rows = (await tail.text()).trim().split("\n").map((l) => JSON.parse(l) as { process: string; line: string; stream: string; time: string });
+    expect(rows).toHaveLength(5);
+    expect(rows.every((r) => r.process === "ticker" && /^tick-\d+$/.test(r.line) && r.stream === "stdout" && r.time.endsWith("Z"))).toBe(true);
+    const stop = new AbortController();
+    const follow = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/logs?process=ticker&tail=0&follow=true`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: stop.signal });
+    const reader = follow.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toMatch(/"line":"tick-\d+"/); // a line written after the request: it follows
+    stop.abort();
+    expect((await api("environment=pr-x")).status).toBe(400);
+    expect((await api("process=nope")).status).toBe(404);
+    expect((await api("", "wrong")).status).toBe(401);
+    const carol = await signIn(browser, h.github, h.berth.url, "carol");
+    expect((await carol.page.request.get(`/apps/${h.app}/logs/stream?process=ticker`)).status()).toBe(404);
+    await carol.context.close();
   });
 });
