@@ -86,6 +86,17 @@ export class GitHubUserClient {
     return accessOf(body.permissions);
   }
 
+  /** The user's role in an organization (admin or member); none when they are not in it or it is a user account. */
+  async orgRole(token: Sensitive, org: string): Promise<"admin" | "member" | "none"> {
+    const r = await this.#api(`/user/memberships/orgs/${encodeURIComponent(org)}`, token);
+    if (r.status === 404 || r.status === 403) return "none";
+    if (r.status === 401) throw new GitHubUserError("GitHub no longer accepts this sign-in", 401);
+    if (!r.ok) throw new GitHubUserError(`GitHub answered HTTP ${r.status} for the membership in ${org}`, r.status);
+    const body = (await r.json().catch(() => ({}))) as { role?: unknown; state?: unknown };
+    if (body.state !== "active") return "none";
+    return body.role === "admin" ? "admin" : "member";
+  }
+
   #api(path: string, token: Sensitive): Promise<Response> {
     return this.#fetch(`${this.o.apiUrl}${path}`, { headers: { accept: "application/vnd.github+json", authorization: `Bearer ${token.unwrap()}`, "user-agent": "berth" } });
   }

@@ -103,6 +103,32 @@ export class DashboardAuth {
     }
   }
 
+  /**
+   * Whether the viewer manages servers: the operator session, or a GitHub user who is the account that
+   * owns the App's installation (a user account) or an admin of it (an organization). `accounts` are
+   * the owners of the installed repositories.
+   */
+  async installationAdmin(viewer: Viewer, accounts: string[]): Promise<boolean> {
+    if (viewer.admin) return true;
+    const { users } = this.o;
+    if (!users || !viewer.token || !viewer.userId) return false;
+    const token = viewer.token;
+    for (const account of accounts) {
+      if (account.toLowerCase() === viewer.login.toLowerCase()) return true;
+      try {
+        const role = await this.o.cache.get(viewer.userId, `org:${account}`, async () => ((await users.orgRole(token, account)) === "admin" ? "admin" : "none"));
+        if (role === "admin") return true;
+      } catch (e) {
+        if (e instanceof GitHubUserError && e.status === 401) {
+          await this.end(viewer);
+          throw new SessionEnded("GitHub no longer accepts this sign-in");
+        }
+        this.o.log.warn({ err: e, login: viewer.login, account }, "could not look up an organization role on GitHub");
+      }
+    }
+    return false;
+  }
+
   /** Each app's access for the viewer, looked up a few at a time. */
   async accessAll<T extends Pick<App, "id" | "repo_full_name">>(viewer: Viewer, apps: T[]): Promise<Map<number, Access>> {
     const out = new Map<number, Access>();

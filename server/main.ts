@@ -47,6 +47,7 @@ import { dashboardActions } from "./dashboard-actions.js";
 import { dashboardPages } from "./dashboard-pages.js";
 import { loginRoutes } from "./login-routes.js";
 import { runtimeLogRoutes } from "./runtime-logs.js";
+import { serversPage } from "./servers-page.js";
 import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
 import { GitHubUserClient } from "../github/user-client.js";
 import { handlePullRequest } from "./pull-request-handler.js";
@@ -220,6 +221,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       dashboardPages(db, auth, { configured: Boolean(probot), githubWebUrl: config.githubWebUrl, urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
       dashboardActions(db, auth, { webhooks: webhookDeps, rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined }),
       pageRoutes(db, auth, { pageSecret, streams }),
+      serversPage(db, auth, { box: secretBox, localDocker: config.dockerHost }),
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));

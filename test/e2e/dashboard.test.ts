@@ -218,4 +218,32 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     expect((await carol.page.request.get(`/apps/${h.app}/logs/stream?process=ticker`)).status()).toBe(404);
     await carol.context.close();
   });
+
+  it("lets admins of the installation's organization manage servers, and nobody else", async () => {
+    const alice = await signIn(browser, h.github, h.berth.url, "alice");
+    expect((await alice.page.goto("/servers"))?.status()).toBe(403); // writes to a repository, but no org admin
+    await alice.context.close();
+    h.github.people.addUser("dave");
+    h.github.people.orgRoles.set("dave", new Map([["octo-org", "admin"]]));
+    const client = new pg.Client({ connectionString: h.databaseUrl });
+    await client.connect();
+    await client.query("insert into servers (name, docker_url, labels, state) values ('spare', 'tcp://127.0.0.1:1', '{}', 'unreachable')");
+    await client.end();
+    const { context, page } = await signIn(browser, h.github, h.berth.url, "dave");
+    await page.goto("/servers");
+    expect(await page.locator("#servers tr[data-server]").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-server")))).toEqual(["local", "spare"]);
+    expect(await page.locator('#servers tr[data-server="local"] button').count()).toBe(0); // the built-in server stays
+    await page.fill('#add-server input[name="name"]', "nowhere");
+    await page.fill('#add-server input[name="docker"]', "ssh://root@127.0.0.1:1");
+    const refused = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/servers") && r.request().method() === "POST"), page.click('#add-server button:text("Connect and add")')]);
+    expect(refused[0].status()).toBe(422);
+    expect(await page.locator("#problem").textContent()).toContain("Server nowhere not registered");
+    await page.goto("/servers");
+    await page.click('#servers tr[data-server="spare"] button:text("Remove")');
+    await page.waitForURL(`${h.berth.url}/servers`);
+    expect(await page.locator("#servers tr[data-server]").count()).toBe(1);
+    const noToken = await page.request.post("/servers/local/remove", { form: {}, maxRedirects: 0 });
+    expect(noToken.status()).toBe(403);
+    await context.close();
+  });
 });

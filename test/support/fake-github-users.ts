@@ -13,6 +13,8 @@ export class FakeGitHubUsers {
   readonly oauthClient = { id: "Iv1.fakeclient0001", secret: "fake-client-secret-0001" };
   /** GitHub users by login, with their access per repository full name (no entry: GitHub shows them nothing). */
   readonly users = new Map<string, { id: number; access: Map<string, Level> }>();
+  /** Organization roles by login: org name → admin or member (no entry: not a member). */
+  readonly orgRoles = new Map<string, Map<string, "admin" | "member">>();
   /** Who is signed in to GitHub in "the browser": the user /login/oauth/authorize sends back to berth. */
   signedIn: string | undefined;
   private readonly oauthCodes = new Map<string, { login: string; redirectUri: string }>();
@@ -56,6 +58,11 @@ export class FakeGitHubUsers {
     const user = login ? this.users.get(login) : undefined;
     if (!login || !user) return send(401, { message: "Bad credentials" }), true;
     if (p === "/user") return send(200, { login, id: user.id, type: "User" }), true;
+    const membership = /^\/user\/memberships\/orgs\/([^/]+)$/.exec(p);
+    if (membership) {
+      const role = this.orgRoles.get(login)?.get(decodeURIComponent(membership[1]!));
+      return role ? send(200, { state: "active", role, organization: { login: membership[1] } }) : send(404, { message: "Not Found" }), true;
+    }
     const m = /^\/repos\/([^/]+)\/([^/]+)$/.exec(p);
     const fullName = m ? `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}` : "";
     const level = user.access.get(fullName);
