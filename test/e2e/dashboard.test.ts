@@ -130,6 +130,14 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     const started = await fetch(`${h.berth.url}/login`, { redirect: "manual" });
     expect(started.status).toBe(302);
     expect(started.headers.get("location")).toMatch(/\/login\/oauth\/authorize\?client_id=Iv1\.fakeclient0001&redirect_uri=.*&state=[0-9a-f]{32}/);
+    // A page opened before signing in is where the sign-in returns to.
+    const fresh = await browser.newContext({ baseURL: h.berth.url });
+    const first = await fresh.newPage();
+    h.github.people.signedIn = "alice";
+    await first.goto(`/apps/${h.app}`);
+    await first.click("#login-github");
+    await first.waitForURL(`${h.berth.url}/apps/${h.app}`);
+    await fresh.close();
     const { context, page } = await signIn(browser, h.github, h.berth.url, "alice");
     const session = (await context.cookies()).find((c) => c.name === "berth_session")!;
     await page.click('nav button:text("Log out")');
