@@ -72,6 +72,8 @@ export function pageRoutes(db: Db, auth: DashboardAuth, opts: { pageSecret: Sens
         }
       : undefined;
     res.setHeader("x-frame-options", "DENY");
+    // The page's URL may hold its key: a link out of it (the app's URL) must not carry it along.
+    res.setHeader("referrer-policy", "same-origin");
     sendHtml(res, 200, render("deployment.html", { ...found, viewer: access === "none" ? undefined : viewer, actions, appName: publicName(found.app), log, running, root: "", query: url.search, phases: phaseRows(d.phases) }));
     return true;
   };

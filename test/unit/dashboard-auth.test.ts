@@ -3,7 +3,9 @@ import { cookieValue, csrfToken, isSessionId, newSessionId, openToken, sameStrin
 import { Sensitive } from "../../core/sensitive.js";
 import { accessOf, allows } from "../../github/user-client.js";
 import { AccessCache } from "../../server/access-cache.js";
-import { localPath } from "../../server/dashboard-auth.js";
+import { DashboardAuth, localPath } from "../../server/dashboard-auth.js";
+import type { Db } from "../../store/db.js";
+import type { Logger } from "../../core/logger.js";
 import { ago, took } from "../../core/templates.js";
 import type { Clock } from "../../core/clock.js";
 
@@ -89,6 +91,16 @@ describe("AccessCache", () => {
     const cache = new AccessCache({ clock: clock() });
     await expect(cache.get("1", "o/r", async () => Promise.reject(new Error("down")))).rejects.toThrow("down");
     expect(await cache.get("1", "o/r", async () => "read")).toBe("read");
+  });
+});
+
+describe("session cookies", () => {
+  const auth = (secure: boolean) => new DashboardAuth({} as Db, { users: undefined, cache: new AccessCache(), secure, ttlMs: 8 * 3600_000, log: {} as Logger });
+
+  it("are HttpOnly and SameSite=Lax, and Secure with the __Host- prefix under HTTPS", () => {
+    expect(auth(false).sessionCookie("abc")).toBe("berth_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=28800");
+    expect(auth(true).sessionCookie("abc")).toBe("__Host-berth_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=28800");
+    expect(auth(true).clearSessionCookie()).toBe("__Host-berth_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0");
   });
 });
 
