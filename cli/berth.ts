@@ -9,6 +9,7 @@
  *   berth rollback <app> [deployment-id]   (default: the release before the live one)
  *   berth redeploy <app> [--env production|pr-<N>] [--sha <commit>]
  *   berth cancel <deployment-id>
+ *   berth logs <app> [-f] [--env production|pr-<N>] [--process <name>] [--tail <N>]
  *   berth secrets list <app>
  *   berth secrets set <app> <NAME> [value] [--previews]   (without value: read from stdin, so it stays out of shell history)
  *   berth secrets rm <app> <NAME> [--previews]
@@ -22,6 +23,7 @@
 import { readFileSync } from "node:fs";
 import { SERVERS_USAGE, serversCommand } from "./servers-command.js";
 import { DEPLOY_USAGE, deployCommands } from "./deploy-commands.js";
+import { LOGS_USAGE, logsCommand } from "./logs-command.js";
 
 const USAGE = `usage:
   berth apps
@@ -29,6 +31,7 @@ const USAGE = `usage:
   berth deployments <app>
   berth rollback <app> [deployment-id]
 ${DEPLOY_USAGE}
+${LOGS_USAGE}
   berth secrets list <app>
   berth secrets set <app> <NAME> [value] [--previews]   (value read from stdin when omitted)
   berth secrets rm <app> <NAME> [--previews]
@@ -53,7 +56,11 @@ export async function run(argv: string[], env: Record<string, string | undefined
     return text ? JSON.parse(text) : undefined;
   };
   // Commands with their own modules: each returns an exit code, or undefined for arguments it does not take.
-  const command = argv[0] === "servers" ? () => serversCommand(argv.slice(1), call, out) : argv[0] === "redeploy" || argv[0] === "cancel" ? () => deployCommands(argv, call, out) : undefined;
+  const command =
+    argv[0] === "servers" ? () => serversCommand(argv.slice(1), call, out)
+    : argv[0] === "redeploy" || argv[0] === "cancel" ? () => deployCommands(argv, call, out)
+    : argv[0] === "logs" ? () => logsCommand(argv.slice(1), { base, token, out, err: out })
+    : undefined;
   if (command) {
     try {
       const code = await command();

@@ -208,7 +208,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
-      runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, engineFor: async (name) => {
+      runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor: async (name) => {
         if (name === LOCAL_RELEASE_SERVER) return docker;
         const row = await findServer(db, name);
         return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;

@@ -9,6 +9,8 @@ import type { App, Db } from "../store/db.js";
 import { appEnvironments } from "../store/dashboard-queries.js";
 import { findAppByName } from "../store/queries.js";
 import { LOCAL_RELEASE_SERVER } from "../store/server-store.js";
+import { appRedactor } from "../store/secret-store.js";
+import type { SecretBox } from "../core/secret-box.js";
 import { apiAllowed } from "./admin-session.js";
 import { SessionEnded, askToSignIn, type DashboardAuth } from "./dashboard-auth.js";
 import { sendError, sendHtml, type Route } from "./respond.js";
@@ -21,6 +23,8 @@ export interface RuntimeLogDeps {
   engineFor: (server: string) => Promise<Docker | undefined>;
   auth: DashboardAuth;
   apiToken: Sensitive | undefined;
+  /** Opens the app's secrets, whose values are masked in every line (as in build logs). */
+  box: SecretBox | undefined;
   /** Following streams open at once, for all clients: each holds a socket and a Docker log stream per container. */
   maxFollowing?: number;
   /** A following stream ends after this long; the page reconnects by itself. */
@@ -72,12 +76,13 @@ export function runtimeLogRoutes(deps: RuntimeLogDeps): Route {
     const stop = new AbortController();
     const timer = q.follow ? setTimeout(() => stop.abort(), deps.maxFollowMs ?? 30 * 60_000) : undefined;
     res.once("close", () => stop.abort());
+    const redactor = await appRedactor(deps.db, deps.box, app.id);
     if (q.follow) following++;
     res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
     res.flushHeaders(); // a quiet container writes nothing for a while: the client still learns it is following
     try {
       await readLogs(docker, containers, { tail: q.tail, follow: q.follow, signal: stop.signal }, (line) => {
-        res.write(`${JSON.stringify(line)}\n`);
+        res.write(`${JSON.stringify(redactor.empty ? line : { ...line, line: redactor.redact(line.line) })}\n`);
         if (res.writableLength > 1 << 20) stop.abort(); // a reader slower than the containers write is cut off
       });
     } catch (e) {

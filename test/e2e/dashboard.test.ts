@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { Browser } from "playwright-core";
@@ -171,7 +172,10 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
 
   it("follows an environment's runtime logs live in the page, filtered by process, and through the API as NDJSON", async () => {
     const before = h.repo.head;
-    const ticker = `processes:\n  ticker: { command: "sh -c 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done'" }\n`;
+    // The ticker also prints a secret's value, which no log shows.
+    const ticker = `secrets: [TICK_TOKEN]\nenv: { TOKEN: "\${secret.TICK_TOKEN}" }\nprocesses:\n  ticker: { command: "sh -c 'i=0; while true; do i=$((i+1)); echo tick-$i $TOKEN; sleep 0.2; done'" }\n`;
+    const put = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/secrets/TICK_TOKEN`, { method: "PUT", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ value: "hush-4711" }) });
+    expect(put.status).toBe(204);
     const sha = h.repo.commit({ ...staticSite("with ticker\n"), "berth.yaml": ticker }, "ticker");
     await h.push(sha, before);
     await served("with ticker\n");
@@ -197,7 +201,8 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     await page.evaluate(() => ((window as unknown as { lags: number[] }).lags = []));
     await expect.poll(() => page.evaluate(() => (window as unknown as { lags: number[] }).lags.length), { timeout: 30_000 }).toBeGreaterThan(25);
     const text = await page.locator("#logs").textContent();
-    expect(text).toMatch(/ticker tick-\d+/);
+    expect(text).toMatch(/ticker tick-\d+ \[redacted\]/);
+    expect(text).not.toContain("hush-4711");
     const lags = (await page.evaluate(() => (window as unknown as { lags: number[] }).lags)).sort((a, b) => a - b);
     console.log(`runtime log follow latency, container write to browser: median ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms (${lags.length} lines)`);
     expect(lags[Math.floor(lags.length / 2)]).toBeLessThan(1000);
@@ -205,6 +210,10 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     await page.goto(`/apps/${h.app}/logs?environment=production&process=web&tail=50`);
     await page.locator("#status", { hasText: "following" }).waitFor();
     expect(await page.locator("#logs").textContent()).not.toContain("tick-");
+    // The app page names the secret and its scope, never its value.
+    await page.goto(`/apps/${h.app}`);
+    expect(await page.locator("#secrets").textContent()).toMatch(/TICK_TOKEN\s*production/);
+    expect(await page.content()).not.toContain("hush-4711");
     await context.close();
 
     const api = (q: string, token = ADMIN_TOKEN) => fetch(`${h.berth.url}/api/v1/apps/${h.app}/logs?${q}`, { headers: { authorization: `Bearer ${token}` } });
@@ -212,13 +221,16 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     expect(tail.headers.get("content-type")).toContain("application/x-ndjson");
     const rows = (await tail.text()).trim().split("\n").map((l) => JSON.parse(l) as { process: string; line: string; stream: string; time: string });
     expect(rows).toHaveLength(5);
-    expect(rows.every((r) => r.process === "ticker" && /^tick-\d+$/.test(r.line) && r.stream === "stdout" && r.time.endsWith("Z"))).toBe(true);
+    expect(rows.every((r) => r.process === "ticker" && /^tick-\d+ \[redacted\]$/.test(r.line) && r.stream === "stdout" && r.time.endsWith("Z"))).toBe(true);
     const stop = new AbortController();
     const follow = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/logs?process=ticker&tail=0&follow=true`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: stop.signal });
     const reader = follow.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
-    expect(first).toMatch(/"line":"tick-\d+"/); // a line written after the request: it follows
+    expect(first).toMatch(/"line":"tick-\d+ \[redacted\]"/); // a line written after the request: it follows
     stop.abort();
+    // The CLI prints them: the built berth binary against the running server.
+    const cli = execFileSync("node", ["dist/cli/berth.js", "logs", h.app, "--process", "ticker", "--tail", "3"], { encoding: "utf8", env: { ...process.env, BERTH_PUBLIC_URL: h.berth.url, BERTH_API_TOKEN: ADMIN_TOKEN } });
+    expect(cli.trim().split("\n")).toEqual(Array(3).fill(expect.stringMatching(/^ticker +tick-\d+ \[redacted\]$/)));
     expect((await api("environment=pr-x")).status).toBe(400);
     expect((await api("process=nope")).status).toBe(404);
     expect((await api("", "wrong")).status).toBe(401);
