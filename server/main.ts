@@ -28,7 +28,7 @@ import { SecretBox } from "../core/secret-box.js";
 import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
-import { dockerOptions, engineOptions } from "../releaser/docker-wire.js";
+import { dockerOptions } from "../releaser/docker-wire.js";
 import { IngressProxy } from "../releaser/ingress-proxy.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
@@ -40,16 +40,7 @@ import { startHealthWatch } from "./health-watch.js";
 import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
-import { pageRoutes } from "./pages.js";
-import { AccessCache } from "./access-cache.js";
-import { DashboardAuth } from "./dashboard-auth.js";
-import { dashboardActions } from "./dashboard-actions.js";
-import { dashboardPages } from "./dashboard-pages.js";
-import { loginRoutes } from "./login-routes.js";
-import { runtimeLogRoutes } from "./runtime-logs.js";
-import { serversPage } from "./servers-page.js";
-import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
-import { GitHubUserClient } from "../github/user-client.js";
+import { dashboardRoutes, type DashboardDeps } from "./dashboard-routes.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
@@ -198,30 +189,20 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       };
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
-    const users = config.oauth
-      ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
-      : undefined;
-    const auth = new DashboardAuth(db, { users, cache: new AccessCache(), secure: config.publicUrl.startsWith("https:"), ttlMs: config.sessionTtlMs, log: log.child({ component: "dashboard" }) });
+    const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
+    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
       // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
       serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
       deploymentsApiRoutes(db, config.apiToken, webhookDeps),
-      runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor: async (name) => {
-        if (name === LOCAL_RELEASE_SERVER) return docker;
-        const row = await findServer(db, name);
-        return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;
-      } }),
+      ...dashboard.api,
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
-      loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
-      dashboardPages(db, auth, { configured: Boolean(probot), githubWebUrl: config.githubWebUrl, urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
-      dashboardActions(db, auth, { webhooks: webhookDeps, rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined }),
-      pageRoutes(db, auth, { pageSecret, streams }),
-      serversPage(db, auth, { box: secretBox, localDocker: config.dockerHost }),
+      ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
