@@ -144,9 +144,9 @@ export class DashboardAuth {
   }
 }
 
-/** Sends the browser to sign in (a page) or answers 401 (a form post or a stream). */
+/** Sends the browser to sign in (a page) or answers 401 (a form post, or a stream a script reads). */
 export function askToSignIn(req: IncomingMessage, res: ServerResponse, url: URL): void {
-  if (req.method === "GET" && !url.pathname.endsWith("/events")) {
+  if (req.method === "GET" && !/\/(events|stream)$/.test(url.pathname)) {
     const next = url.pathname + url.search;
     res.writeHead(303, { location: `/?next=${encodeURIComponent(next.slice(0, 512))}`, "cache-control": "no-store" }).end();
     return;

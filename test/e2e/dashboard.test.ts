@@ -62,6 +62,14 @@ describe.skipIf(noBrowser)("dashboard in a browser, end to end", () => {
     const id = (await apiDeployments(h))[0]!.id;
     expect((await carol.page.goto(`/deployments/${id}`))?.status()).toBe(404);
     await carol.context.close();
+    // On a phone's screen the pages fit its width: wide tables scroll inside themselves.
+    const phone = await browser.newContext({ baseURL: h.berth.url, viewport: { width: 375, height: 667 }, storageState: await context.storageState() });
+    const small = await phone.newPage();
+    for (const path of ["/", `/apps/${h.app}`, `/deployments/${id}`, "/queue"]) {
+      await small.goto(path);
+      expect(await small.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(375);
+    }
+    await phone.close();
     await context.close();
   });
 
