@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { PRODUCTION, prNumberOf, publicName } from "../core/names.js";
-import { ago, render } from "../core/templates.js";
+import { ago } from "../core/templates.js";
 import { allows } from "../github/user-client.js";
 import type { Db } from "../store/db.js";
 import { appEnvironments, appsOverview, buildQueue, deploymentHistory } from "../store/dashboard-queries.js";
@@ -9,7 +9,8 @@ import { listSecretNames } from "../store/secret-store.js";
 import { took } from "../core/templates.js";
 import { SessionEnded, askToSignIn, localPath, type DashboardAuth, type Viewer } from "./dashboard-auth.js";
 import { sendSignIn } from "./login-routes.js";
-import { sendHtml, sendText, type Route } from "./respond.js";
+import { sendText, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 
 export interface DashboardPageOptions {
   configured: boolean;
@@ -19,9 +20,8 @@ export interface DashboardPageOptions {
   appBuildConcurrency: number;
 }
 
-function sendPage(res: ServerResponse, name: string, data: object): void {
-  res.setHeader("x-frame-options", "DENY");
-  sendHtml(res, 200, render(name, data));
+function page(res: ServerResponse, name: string, data: object): void {
+  sendPage(res, 200, name, data);
 }
 
 /**
@@ -60,7 +60,7 @@ async function appsPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboar
   const apps = all
     .filter((r) => allows(access.get(r.app.id) ?? "none", "read"))
     .map((r) => ({ ...r, name: publicName(r.app), repo: r.app.repo_full_name, archived: r.app.archived_at !== null, url: o.urlFor(publicName(r.app), PRODUCTION) }));
-  sendPage(res, "apps.html", { viewer, apps });
+  page(res, "apps.html", { viewer, apps });
 }
 
 async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: DashboardPageOptions, res: ServerResponse, name: string): Promise<void> {
@@ -74,7 +74,7 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
   const [environments, history, secrets] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id)]);
   const pub = publicName(app);
   const liveProduction = environments.find((e) => e.name === PRODUCTION)?.live?.deploymentId;
-  sendPage(res, "app.html", {
+  page(res, "app.html", {
     viewer,
     name: pub,
     repo: app.repo_full_name,
@@ -123,5 +123,5 @@ async function queuePage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboa
     return { id: d.id, sha: d.sha, app: publicName(app), environment: d.environment, state: d.state, why, since };
   });
   const running = entries.filter((e) => e.state === "building" || e.state === "releasing").length;
-  sendPage(res, "queue.html", { viewer, entries, running, waiting: entries.length - running, buildConcurrency: o.buildConcurrency, appBuildConcurrency: o.appBuildConcurrency });
+  page(res, "queue.html", { viewer, entries, running, waiting: entries.length - running, buildConcurrency: o.buildConcurrency, appBuildConcurrency: o.appBuildConcurrency });
 }

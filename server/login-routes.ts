@@ -2,21 +2,20 @@ import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { cookieValue, newSessionId, sameString, sealToken, sessionIdHash } from "../core/session-token.js";
 import { Sensitive } from "../core/sensitive.js";
-import { render } from "../core/templates.js";
 import type { Db } from "../store/db.js";
 import { createSession } from "../store/session-store.js";
 import { GitHubUserError } from "../github/user-client.js";
 import { localPath, type DashboardAuth } from "./dashboard-auth.js";
-import { readForm, sendHtml, type Route } from "./respond.js";
+import { readForm, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 
 const STATE_COOKIE = "berth_oauth";
 const LOGIN_CSRF_COOKIE = "berth_login_csrf";
 
 /** An HTML answer that says what went wrong and how to go on. */
 export function sendProblem(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
-  res.setHeader("x-frame-options", "DENY");
   for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
-  sendHtml(res, status, render("problem.html", { status, message }));
+  sendPage(res, status, "problem.html", { status, message });
 }
 
 /**
@@ -114,6 +113,5 @@ export function loginRoutes(db: Db, auth: DashboardAuth, o: { publicUrl: string;
 export function sendSignIn(res: ServerResponse, auth: DashboardAuth, o: { configured: boolean; next: string }): void {
   const csrf = randomBytes(16).toString("base64url");
   res.setHeader("set-cookie", auth.cookie(LOGIN_CSRF_COOKIE, csrf, 3600, "/session"));
-  res.setHeader("x-frame-options", "DENY");
-  sendHtml(res, 200, render("sign-in.html", { configured: o.configured, github: Boolean(auth.o.users), csrf, next: o.next, nextQuery: o.next === "/" ? "" : `?next=${encodeURIComponent(o.next)}` }));
+  sendPage(res, 200, "sign-in.html", { configured: o.configured, github: Boolean(auth.o.users), csrf, next: o.next, nextQuery: o.next === "/" ? "" : `?next=${encodeURIComponent(o.next)}` });
 }

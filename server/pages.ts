@@ -2,11 +2,11 @@ import { RUNNING_STATES, type Db } from "../store/db.js";
 import { PRODUCTION, publicName } from "../core/names.js";
 import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
-import { render } from "../core/templates.js";
 import { allows, type Access } from "../github/user-client.js";
 import { getDeployment, readBuildLog } from "../store/queries.js";
 import type { LogStreams } from "./log-streams.js";
-import { sendHtml, sendText, type Route } from "./respond.js";
+import { sendText, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 import { phaseTimeline, type Phases } from "../store/phases.js";
 import { SessionEnded, askToSignIn, type DashboardAuth } from "./dashboard-auth.js";
 
@@ -71,10 +71,8 @@ export function pageRoutes(db: Db, auth: DashboardAuth, opts: { pageSecret: Sens
           cancel: ["queued", "waiting", "building"].includes(d.state),
         }
       : undefined;
-    res.setHeader("x-frame-options", "DENY");
-    // The page's URL may hold its key: a link out of it (the app's URL) must not carry it along.
-    res.setHeader("referrer-policy", "same-origin");
-    sendHtml(res, 200, render("deployment.html", { ...found, viewer: access === "none" ? undefined : viewer, actions, appName: publicName(found.app), log, running, root: "", query: url.search, phases: phaseRows(d.phases) }));
+    // The page's URL may hold its key: sendPage's referrer policy keeps a link out of it from carrying it along.
+    sendPage(res, 200, "deployment.html", { ...found, viewer: access === "none" ? undefined : viewer, actions, appName: publicName(found.app), log, running, root: "", query: url.search, phases: phaseRows(d.phases) });
     return true;
   };
 }

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type Docker from "dockerode";
 import { PRODUCTION, publicName } from "../core/names.js";
 import type { Sensitive } from "../core/sensitive.js";
-import { render } from "../core/templates.js";
 import { allows } from "../github/user-client.js";
 import { appContainers, readLogs, type AppContainer } from "../releaser/container-logs.js";
 import type { App, Db } from "../store/db.js";
@@ -13,7 +12,8 @@ import { appRedactor } from "../store/secret-store.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { apiAllowed } from "./admin-session.js";
 import { SessionEnded, askToSignIn, type DashboardAuth } from "./dashboard-auth.js";
-import { sendError, sendHtml, type Route } from "./respond.js";
+import { sendError, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 
 export interface RuntimeLogDeps {
   db: Db;
@@ -150,6 +150,5 @@ async function logsPage(deps: RuntimeLogDeps, res: ServerResponse, app: App, q: 
   const docker = await deps.engineFor(await serverOf(deps.db, app.id, q.environment));
   const containers: AppContainer[] = docker ? await appContainers(docker, deps.instance, app.name, q.environment).catch(() => []) : [];
   const processes = [...new Set(containers.map((c) => c.process))].sort().map((p) => ({ name: p, selected: p === q.process }));
-  res.setHeader("x-frame-options", "DENY");
-  sendHtml(res, 200, render("logs.html", { viewer, name: publicName(app), environment: q.environment, environments, processes, tail: q.tail }));
+  sendPage(res, 200, "logs.html", { viewer, name: publicName(app), environment: q.environment, environments, processes, tail: q.tail });
 }

@@ -1,14 +1,14 @@
 import type { ServerResponse } from "node:http";
 import { sql } from "kysely";
 import type { SecretBox } from "../core/secret-box.js";
-import { render } from "../core/templates.js";
 import { checkEngine, EngineCheckError } from "../releaser/check-engine.js";
 import { engineOptions } from "../releaser/docker-wire.js";
 import type { Db } from "../store/db.js";
 import { LOCAL_RELEASE_SERVER, appsByServer, deleteServer, findServer, insertServer, listServers } from "../store/server-store.js";
 import { SessionEnded, askToSignIn, type DashboardAuth, type Viewer } from "./dashboard-auth.js";
 import { sendProblem } from "./login-routes.js";
-import { readForm, sendHtml, type Route } from "./respond.js";
+import { readForm, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 import { LOCAL_SERVER, parseServerInput } from "./server-input.js";
 
 export interface ServersPageOptions {
@@ -98,7 +98,6 @@ async function page(db: Db, o: ServersPageOptions, viewer: Viewer, res: ServerRe
     { name: LOCAL_SERVER, docker: o.localDocker, labels: "", state: "built in", error: null, checkedAt: undefined, version: "", apps: apps.get(LOCAL_RELEASE_SERVER) ?? 0, removable: false },
     ...rows.map((r) => ({ name: r.name, docker: r.docker_url, labels: Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(", "), state: r.state, error: r.last_error, checkedAt: r.checked_at ?? undefined, version: r.engine?.version ?? "", apps: apps.get(r.name) ?? 0, removable: (apps.get(r.name) ?? 0) === 0 })),
   ];
-  res.setHeader("x-frame-options", "DENY");
-  sendHtml(res, 200, render("servers.html", { viewer, servers }));
+  sendPage(res, 200, "servers.html", { viewer, servers });
   return true;
 }

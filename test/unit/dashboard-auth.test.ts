@@ -123,3 +123,15 @@ describe("dashboard helpers", () => {
     expect(ago(new Date(0), 3 * 86_400_000)).toBe("3d ago");
   });
 });
+
+describe("page policy", () => {
+  it("allows a page's own inline scripts by hash and nothing else", async () => {
+    const { pagePolicy } = await import("../../server/html-page.js");
+    const { createHash } = await import("node:crypto");
+    const hash = createHash("sha256").update("run()").digest("base64");
+    expect(pagePolicy("<p>hi</p><script>run()</script>")).toBe(
+      `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+    );
+    expect(pagePolicy("<p>no script</p>")).toContain("script-src 'none';");
+  });
+});
