@@ -122,10 +122,12 @@ export const APP_COMMANDS: Command[] = [
     options: { follow: { type: "boolean", short: "f" }, env: { type: "string" }, process: { type: "string" }, tail: { type: "string" } },
     positionals: [1, 1],
     run: async (ctx) => {
-      const q = new URLSearchParams({ environment: (ctx.values.env as string | undefined) ?? "production", tail: (ctx.values.tail as string | undefined) ?? "100" });
+      const tail = (ctx.values.tail as string | undefined) ?? "100";
+      if (!/^\d{1,5}$/.test(tail)) throw new UsageError("--tail expects a number of lines");
+      const q = new URLSearchParams({ environment: (ctx.values.env as string | undefined) ?? "production", tail });
       if (ctx.values.process) q.set("process", ctx.values.process as string);
       if (ctx.values.follow) q.set("follow", "true");
-      const res = await ctx.stream(`/apps/${ctx.args[0]}/logs?${q}`);
+      const res = await ctx.stream(`/apps/${encodeURIComponent(ctx.args[0]!)}/logs?${q}`);
       const decoder = new TextDecoder();
       let rest = "";
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
@@ -139,13 +141,12 @@ export const APP_COMMANDS: Command[] = [
   },
 ];
 
-/** One NDJSON log record as text: `[source] line`. */
+/** One NDJSON log record (`{time, container, process, stream, line}`) as text: `process  line`. */
 function logText(line: string): string {
   try {
-    const r = JSON.parse(line) as Record<string, unknown>;
-    const source = r.process ?? r.service ?? r.container ?? r.source;
-    const text = r.line ?? r.text ?? r.message ?? line;
-    return source ? `[${String(source)}] ${String(text)}` : String(text);
+    const r = JSON.parse(line) as { process?: string; line?: string; error?: string };
+    if (r.error) return `berth: ${r.error}`;
+    return `${(r.process ?? "").padEnd(8)} ${r.line ?? ""}`;
   } catch {
     return line;
   }

@@ -49,6 +49,10 @@ export interface Config {
   secretKey: Sensitive | undefined;
   publicUrl: string;
   apiToken: Sensitive | undefined;
+  /** The App's OAuth client (GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET): "Log in with GitHub"; undefined: only the admin token signs in. */
+  oauth: { clientId: string; clientSecret: Sensitive } | undefined;
+  /** How long a dashboard session lasts (BERTH_SESSION_TTL). */
+  sessionTtlMs: number;
   reconcileIntervalSeconds: number;
   roles: readonly Role[];
   logLevel: string;
@@ -213,6 +217,8 @@ export function loadConfig(given: Env = process.env): Config {
     secretKey,
     publicUrl: (env.BERTH_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ""),
     apiToken: env.BERTH_API_TOKEN ? new Sensitive(env.BERTH_API_TOKEN) : undefined,
+    oauth: readOAuth(env, problems),
+    sessionTtlMs: duration("BERTH_SESSION_TTL", "8h", "30d"),
     reconcileIntervalSeconds: int("BERTH_RECONCILE_INTERVAL", 60, 1, 86400),
     roles: roles as Role[],
     logLevel: env.LOG_LEVEL || "info",
@@ -243,7 +249,7 @@ export function loadConfig(given: Env = process.env): Config {
 /** The file in BERTH_DATA_DIR where /setup keeps the App it registered. */
 export const APP_FILE = "github-app.env";
 
-const APP_KEYS = new Set(["APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY"]);
+const APP_KEYS = new Set(["APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"]);
 
 /**
  * The App credentials /setup wrote (KEY=value lines, PRIVATE_KEY quoted with \n escapes), unless the
@@ -307,6 +313,14 @@ function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
   else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
   if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
   return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
+}
+
+function readOAuth(env: Env, problems: string[]): Config["oauth"] {
+  const { GITHUB_CLIENT_ID: id, GITHUB_CLIENT_SECRET: secret } = env;
+  if (!id && !secret) return undefined;
+  if (!id || !/^[\w.-]{1,100}$/.test(id)) problems.push("GITHUB_CLIENT_ID: expected the GitHub App's client id (App settings → About → Client ID)");
+  if (!secret) problems.push("GITHUB_CLIENT_SECRET: set the GitHub App's client secret (App settings → Client secrets), or unset GITHUB_CLIENT_ID");
+  return { clientId: id ?? "", clientSecret: new Sensitive(secret ?? "") };
 }
 
 function redactUrl(raw: string): string {

@@ -16,6 +16,7 @@ import * as webhookDeliveries from "./0014-webhook-deliveries.js";
 import * as servers from "./0015-servers.js";
 import * as appArchive from "./0016-app-archive.js";
 import * as placements from "./0017-placements.js";
+import * as dashboardSessions from "./0019-dashboard-sessions.js";
 import * as sleep from "./0020-sleep.js";
 import * as domains from "./0021-domains.js";
 
@@ -38,6 +39,7 @@ export const migrations: Record<string, Migration> = {
   "0015-servers": servers,
   "0016-app-archive": appArchive,
   "0017-placements": placements,
+  "0019-dashboard-sessions": dashboardSessions,
   "0020-sleep": sleep,
   "0021-domains": domains,
 };

@@ -3,7 +3,8 @@
 # Docker engine, PostgreSQL, Redis and git. Idempotent: safe to run again on a machine that has them.
 # Usage: scripts/deps.sh            (prints the DATABASE_URL / REDIS_URL it set up)
 #        scripts/deps.sh --test     (also what the test suite needs: busybox-static and caddy for the stand-in images,
-#                                    docker-registry and socat for image transfer to a simulated droid)
+#                                    docker-registry and socat for image transfer to a simulated droid,
+#                                    chromium for the dashboard's browser tests)
 # Where systemd runs, PostgreSQL, Redis and dockerd are its services (supervised, started at boot);
 # elsewhere (containers, CI sandboxes) they are started directly.
 set -euo pipefail
@@ -34,6 +35,8 @@ if [ "${1:-}" = --test ]; then
   command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
   # Custom domains are checked against a DNS server the tests run on loopback (the binary only, no service).
   command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+  # The dashboard's browser tests drive Debian's chromium through playwright-core (no downloaded browsers).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"

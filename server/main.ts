@@ -41,7 +41,7 @@ import { startHealthWatch } from "./health-watch.js";
 import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
-import { pageRoutes } from "./pages.js";
+import { dashboardRoutes, type DashboardDeps } from "./dashboard-routes.js";
 import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
@@ -199,6 +199,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       };
     }
     const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
+    const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
+    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
@@ -208,11 +210,12 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       moveApiRoutes(db, config.apiToken, webhookDeps),
       domainRoutes(db, config.apiToken),
       sleepApiRoutes(db, config.apiToken, sleepControl, config.previewSleepAfterMs),
+      ...dashboard.api,
       apiRoutes(db, config.apiToken, secretBox, {
         redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
         rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
       }),
-      pageRoutes(db, { configured: Boolean(probot), pageSecret, apiToken: config.apiToken, secureCookies: config.publicUrl.startsWith("https:"), streams }),
+      ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));

@@ -1,14 +1,14 @@
 import { RUNNING_STATES, type Db } from "../store/db.js";
-import { publicName } from "../core/names.js";
+import { PRODUCTION, publicName } from "../core/names.js";
 import { pageKeyMatches } from "../core/page-key.js";
 import type { Sensitive } from "../core/sensitive.js";
-import { render } from "../core/templates.js";
-import { getDeployment, listApps, listDeployments, readBuildLog } from "../store/queries.js";
+import { allows, type Access } from "../github/user-client.js";
+import { getDeployment, readBuildLog } from "../store/queries.js";
 import type { LogStreams } from "./log-streams.js";
-import { sendHtml, sendText, type Route } from "./respond.js";
-import { handleSession, isAdmin } from "./admin-session.js";
+import { sendText, type Route } from "./respond.js";
+import { sendPage } from "./html-page.js";
 import { phaseTimeline, type Phases } from "../store/phases.js";
-import { sleepingEnvironments } from "../store/sleep-store.js";
+import { SessionEnded, askToSignIn, type DashboardAuth } from "./dashboard-auth.js";
 
 /** The deployment page's timing table: each phase with its time of day and seconds since the previous one and since the webhook. */
 function phaseRows(phases: Phases): { label: string; at: string; step: string; total: string }[] {
@@ -16,32 +16,35 @@ function phaseRows(phases: Phases): { label: string; at: string; step: string; t
 }
 
 /**
- * Server-rendered pages: the app list (for the admin token) and each deployment with its build log
- * (for whoever holds the keyed link from the check run, or the admin token).
+ * Each deployment's page with its build log, live while it runs (`/events`, server-sent events) and
+ * raw (`/log`): for a signed-in user who can read the app's repository, or whoever holds the keyed
+ * link from the check run. Writers get its buttons (redeploy, roll back, cancel).
  */
-export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sensitive | undefined; apiToken: Sensitive | undefined; secureCookies: boolean; streams: LogStreams }): Route {
+export function pageRoutes(db: Db, auth: DashboardAuth, opts: { pageSecret: Sensitive | undefined; streams: LogStreams }): Route {
   return async (req, res, url) => {
-    if (await handleSession(req, res, url, opts.apiToken, opts.secureCookies)) return true;
     if (req.method !== "GET") return false;
-    const admin = isAdmin(req, opts.apiToken);
-    if (url.pathname === "/") {
-      if (!admin) {
-        sendHtml(res, 200, render("index.html", { apps: [], locked: true, configured: opts.configured, root: "" }));
-        return true;
-      }
-      const apps = await Promise.all(
-        (await listApps(db)).map(async (a) => ({ ...a, name: publicName(a), latest: (await listDeployments(db, a.id, 1))[0], sleeping: await sleepingEnvironments(db, a.id) })),
-      );
-      sendHtml(res, 200, render("index.html", { apps, configured: opts.configured, root: "" }));
-      return true;
-    }
-    const m = /^\/deployments\/(\d+)(\/log|\/events)?$/.exec(url.pathname);
+    const m = /^\/deployments\/(\d{1,9})(\/log|\/events)?$/.exec(url.pathname);
     if (!m) return false;
     const id = Number(m[1]);
-    const allowed = admin || (opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key")));
-    const found = allowed ? await getDeployment(db, id) : undefined;
-    if (!found) {
-      sendText(res, 404, "No such deployment.\n");
+    const keyed = opts.pageSecret !== undefined && pageKeyMatches(opts.pageSecret, id, url.searchParams.get("key"));
+    const viewer = await auth.viewer(req);
+    if (!viewer && !keyed) {
+      askToSignIn(req, res, url);
+      return true;
+    }
+    const found = await getDeployment(db, id);
+    let access: Access = "none";
+    try {
+      access = viewer && found ? await auth.access(viewer, found.app) : "none";
+    } catch (e) {
+      if (!(e instanceof SessionEnded)) throw e;
+      if (!keyed) {
+        askToSignIn(req, res, url);
+        return true;
+      }
+    }
+    if (!found || (!keyed && !allows(access, "read"))) {
+      sendText(res, 404, "No such deployment, or none you can read.\n");
       return true;
     }
     const client = req.socket.remoteAddress ?? "unknown";
@@ -51,12 +54,25 @@ export function pageRoutes(db: Db, opts: { configured: boolean; pageSecret: Sens
       return true;
     }
     const log = await readBuildLog(db, found.deployment.id);
-    const query = url.search;
+    if (m[2]) {
+      sendText(res, 200, log);
+      return true;
+    }
     // Without a free stream the page is a snapshot: its script reloads a second after a refused stream,
     // and every reload would read the whole log again.
-    const running = RUNNING_STATES.has(found.deployment.state) && opts.streams.admits(client);
-    if (m[2]) sendText(res, 200, log);
-    else sendHtml(res, 200, render("deployment.html", { ...found, appName: publicName(found.app), log, running, root: "", query, phases: phaseRows(found.deployment.phases) }));
+    const d = found.deployment;
+    const running = RUNNING_STATES.has(d.state) && opts.streams.admits(client);
+    const writer = allows(access, "write");
+    const actions = writer
+      ? {
+          redeploy: d.state !== "waiting",
+          // A production deployment that was live once (its image passed a health check) and is not now.
+          rollback: d.environment === PRODUCTION && d.image !== null && d.state === "replaced",
+          cancel: ["queued", "waiting", "building"].includes(d.state),
+        }
+      : undefined;
+    // The page's URL may hold its key: sendPage's referrer policy keeps a link out of it from carrying it along.
+    sendPage(res, 200, "deployment.html", { ...found, viewer: access === "none" ? undefined : viewer, actions, appName: publicName(found.app), log, running, root: "", query: url.search, phases: phaseRows(d.phases) });
     return true;
   };
 }

@@ -67,7 +67,7 @@ export async function handlePullRequest(deps: WebhookDeps, deliveryId: string, p
     fork,
     authorBot: pr.user?.type === "Bot",
   });
-  const input = { environment, sha: pr.head.sha, ref: `refs/pull/${pr.number}/head`, cloneUrl: repo.clone_url, deliveryId };
+  const input = { environment, sha: pr.head.sha, ref: `refs/pull/${pr.number}/head`, cloneUrl: repo.clone_url, deliveryId, actor: payload.sender?.login };
   const waitingNote = fork ? await forkApproval(deps, payload, app.id, env.approved_sha) : undefined;
   const d = await startDeployment(deps, app, input, waitingNote);
   if (!d) return "duplicate";

@@ -30,6 +30,7 @@ export async function handlePush(deps: WebhookDeps, deliveryId: string, payload:
     cloneUrl: repo.clone_url,
     deliveryId,
     changedPaths: changedPaths(payload),
+    actor: payload.sender?.login,
   });
   return d ? "queued" : "duplicate";
 }

@@ -26,6 +26,8 @@ export function buildManifest(publicUrl: string): Record<string, unknown> {
     url: publicUrl,
     hook_attributes: { url: `${publicUrl}/api/github/webhooks`, active: true },
     redirect_url: `${publicUrl}/setup/callback`,
+    // Where GitHub sends a user back after "Log in with GitHub" (the dashboard's OAuth web flow).
+    callback_urls: [`${publicUrl}/login/callback`],
   };
 }
 
@@ -103,8 +105,12 @@ ${body}</body>`;
         sendHtml(res, 502, `<p>GitHub refused the manifest code (HTTP ${r.status}). Codes expire after an hour: <a href="/setup">start again</a>.</p>`);
         return true;
       }
-      const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string };
-      const env = `APP_ID=${Number(app.id)}\nWEBHOOK_SECRET=${app.webhook_secret}\nPRIVATE_KEY="${app.pem.replace(/\n/g, "\\n")}"\n`;
+      const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string; client_id?: unknown; client_secret?: unknown };
+      // The App's OAuth client signs users in to the dashboard ("Log in with GitHub").
+      const oauth = typeof app.client_id === "string" && /^[\w.-]{1,100}$/.test(app.client_id) && typeof app.client_secret === "string" && /^\w{1,200}$/.test(app.client_secret)
+        ? `GITHUB_CLIENT_ID=${app.client_id}\nGITHUB_CLIENT_SECRET=${app.client_secret}\n`
+        : "";
+      const env = `APP_ID=${Number(app.id)}\nWEBHOOK_SECRET=${app.webhook_secret}\nPRIVATE_KEY="${app.pem.replace(/\n/g, "\\n")}"\n${oauth}`;
       try {
         await writeFile(opts.envFile, env, { mode: 0o600, flag: "wx" });
       } catch {

@@ -56,6 +56,8 @@ export interface DeploymentsTable {
   reported: string | null;
   /** The server whose engine built the image ("default": BERTH_DOCKER_HOST); null before 0017. */
   built_on: string | null;
+  /** Who caused it: the GitHub login of the pusher or of the dashboard user; null when unknown. */
+  actor: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildLogsTable {
@@ -213,10 +215,23 @@ export interface EnvironmentSleepTable {
   updated_at: Generated<Date>;
 }
 
+/** A dashboard session (migration 0019). */
+export interface SessionsTable {
+  id_hash: string;
+  login: string;
+  github_user_id: string | null;
+  /** Signed in with BERTH_API_TOKEN: sees and does everything, has no GitHub token. */
+  admin: Generated<boolean>;
+  token_sealed: string | null;
+  created_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface Database {
   domains: DomainsTable;
   placements: PlacementsTable;
   environment_sleep: EnvironmentSleepTable;
+  sessions: SessionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   servers: ServersTable;
   github_reports: GitHubReportsTable;
@@ -233,6 +248,7 @@ export type Deployment = Selectable<DeploymentsTable>;
 export type Release = Selectable<ReleasesTable>;
 export type Environment = Selectable<EnvironmentsTable>;
 export type Server = Selectable<ServersTable>;
+export type Session = Selectable<SessionsTable>;
 export type Db = Kysely<Database>;
 
 /** The states in which a deployment still changes by itself; every other state is final for a viewer. */

@@ -22,6 +22,8 @@ export interface DeploymentInput {
   deliveryId: string;
   /** When berth received the webhook (ms since the epoch): the deployment's first phase. */
   receivedAt?: number;
+  /** Who caused it (the webhook's sender login), for the dashboard. */
+  actor?: string;
 }
 
 /** Creates the app on first sight and keeps its repository facts current (renames, transfers). */
@@ -61,6 +63,7 @@ export async function recordDeployment(db: Db, appId: number, input: DeploymentI
       state: input.state ?? "queued",
       changed_paths: input.changedPaths ? JSON.stringify(input.changedPaths) : null,
       phases: input.receivedAt === undefined ? undefined : JSON.stringify({ received: input.receivedAt }),
+      actor: input.actor && /^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/.test(input.actor) ? input.actor : null,
     })
     .onConflict((oc) => oc.column("delivery_id").doNothing())
     .returningAll()

@@ -94,19 +94,25 @@ describe("hostile requests, end to end", () => {
     expect(closed).toBeLessThan(20_000); // the server's headers timeout (10 s), not never
   });
 
-  it("never takes the admin token from a URL; signs in through a form into an HttpOnly cookie", async () => {
-    const inUrl = await (await fetch(`${h.berth.url}/?token=${ADMIN_TOKEN}`)).text();
+  it("never takes the admin token from a URL; signs in through a form (with its CSRF cookie) into an HttpOnly session cookie", async () => {
+    const front = await fetch(`${h.berth.url}/?token=${ADMIN_TOKEN}`);
+    const inUrl = await front.text();
     expect(inUrl).toContain('name="token"'); // still the sign-in form, no app list
     expect(inUrl).not.toContain(h.app);
-    const wrong = await fetch(`${h.berth.url}/session`, { method: "POST", body: new URLSearchParams({ token: "nope" }), redirect: "manual" });
-    expect(wrong.status).toBe(401);
-    const ok = await fetch(`${h.berth.url}/session`, { method: "POST", body: new URLSearchParams({ token: ADMIN_TOKEN }), redirect: "manual" });
+    const csrf = /name="csrf" value="([\w-]+)"/.exec(inUrl)?.[1] ?? "";
+    const csrfCookie = (front.headers.get("set-cookie") ?? "").split(";")[0]!;
+    expect(csrfCookie).toBe(`berth_login_csrf=${csrf}`);
+    const post = (form: Record<string, string>, cookie = csrfCookie) => fetch(`${h.berth.url}/session`, { method: "POST", headers: { cookie }, body: new URLSearchParams(form), redirect: "manual" });
+    expect((await post({ token: ADMIN_TOKEN })).status).toBe(403); // no CSRF token: a login forced by another site
+    expect((await post({ token: ADMIN_TOKEN, csrf }, "")).status).toBe(403); // the form alone is not enough
+    expect((await post({ token: "nope", csrf })).status).toBe(401);
+    const ok = await post({ token: ADMIN_TOKEN, csrf });
     expect(ok.status).toBe(303);
     const cookie = ok.headers.get("set-cookie") ?? "";
-    expect(cookie).toMatch(/^berth_admin=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(cookie).toMatch(/^berth_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
     expect(cookie).not.toContain(ADMIN_TOKEN);
     const page = await (await fetch(`${h.berth.url}/`, { headers: { cookie: cookie.split(";")[0]! } })).text();
-    expect(page).toContain("Sign out");
+    expect(page).toContain("Log out");
     // The session cookie opens pages, not the API: that takes the bearer token.
     expect((await fetch(`${h.berth.url}/api/v1/apps`, { headers: { cookie: cookie.split(";")[0]! } })).status).toBe(401);
   });

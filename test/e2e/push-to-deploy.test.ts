@@ -66,10 +66,14 @@ describe("push to deploy, end to end", () => {
     expect(page.status).toBe(200);
     expect(html).toContain("live");
     expect(html).toContain(`berth/${h.app}:${sha}-`);
-    // Without the key the page does not exist, whatever its id: private build logs are not enumerable.
+    // Without the key (or a signed-in reader) every id answers alike, a way to sign in: private build
+    // logs are not enumerable.
     const bare = (check.details_url ?? "").replace(/\?key=.*/, "");
-    expect((await fetch(bare)).status).toBe(404);
-    expect((await fetch(`${bare}?key=${"0".repeat(24)}`)).status).toBe(404);
+    for (const url of [bare, `${bare}?key=${"0".repeat(24)}`, bare.replace(/\d+$/, "99999999")]) {
+      const refused = await fetch(url, { redirect: "manual" });
+      expect(refused.status).toBe(303);
+      expect(refused.headers.get("location")).toMatch(/^\/\?next=%2Fdeployments%2F\d+/);
+    }
   });
 
   it("does not build a redelivered webhook twice", async () => {

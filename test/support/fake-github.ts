@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { deliver, type Delivery } from "./webhooks.js";
+import { FakeGitHubUsers } from "./fake-github-users.js";
 
 export interface CheckRun {
   id: number;
@@ -67,6 +68,8 @@ export class FakeGitHub {
   /** Repositories the installation can see (`GET /repos/{owner}/{repo}`), by full name. */
   readonly repositories = new Map<string, { id: number; defaultBranch: string }>();
   readonly gitAuth: string[] = [];
+  /** GitHub users, their access to repositories and the OAuth web flow (fake-github-users.ts). */
+  readonly people = new FakeGitHubUsers(this.repositories);
   /** Every webhook delivery made through sendHook, redeliveries included, oldest first. */
   readonly hookDeliveries: HookDeliveryRecord[] = [];
   /** Where the App's webhook points, and its secret; set by the harness once berth listens. */
@@ -137,6 +140,7 @@ export class FakeGitHub {
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(data));
     };
     const p = url.pathname.replace(/^\/api\/v3/, "");
+    if (this.people.handle(req, url, p, body, send, res)) return;
     let m: RegExpExecArray | null;
     if ((m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p)) && req.method === "POST") {
       if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
@@ -285,12 +289,11 @@ async function json(req: IncomingMessage): Promise<Record<string, any>> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString();
+  if (String(req.headers["content-type"] ?? "").includes("form-urlencoded")) return Object.fromEntries(new URLSearchParams(text));
   return text ? (JSON.parse(text) as Record<string, any>) : {};
 }
 
-function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
-}
+const pick = (o: Record<string, unknown>, keys: string[]): Record<string, unknown> => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 
 /** Path of a bare repository under the fake's git root. */
 export const barePath = (gitRoot: string, owner: string, repo: string): string => join(gitRoot, owner, `${repo}.git`);

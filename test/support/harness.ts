@@ -74,6 +74,9 @@ export async function startHarness(env: Record<string, string> = {}, redisDb = N
       LOG_LEVEL: "info",
       BERTH_API_TOKEN: ADMIN_TOKEN,
       BERTH_SECRET_KEY: "5e".repeat(32),
+      // "Log in with GitHub" against the fake's OAuth web flow.
+      GITHUB_CLIENT_ID: github.people.oauthClient.id,
+      GITHUB_CLIENT_SECRET: github.people.oauthClient.secret,
       ...env,
   };
   const berth = await startBerth(berthEnv, port);

@@ -77,6 +77,21 @@ describe("loadConfig", () => {
     rmSync(dir, { recursive: true });
   });
 
+  it("reads the App's OAuth client for Log in with GitHub, from the environment or what /setup kept, and BERTH_SESSION_TTL", () => {
+    expect(loadConfig({}).oauth).toBeUndefined();
+    expect(loadConfig({}).sessionTtlMs).toBe(8 * 3600_000);
+    expect(loadConfig({ BERTH_SESSION_TTL: "30m" }).sessionTtlMs).toBe(1_800_000);
+    expect(() => loadConfig({ BERTH_SESSION_TTL: "90d" })).toThrow("BERTH_SESSION_TTL=90d: expected a duration");
+    const c = loadConfig({ GITHUB_CLIENT_ID: "Iv1.abc", GITHUB_CLIENT_SECRET: "s3cret" });
+    expect(c.oauth?.clientId).toBe("Iv1.abc");
+    expect(String(c.oauth?.clientSecret)).toBe("[redacted]");
+    expect(() => loadConfig({ GITHUB_CLIENT_ID: "Iv1.abc" })).toThrow("GITHUB_CLIENT_SECRET: set the GitHub App's client secret");
+    const dir = mkdtempSync(join(tmpdir(), "berth-data-"));
+    writeFileSync(join(dir, "github-app.env"), `APP_ID=42\nWEBHOOK_SECRET=w\nPRIVATE_KEY="${KEY.replace(/\n/g, "\\n")}"\nGITHUB_CLIENT_ID=Iv1.kept\nGITHUB_CLIENT_SECRET=kept\n`);
+    expect(loadConfig({ BERTH_DATA_DIR: dir }).oauth?.clientId).toBe("Iv1.kept");
+    rmSync(dir, { recursive: true });
+  });
+
   it("names this installation with BERTH_INSTANCE, berth by default", () => {
     expect(loadConfig({}).instance).toBe("berth");
     expect(loadConfig({ BERTH_INSTANCE: "staging" }).instance).toBe("staging");

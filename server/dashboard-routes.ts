@@ -1,0 +1,62 @@
+import Docker from "dockerode";
+import type { Config } from "../core/config.js";
+import type { Logger } from "../core/logger.js";
+import type { SecretBox } from "../core/secret-box.js";
+import type { Sensitive } from "../core/sensitive.js";
+import { GitHubUserClient } from "../github/user-client.js";
+import { engineOptions } from "../releaser/docker-wire.js";
+import type { App, Db, Deployment } from "../store/db.js";
+import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
+import { AccessCache } from "./access-cache.js";
+import { dashboardActions } from "./dashboard-actions.js";
+import { DashboardAuth } from "./dashboard-auth.js";
+import { dashboardPages } from "./dashboard-pages.js";
+import type { LogStreams } from "./log-streams.js";
+import { loginRoutes } from "./login-routes.js";
+import { pageRoutes } from "./pages.js";
+import type { Route } from "./respond.js";
+import { runtimeLogRoutes } from "./runtime-logs.js";
+import { serversPage } from "./servers-page.js";
+import type { WebhookDeps } from "./start-deployment.js";
+
+export interface DashboardDeps {
+  db: Db;
+  log: Logger;
+  /** The engine of the built-in server (BERTH_DOCKER_HOST). */
+  docker: Docker;
+  secretBox: SecretBox | undefined;
+  /** Keys deployment pages for links from check runs. */
+  pageSecret: Sensitive | undefined;
+  streams: LogStreams;
+  /** Absent while no GitHub App is configured. */
+  webhooks: WebhookDeps | undefined;
+  rollback: ((app: App, deploymentId: number) => Promise<Deployment>) | undefined;
+  urlFor: (app: string, environment: string) => string;
+}
+
+/**
+ * The dashboard's routes: `api` goes before the REST API's catch-all (the runtime logs route lives
+ * under /api/v1), `pages` after it (sign-in, pages, buttons, servers, deployment pages).
+ */
+export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[] } {
+  const { db, secretBox } = deps;
+  const users = config.oauth
+    ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
+    : undefined;
+  const auth = new DashboardAuth(db, { users, cache: new AccessCache(), secure: config.publicUrl.startsWith("https:"), ttlMs: config.sessionTtlMs, log: deps.log.child({ component: "dashboard" }) });
+  const engineFor = async (name: string): Promise<Docker | undefined> => {
+    if (name === LOCAL_RELEASE_SERVER) return deps.docker;
+    const row = await findServer(db, name);
+    return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;
+  };
+  return {
+    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor })],
+    pages: [
+      loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
+      dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
+      dashboardActions(db, auth, { webhooks: deps.webhooks, rollback: deps.rollback }),
+      pageRoutes(db, auth, { pageSecret: deps.pageSecret, streams: deps.streams }),
+      serversPage(db, auth, { box: secretBox, localDocker: config.dockerHost }),
+    ],
+  };
+}
