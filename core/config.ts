@@ -37,6 +37,8 @@ export interface Config {
   ingressHttpPort: number;
   ingressHttpsPort: number;
   tls: boolean;
+  /** BERTH_TLS=internal: HTTPS with certificates from the proxy's own CA (private networks, tests). */
+  tlsInternal: boolean;
   dockerHost: string;
   proxyImage: string;
   /** Where berth keeps its own files: the App credentials /setup registered (github-app.env). */
@@ -155,7 +157,7 @@ export function loadConfig(given: Env = process.env): Config {
     problems.push(`BERTH_DOMAIN=${domain}: expected a DNS name such as apps.example.com`);
   }
   const tlsRaw = env.BERTH_TLS || (domain === "localhost" || domain.endsWith(".localhost") ? "off" : "on");
-  if (tlsRaw !== "on" && tlsRaw !== "off") problems.push(`BERTH_TLS=${tlsRaw}: expected on or off`);
+  if (tlsRaw !== "on" && tlsRaw !== "off" && tlsRaw !== "internal") problems.push(`BERTH_TLS=${tlsRaw}: expected on, internal or off`);
 
   const instance = env.BERTH_INSTANCE || DEFAULT_INSTANCE;
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(instance)) problems.push(`BERTH_INSTANCE=${instance}: expected a lower-case name of at most 31 letters, digits and hyphens, starting with a letter`);
@@ -209,7 +211,8 @@ export function loadConfig(given: Env = process.env): Config {
     domain,
     ingressHttpPort: int("BERTH_INGRESS_HTTP_PORT", 80, 1),
     ingressHttpsPort: int("BERTH_INGRESS_HTTPS_PORT", 443, 1),
-    tls: tlsRaw === "on",
+    tls: tlsRaw !== "off",
+    tlsInternal: tlsRaw === "internal",
     dockerHost,
     proxyImage: env.BERTH_PROXY_IMAGE || "caddy:2-alpine",
     instance,

@@ -107,3 +107,13 @@ export const LABEL = {
   deployment: "berth.deployment",
   role: "berth.role",
 } as const;
+
+/**
+ * berth's own hostname when its public URL names one the proxy can route and certify (not an IP
+ * address, not localhost): the proxy then serves webhooks, API and dashboard there too.
+ */
+export function proxiedHostname(publicUrl: string): string | undefined {
+  const host = new URL(publicUrl).hostname.toLowerCase();
+  // Two labels or more, and not an IPv4 address (an IPv6 one is bracketed and fails the pattern).
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(host) && !/^[\d.]+$/.test(host) ? host : undefined;
+}

@@ -34,11 +34,13 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
   const make = (row: Server): Droid => {
     const options = (): Docker.DockerOptions => engineOptions(row.docker_url, openServerTls(box, row));
     const host = new DockerodeHost(new Docker(options()), row.name, config.instance, { probeImage: config.proxyImage });
+    const proxy = new IngressProxy(host, spec, config.tls, log.child({ server: row.name }), true);
+    proxy.internalCa = config.tlsInternal;
     return {
       server: row.name,
       shown: row.name,
       host,
-      proxy: new IngressProxy(host, spec, config.tls, log.child({ server: row.name }), true),
+      proxy,
       ingress: `${new URL(row.docker_url).hostname}:${config.ingressHttpPort}`,
       check: () => checked(options(), row.docker_url),
     };

@@ -21,6 +21,10 @@ export interface IngressConfig {
   tls: boolean;
   /** With TLS, each site also answers plain HTTP: a droid's proxy, which the front door reaches over HTTP. */
   plainHttp: boolean;
+  /** With TLS: certificates from Caddy's internal CA (BERTH_TLS=internal). */
+  internalCa?: boolean;
+  /** With TLS: berth's ask endpoint (host:port); certificates are then obtained on demand, at the first handshake. */
+  ask?: string;
   sites: { hostname: string; upstreams: string[]; paths: PathRoute[]; logRequests: boolean; redirect?: string }[];
 }
 

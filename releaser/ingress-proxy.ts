@@ -19,6 +19,14 @@ export type RouteOverlay = (routes: readonly Route[]) => Promise<readonly Route[
 export class IngressProxy {
   /** Applied to every route table this proxy renders; set once at wiring, absent: routes as given. */
   overlay: RouteOverlay | undefined;
+  /** BERTH_TLS=internal: certificates from Caddy's own CA, for private networks and tests. */
+  internalCa = false;
+  /**
+   * Where Caddy asks berth whether a hostname may have a certificate (on-demand TLS: obtained at the
+   * first handshake, only for hostnames berth serves); absent or undefined: certificates for every
+   * listed hostname at load, as before.
+   */
+  askAddress: (() => Promise<string | undefined>) | undefined;
   readonly #names: ReturnType<typeof proxyNames>;
   /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
   #loaded: string | undefined;
@@ -56,7 +64,7 @@ export class IngressProxy {
     } else {
       this.log.warn("ingress proxy was stopped: starting it again");
     }
-    const caddyfile = renderCaddyfile(planIngress(await this.#overlaid(routes), this.tls, this.plainHttp));
+    const caddyfile = await this.#render(routes);
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     await this.host.startContainer(this.#names.container);
     this.#loaded = caddyfile; // Caddy reads it as it starts
@@ -75,7 +83,7 @@ export class IngressProxy {
    * (a crash between writing the file and the reload must not leave Caddy on the old routes).
    */
   async apply(routes: readonly Route[]): Promise<void> {
-    const caddyfile = renderCaddyfile(planIngress(await this.#overlaid(routes), this.tls, this.plainHttp));
+    const caddyfile = await this.#render(routes);
     if (caddyfile === this.#loaded) return;
     this.#loaded = undefined;
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
@@ -92,7 +100,9 @@ export class IngressProxy {
     }
   }
 
-  async #overlaid(routes: readonly Route[]): Promise<readonly Route[]> {
-    return this.overlay ? this.overlay(routes) : routes;
+  async #render(routes: readonly Route[]): Promise<string> {
+    const plan = planIngress(this.overlay ? await this.overlay(routes) : routes, this.tls, this.plainHttp);
+    const ask = this.tls && this.askAddress ? await this.askAddress().catch(() => undefined) : undefined;
+    return renderCaddyfile({ ...plan, internalCa: this.tls && this.internalCa, ...(ask ? { ask } : {}) });
   }
 }

@@ -6,6 +6,8 @@
 # BERTH_DATA_DIR (default /var/lib/berth) and loaded on the next start.
 # Where systemd runs, berth becomes the supervised service berth.service (restarted if it dies,
 # started at boot); elsewhere it runs in the foreground. node runs berth directly: no npm wrapper.
+# Open only ports 80 and 443 to the world: the ingress proxy serves the apps and, when BERTH_PUBLIC_URL
+# names a host, berth itself (webhooks, API, dashboard) with the same HTTPS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -57,6 +57,9 @@ import { moveApiRoutes } from "./move-api.js";
 import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 import { startSleep } from "./sleep-wiring.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { proxiedHostname } from "../core/names.js";
+import { knownHostname } from "../store/queries.js";
 import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
@@ -144,7 +147,21 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const teardownDeps = { db, host, proxy, fleet, reporter, cancels, log: releaseLog };
     workers.push(startTeardownWorker(teardownDeps, newRedis()));
     // Sleeping environments: the proxy's route overlay, the waker and the reconciler's sleep step.
-    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog });
+    // berth's own hostname (BERTH_PUBLIC_URL's) is served through the proxy too, on the waker's listener.
+    const selfHost = proxiedHostname(config.publicUrl);
+    const self = selfHost ? { hostname: selfHost, handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()) } : undefined;
+    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog, knows: (hostname) => knownHostname(db, hostname), self });
+    proxy.internalCa = config.tlsInternal;
+    // Certificates on demand, at the first handshake and only for hostnames berth serves (asked on the waker's listener).
+    proxy.askAddress = sleep.address;
+    if (selfHost) {
+      const overlay = proxy.overlay;
+      proxy.overlay = async (routes) => {
+        const at = await sleep.address();
+        const all = at ? [...routes, { hostname: selfHost, upstream: at }] : routes;
+        return overlay ? overlay(all) : all;
+      };
+    }
     sleepControl = sleep.sleeper;
     const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop, sleep.stop);

@@ -9,7 +9,7 @@ import type { DockerHost } from "../releaser/docker-host.js";
 import type { IngressProxy } from "../releaser/ingress-proxy.js";
 import { proxyNames } from "../releaser/proxy-plan.js";
 import { Sleeper } from "../releaser/sleep.js";
-import { Waker } from "./waker.js";
+import { Waker, type WakerOptions } from "./waker.js";
 
 export interface SleepWiring {
   db: Db;
@@ -20,6 +20,9 @@ export interface SleepWiring {
   reporter: DeploymentReporter;
   metrics: Metrics;
   log: Logger;
+  /** The TLS ask and berth's own hostname, answered on the waker's listener too (WakerOptions). */
+  knows?: WakerOptions["knows"];
+  self?: WakerOptions["self"];
 }
 
 /**
@@ -27,18 +30,22 @@ export interface SleepWiring {
  * waker, listening on the gateway address of the proxy's network — the one address of berth's host the
  * proxy container can always reach, and one no other host can.
  */
-export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Promise<void> } {
+export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Promise<void>; address: () => Promise<string | undefined> } {
   const names = proxyNames(w.config.instance);
   // Lock waits and container starts come on top of the health deadline a release gets.
   const wakeTimeoutMs = w.config.healthTimeoutMs;
   const waker = new Waker(
     { wakeHostname: (hostname) => sleeper.wakeHostname(hostname) },
-    { ingress: { address: "127.0.0.1", tls: w.config.tls, httpPort: w.config.ingressHttpPort, httpsPort: w.config.ingressHttpsPort }, wakeDeadlineMs: wakeTimeoutMs + 10_000 },
+    { ingress: { address: "127.0.0.1", tls: w.config.tls, httpPort: w.config.ingressHttpPort, httpsPort: w.config.ingressHttpsPort }, wakeDeadlineMs: wakeTimeoutMs + 10_000, knows: w.knows, self: w.self },
     w.log.child({ component: "waker" }),
   );
   const gateway = async (): Promise<string | undefined> => {
     const info = await w.docker.getNetwork(names.network).inspect().catch(() => undefined);
     return (info as { IPAM?: { Config?: { Gateway?: string }[] } } | undefined)?.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))?.Gateway;
+  };
+  const address = async (): Promise<string | undefined> => {
+    const at = await gateway();
+    return at ? waker.listen(at) : undefined;
   };
   const sleeper: Sleeper = new Sleeper({
     db: w.db,
@@ -47,15 +54,12 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
     log: w.log.child({ component: "sleep" }),
     accessLog: containerAccessLog(w.docker, names.container),
     previewSleepAfterMs: w.config.previewSleepAfterMs,
-    waker: async () => {
-      const address = await gateway();
-      return address ? waker.listen(address) : undefined;
-    },
+    waker: () => address(),
     wakeTimeoutMs,
     reporter: w.reporter,
     onSlept: (reason) => w.metrics.slept(reason),
     onWoken: (trigger, seconds) => w.metrics.woke(trigger, seconds),
   });
   w.proxy.overlay = sleeper.overlay;
-  return { sleeper, stop: () => waker.close() };
+  return { sleeper, stop: () => waker.close(), address };
 }

@@ -21,7 +21,14 @@ export interface WakerOptions {
   maxBodyBytes?: number;
   /** How long a request waits for its environment's wake before 503 with Retry-After. */
   wakeDeadlineMs: number;
+  /** Caddy's on-demand TLS ask: whether berth serves a hostname (only those get a certificate). */
+  knows?: (hostname: string) => Promise<boolean>;
+  /** berth's own hostname (BERTH_PUBLIC_URL's), routed here by the proxy and handed to berth's HTTP server. */
+  self?: { hostname: string; handle: (req: IncomingMessage, res: ServerResponse) => void };
 }
+
+/** The path Caddy asks on (`?domain=`); only on the waker's own address, never under an app's hostname. */
+export const TLS_ASK_PATH = "/.berth/tls-ask";
 
 const HOSTNAME = /^[a-z0-9.-]{1,253}$/;
 // Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request.
@@ -39,6 +46,8 @@ export class Waker {
   readonly #loopToken = randomBytes(12).toString("hex");
   #held = 0;
   #listening: Promise<string> | undefined;
+  /** The address it listens on: requests with it as Host are Caddy's own (the TLS ask). */
+  #address: string | undefined;
 
   constructor(
     private readonly target: WakeTarget,
@@ -60,6 +69,7 @@ export class Waker {
       this.#server.once("error", reject);
       this.#server.listen(0, address, () => {
         const a = this.#server.address() as AddressInfo;
+        this.#address = a.address;
         this.log.info({ address: a.address, port: a.port }, "waker listening for sleeping environments");
         resolve(`${a.address}:${a.port}`);
       });
@@ -80,6 +90,8 @@ export class Waker {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const hostname = (req.headers.host ?? "").toLowerCase().replace(/:\d+$/, "");
     if (!HOSTNAME.test(hostname)) return void plain(res, 400, "Bad Host header.\n");
+    if (hostname === this.#address) return this.#ask(req, res);
+    if (this.options.self && hostname === this.options.self.hostname) return this.options.self.handle(req, res);
     if (req.headers["x-berth-woken"] === this.#loopToken) {
       this.log.error({ hostname }, "a woken request came back to the waker: the proxy still routes the hostname here");
       return unavailable(res, "This app woke, but its route did not switch back yet; try again shortly.");
@@ -102,6 +114,16 @@ export class Waker {
     } finally {
       this.#held--;
     }
+  }
+
+  /** Caddy asks before it obtains a certificate for a hostname: 200 for one berth serves, 404 otherwise. */
+  async #ask(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://waker");
+    const domain = (url.searchParams.get("domain") ?? "").toLowerCase();
+    if (url.pathname !== TLS_ASK_PATH || !HOSTNAME.test(domain) || !this.options.knows) return void plain(res, 404, "No.\n");
+    const known = domain === this.options.self?.hostname || (await this.options.knows(domain));
+    if (!known) this.log.info({ domain }, "refused a certificate for a hostname berth does not serve");
+    plain(res, known ? 200 : 404, known ? "Yes.\n" : "No.\n");
   }
 
   /** Sends the held request through the front door, as the client sent it, and streams the app's answer back. */

@@ -191,3 +191,10 @@ export async function liveEnvironments(db: Db, server: string): Promise<{ app: s
     .where("releases.state", "=", "live")
     .execute();
 }
+
+/** Whether berth serves a hostname: an environment's (starting, live or draining) or a verified custom domain. */
+export async function knownHostname(db: Db, hostname: string): Promise<boolean> {
+  const release = await db.selectFrom("releases").select("id").where("hostname", "=", hostname).where("state", "in", ["starting", "live", "draining"]).limit(1).executeTakeFirst();
+  if (release) return true;
+  return Boolean(await db.selectFrom("domains").select("id").where("name", "=", hostname).where("verified", "=", true).executeTakeFirst());
+}
