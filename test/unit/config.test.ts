@@ -49,7 +49,7 @@ describe("loadConfig", () => {
       [
         "berth cannot start; fix these environment variables:",
         "  - PORT=http: expected a whole number from 1 to 65535",
-        "  - BERTH_TLS=maybe: expected on or off",
+        "  - BERTH_TLS=maybe: expected on, internal or off",
         "  - BERTH_DOCKER_HOST=/var/run/docker.sock: expected unix:///path, tcp://host:port or ssh://user@host",
         "  - APP_ID: expected the GitHub App's numeric id (App settings → About)",
         "  - PRIVATE_KEY or PRIVATE_KEY_PATH: set the GitHub App's private key (PEM)",
