@@ -46,7 +46,11 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
     // The best any sender can do at one write a second per installation: the k-th outcome (by first
     // served) goes no earlier than its serving and a second after the one before it.
     const floor: number[] = [];
-    for (const at of [...served].sort((x, y) => x - y)) floor.push(Math.max(at, (floor.at(-1) ?? -Infinity) + 1000) - at);
+    let slot = -Infinity;
+    for (const at of [...served].sort((x, y) => x - y)) {
+      slot = Math.max(at, slot + 1000);
+      floor.push(slot - at);
+    }
     await waitFor("the outbox drained", async () => Number((await db.query<{ n: string }>("select count(*) as n from github_reports")).rows[0]?.n) === 0, 300_000, 250);
     const writes = harness.github.requests.filter(isWrite);
     const gaps = writes.slice(1).map((r, i) => r.at - writes[i]!.at);
@@ -54,6 +58,15 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
     for (const w of writes) {
       const k = `${w.method} ${w.path.replace(/^\/api\/v3\/repos\/[^/]+\/[^/]+/, "").replace(/\d+/g, "N")}`;
       kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    }
+    if (process.env.BENCH_REPORTS_TRACE) {
+      // Every write and every first served, in time order: where an outcome waited, and behind what.
+      const shaOf = new Map(live.map((r) => [Number(r.served ?? r.finished.getTime()), r.sha.slice(0, 7)]));
+      const events = [...writes.map((w) => ({ at: w.at, what: `${w.method} ${w.path.replace(/^\/api\/v3\/repos\/[^/]+\/[^/]+/, "")}` })), ...[...shaOf].map(([at, sha]) => ({ at, what: `  first served ${sha}` })),
+        ...live.map((r) => ({ at: harness.github.checkRunsFor(r.sha).find((c) => c.conclusion === "success")!.concludedAt! + 0.5, what: `    ^ success ${r.sha.slice(0, 7)}` })),
+        ...live.map((r) => ({ at: r.finished.getTime(), what: `  recorded live ${r.sha.slice(0, 7)}` }))];
+      events.sort((x, y) => x.at - y.at);
+      console.log(events.map((e) => `${((e.at - begun) / 1000).toFixed(2)} ${e.what}`).join("\n"));
     }
     console.log(
       `\nN=${N} (${live.length} live; first served spread over ${((Math.max(...served) - Math.min(...served)) / 1000).toFixed(1)}s): ` +

@@ -152,6 +152,7 @@ export class ReportSender {
     // hold them in memory, where a newer state can no longer replace them and an urgent one waits
     // behind them. Held here they coalesce, and the most urgent report goes next.
     const waiting = paced ? [...this.#busy, ...this.#pacer.resting()] : [...this.#busy];
+    const noComments = paced ? this.#pacer.restingFromComments() : [];
     const { rows } = await sql<Claimed>`
       update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
       where id = (
@@ -159,6 +160,7 @@ export class ReportSender {
         where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
           and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
           and r.installation <> all(${waiting}::text[])
+          and not (r.subject like 'comment:%' and r.installation = any(${noComments}::text[]))
         order by r.priority, r.id
         limit 1
         for update of r skip locked)

@@ -8,21 +8,34 @@ import type { CheckRunUpdate, DeploymentRequest, DeploymentStatusRequest, GitHub
  * memory in the order they came, so whatever was handed over first goes first. The report sender asks
  * the pacer instead which installations may write now and picks a report only then: the most urgent
  * one at the moment of the slot goes, and the rest wait in Postgres, where newer states replace them.
- * Octokit's throttling stays on behind it, and then never has to wait.
+ * Octokit's throttling stays on behind it, and then never has to wait; it also spaces writes that
+ * notify people (creating a comment) 3 s apart, which the pacer tracks too, so a comment held there
+ * never keeps an outcome waiting.
  */
 export class WritePacer {
   readonly #lastWrite = new Map<string, number>();
+  readonly #lastNotifying = new Map<string, number>();
 
   constructor(
     private readonly spacingMs: number,
     private readonly clock: Clock,
+    private readonly notifyingSpacingMs = spacingMs * 3,
   ) {}
 
   /** Installations that wrote less than the spacing ago: not their turn yet. */
   resting(): string[] {
+    return this.#recent(this.#lastWrite, this.spacingMs);
+  }
+
+  /** Installations that created a comment less than its spacing ago: no comment report yet. */
+  restingFromComments(): string[] {
+    return this.#recent(this.#lastNotifying, this.notifyingSpacingMs);
+  }
+
+  #recent(last: Map<string, number>, spacingMs: number): string[] {
     const now = this.clock.now();
-    for (const [installation, at] of this.#lastWrite) if (now - at >= this.spacingMs) this.#lastWrite.delete(installation);
-    return [...this.#lastWrite.keys()];
+    for (const [installation, at] of last) if (now - at >= spacingMs) last.delete(installation);
+    return [...last.keys()];
   }
 
   /** Milliseconds until the first resting installation may write again; undefined when none rests. */
@@ -35,15 +48,18 @@ export class WritePacer {
 
   /** The reporter, with the moment of each write noted against its installation. */
   noting(github: GitHubReporter): GitHubReporter {
-    return new NotedWrites(github, (repo) => this.#lastWrite.set(repo.installationId, this.clock.now()));
+    return new NotedWrites(github, (repo, notifying) => {
+      this.#lastWrite.set(repo.installationId, this.clock.now());
+      if (notifying) this.#lastNotifying.set(repo.installationId, this.clock.now());
+    });
   }
 }
 
-/** A GitHubReporter that tells `wrote` before each write (reads are not paced). */
+/** A GitHubReporter that tells `wrote` before each write (reads are not paced), and whether it notifies people. */
 class NotedWrites implements GitHubReporter {
   constructor(
     private readonly github: GitHubReporter,
-    private readonly wrote: (repo: RepoRef) => void,
+    private readonly wrote: (repo: RepoRef, notifying?: boolean) => void,
   ) {}
 
   createCheckRun(repo: RepoRef, sha: string, update: CheckRunUpdate): Promise<string> {
@@ -67,7 +83,7 @@ class NotedWrites implements GitHubReporter {
   }
 
   createComment(repo: RepoRef, issueNumber: number, body: string): Promise<string> {
-    this.wrote(repo);
+    this.wrote(repo, true);
     return this.github.createComment(repo, issueNumber, body);
   }
 
