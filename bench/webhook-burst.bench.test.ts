@@ -45,12 +45,19 @@ afterAll(async () => {
 });
 
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+// utime + stime of a process, in seconds (clock ticks are 100 a second on Linux).
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const count = async (q: string): Promise<number> => Number((await db.query<{ n: string }>(q)).rows[0]?.n ?? 0);
 
 it("answers a burst of deliveries after recording each once, and works off only the newest of each topic", async () => {
   const pid = h.berth.child.pid ?? 0;
   const rssBefore = rssMiB(pid);
+  const cpuBefore = cpuSeconds(pid);
+  const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   let rssPeak = rssBefore;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 250);
   const total = RATE * SECONDS;
@@ -84,6 +91,8 @@ it("answers a burst of deliveries after recording each once, and works off only 
   const drainStart = performance.now();
   await waitFor("inbox drained", async () => (await count("select count(*) n from webhook_deliveries where processed_at is null")) === 0, 300_000, 100);
   const drainMs = performance.now() - drainStart;
+  // What berth's own CPU cost for the burst: less at the mercy of other load on the machine than answer times are.
+  const cpuBurst = cpuSeconds(pid) - cpuBefore;
   const recorded = await count("select count(*) n from webhook_deliveries");
   const distinct = await count("select count(distinct delivery_id) n from webhook_deliveries");
   const superseded = await count("select count(*) n from webhook_deliveries where outcome like 'superseded%'");
@@ -106,6 +115,7 @@ it("answers a burst of deliveries after recording each once, and works off only 
       `answer time: p50 ${pct(answers, 50).toFixed(1)}ms, p99 ${pct(answers, 99).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms (target p99 < 25ms: ${(pct(answers, 99) / 25).toFixed(2)} of it); ${failures.length} not answered 200`,
       `recorded ${recorded} rows, ${distinct} distinct deliveries; ${superseded} superseded before they started; ${deployments} deployments recorded; inbox drained ${(drainMs / 1000).toFixed(1)}s after the last answer`,
       `berth RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB peak, ${rssAfter.toFixed(0)} MiB after`,
+      `berth CPU from the first delivery until the inbox drained: ${cpuBurst.toFixed(1)} s (${((cpuBurst * 1000) / total).toFixed(2)} ms a delivery); load average ${loadBefore} before, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} after`,
       "",
     ].join("\n"),
   );
