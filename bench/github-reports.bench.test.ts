@@ -41,6 +41,10 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
     );
     expect(rows).toHaveLength(N);
     const live = rows.filter((r) => r.state === "live");
+    for (const r of rows.filter((x) => x.state !== "live")) {
+      const run = harness.github.checkRunsFor(r.sha).find((c) => c.status === "completed");
+      console.log(`not live: ${r.sha.slice(0, 7)} ${r.state}: ${run?.conclusion} ${JSON.stringify(run?.output?.title ?? "")}`);
+    }
     const lags = live.map((r) => (harness.github.checkRunsFor(r.sha).find((c) => c.conclusion === "success")!.concludedAt! - Number(r.served ?? r.finished.getTime())) / 1000);
     const served = live.map((r) => Number(r.served ?? r.finished.getTime()));
     // The best any sender can do at one write a second per installation: the k-th outcome (by first

@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { staticSite, TestRepo } from "../test/support/git-repo.js";
 import { startHarness, WEBHOOK_SECRET, type Harness } from "../test/support/harness.js";
+import { removeApp } from "../test/support/docker-cleanup.js";
 import { waitFor } from "../test/support/services.js";
 import { deliver, pullRequestPayload, pushPayload, type RepoFacts } from "../test/support/webhooks.js";
 
@@ -42,6 +43,9 @@ afterAll(async () => {
   await db?.end();
   for (const r of repos) r.repo.cleanup();
   await h?.stop();
+  // The harness removes its own app; the burst's 20 repositories are 20 more apps, each with a
+  // container, a network and images. Left behind, a few runs used up Docker's address pool.
+  for (const r of repos) await removeApp(r.facts.name);
 });
 
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
