@@ -42,9 +42,10 @@ export const CHECK_ACTIONS = {
 /**
  * Tells GitHub what happened to a deployment: the `berth` check run, the GitHub Deployment with its
  * statuses and, for previews, the sticky PR comment. Reports never hold up a build or a release: they
- * go to the outbox (Postgres) and a ReportSender sends them, each deployment's in order, while GitHub's
- * pacing of writes (about a second apart per installation) takes its time. A newer state of the same
- * object replaces one not yet sent, and a restart loses nothing.
+ * go to the outbox (Postgres) and a ReportSender sends them, each object's in order and the most
+ * urgent first (github/report.ts), while GitHub's pacing of writes (about a second apart per
+ * installation) takes its time. A newer state of the same object replaces one not yet sent, and a
+ * restart loses nothing.
  */
 export class DeploymentReporter {
   constructor(
@@ -113,8 +114,7 @@ export class DeploymentReporter {
 
   succeeded(app: App, d: Deployment, r: SuccessReport): void {
     const detailsUrl = this.detailsUrl(d.id);
-    // The Deployment status goes first: the completed check run is the last word on a commit.
-    this.status(app, d.id, { state: "success", description: `Live: ${d.sha.slice(0, 7)}`, logUrl: detailsUrl, environmentUrl: r.url });
+    // The check run first: it is what a developer watches, and the outbox sends it before anything else.
     this.check(app, d, "upsert", {
       conclusion: "success",
       detailsUrl,
@@ -125,25 +125,26 @@ export class DeploymentReporter {
         summary: render("check-run-success", { app: publicName(app), sha: d.sha, environment: d.environment, detailsUrl, ...r }),
       },
     });
+    this.status(app, d.id, { state: "success", description: `Live: ${d.sha.slice(0, 7)}`, logUrl: detailsUrl, environmentUrl: r.url });
     this.comment(app, d, "live");
   }
 
   failed(app: App, d: Deployment, r: FailureReport): void {
     const detailsUrl = this.detailsUrl(d.id);
-    this.status(app, d.id, { state: "failure", description: r.title, logUrl: detailsUrl });
     this.check(app, d, "upsert", {
       conclusion: "failure",
       detailsUrl,
       actions: [CHECK_ACTIONS.redeploy],
       output: { title: r.title, summary: render("check-run-failure", { ...r, detailsUrl }), text: render("check-run-failure-text", r), annotations: r.annotations },
     });
+    this.status(app, d.id, { state: "failure", description: r.title, logUrl: detailsUrl });
     this.comment(app, d, "failed", r.title);
   }
 
   /** The deployment was stopped before release: a newer commit superseded it, or its PR closed. */
   cancelled(app: App, d: Deployment, title: string, summary: string): void {
-    this.status(app, d.id, { state: "inactive", description: title, logUrl: this.detailsUrl(d.id) });
     this.check(app, d, "upsert", { conclusion: "cancelled", detailsUrl: this.detailsUrl(d.id), output: { title, summary } });
+    this.status(app, d.id, { state: "inactive", description: title, logUrl: this.detailsUrl(d.id) });
   }
 
   /** Nothing to build for this commit (no watched path changed). */

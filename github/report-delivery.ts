@@ -8,35 +8,38 @@ import type { Report } from "./report.js";
 
 /**
  * Sends one report to GitHub, with the GitHub ids known at this moment; ids GitHub hands back are
- * stored at once. A report whose deployment or environment is gone is skipped.
+ * stored at once. A report whose deployment or environment is gone is skipped. At most one write per
+ * call, so a report never holds its installation's turn for two: what is left (a Deployment's status
+ * after creating it) is returned, to be sent on a later turn.
  */
-export async function deliverReport(db: Db, github: GitHubReporter, r: Report): Promise<void> {
-  if (r.kind === "comment") return deliverComment(db, github, r);
+export async function deliverReport(db: Db, github: GitHubReporter, r: Report): Promise<Report | undefined> {
+  if (r.kind === "comment") return void (await deliverComment(db, github, r));
   const row = await db
     .selectFrom("deployments")
     .select(["check_run_id", "github_deployment_id", "state"])
     .where("id", "=", r.deploymentId)
     .executeTakeFirst();
-  if (!row) return;
+  if (!row) return undefined;
   if (r.kind === "progress") {
     // Held up behind GitHub's pacing, progress must not overwrite what was reported since (released,
     // failed, superseded): it is only ever shown while the build runs.
     const id = checkRunIdOf(row.check_run_id);
     if (id && row.state === "building") await github.updateCheckRun(r.repo, id, r.update);
-    return;
+    return undefined;
   }
   if (r.kind === "check") {
     await deliverCheckRun(db, github, r, row.check_run_id);
     // A final conclusion that reached GitHub: the sweeper of lost outcomes (github/lost-reports.ts) need not send it again.
     if (r.update.conclusion) await db.updateTable("deployments").set({ reported: r.update.conclusion }).where("id", "=", r.deploymentId).execute();
-    return;
+    return undefined;
   }
-  let id = row.github_deployment_id;
+  const id = row.github_deployment_id;
   if (!id && r.create) {
-    id = await github.createDeployment(r.repo, r.create);
-    await setDeploymentGitHubIds(db, r.deploymentId, { githubDeploymentId: id });
+    await setDeploymentGitHubIds(db, r.deploymentId, { githubDeploymentId: await github.createDeployment(r.repo, r.create) });
+    return { kind: r.kind, repo: r.repo, deploymentId: r.deploymentId, status: r.status };
   }
   if (id) await github.createDeploymentStatus(r.repo, id, r.status);
+  return undefined;
 }
 
 async function deliverCheckRun(db: Db, github: GitHubReporter, r: Extract<Report, { kind: "check" }>, checkRunId: string | null): Promise<void> {

@@ -1,11 +1,12 @@
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/db.js";
-import { addressOf, mergeReports, priorityOf, type Report } from "./report.js";
+import { addressOf, deploymentSubject, mergeReports, priorityOf, type Report } from "./report.js";
 import { SerialQueue } from "./serial-queue.js";
 
 /**
  * Stores a report in the outbox. An unsent report of the same subject is replaced by the merge of
- * both; one a sender holds (in flight) is left alone, and the merged report goes out after it.
+ * both; one a sender holds (in flight) is left alone, and the merged report goes out after it. A
+ * check run's conclusion drops the deployment's unsent build progress.
  */
 export async function recordReport(db: Db, report: Report): Promise<void> {
   const { chain, subject } = addressOf(report);
@@ -22,6 +23,10 @@ export async function recordReport(db: Db, report: Report): Promise<void> {
     const merged = mergeReports(older?.report as Report | undefined, report);
     const row = { chain, subject, report: JSON.stringify(merged), installation: merged.repo.installationId, priority: priorityOf(merged) };
     await trx.insertInto("github_reports").values(row).execute();
+    // A concluded check run says more than any build progress still waiting to be shown on it.
+    if (report.kind === "check" && report.update.conclusion) {
+      await trx.deleteFrom("github_reports").where("subject", "=", deploymentSubject(report.deploymentId, "progress")).where("leased_until", "is", null).execute();
+    }
   });
 }
 

@@ -9,6 +9,7 @@ import type { GitHubReporter } from "./github-reporter.js";
 import { deliverReport } from "./report-delivery.js";
 import { retryDelayMs } from "./report-retry.js";
 import type { Report } from "./report.js";
+import { WritePacer } from "./write-pacer.js";
 
 export interface SenderOptions {
   /** Chains sent side by side: one deployment's reports never wait for another's. */
@@ -19,6 +20,8 @@ export interface SenderOptions {
   leaseMs?: number;
   /** Attempts after which a report that keeps failing is dropped. */
   maxAttempts?: number;
+  /** The least time between two writes to one installation (GitHub asks for about a second). */
+  writeSpacingMs?: number;
   clock?: Clock;
 }
 
@@ -30,6 +33,9 @@ export interface SenderOptions {
  */
 const LEASE_MS = 6_000;
 
+/** GitHub's guidance for content-creating requests: about one a second per installation. */
+const WRITE_SPACING_MS = 1_000;
+
 interface Claimed {
   id: string;
   installation: string;
@@ -40,14 +46,17 @@ interface Claimed {
 
 /**
  * Sends the outbox to GitHub. Each worker claims a ready report whose chain has nothing older (`for
- * update skip locked` plus a lease), so processes share the outbox and a chain stays in order; the
- * most urgent chain first, one report per installation at a time.
+ * update skip locked` plus a lease), so processes share the outbox and a chain stays in order; one
+ * report per installation at a time, and only when that installation's turn to write has come
+ * (WritePacer), so the most urgent report at that moment goes: a concluded check run first.
  * Sent reports are deleted; rate-limited and failed ones wait their turn again; hopeless ones are dropped.
  */
 export class ReportSender {
   readonly #owner = randomUUID();
   readonly #clock: Clock;
-  readonly #opts: Required<Omit<SenderOptions, "clock">>;
+  readonly #opts: Required<Omit<SenderOptions, "clock" | "writeSpacingMs">>;
+  readonly #pacer: WritePacer;
+  readonly #github: GitHubReporter;
   #workers: Promise<void>[] = [];
   #stopping = new AbortController();
   readonly #nap: Nap;
@@ -64,6 +73,8 @@ export class ReportSender {
     this.#clock = opts.clock ?? systemClock;
     this.#nap = new Nap(this.#clock);
     this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? LEASE_MS, maxAttempts: opts.maxAttempts ?? 15 };
+    this.#pacer = new WritePacer(opts.writeSpacingMs ?? WRITE_SPACING_MS, this.#clock);
+    this.#github = this.#pacer.noting(github);
   }
 
   start(): void {
@@ -90,24 +101,29 @@ export class ReportSender {
     await this.db.updateTable("github_reports").set({ leased_by: null, leased_until: null }).where("leased_by", "=", this.#owner).execute();
   }
 
-  /** Sends ready reports one by one until none is ready (tests; retries not yet due are left). */
+  /** Sends ready reports one by one until none is ready (tests: the write spacing is not waited for; retries not yet due are left). */
   async sendReady(): Promise<number> {
     let sent = 0;
     while (await this.sendOne()) sent++;
     return sent;
   }
 
-  /** Claims and sends one ready report; false when none is ready. */
-  async sendOne(): Promise<boolean> {
+  /** Claims and sends one ready report, whether or not its installation's turn has come (tests); false when none is ready. */
+  sendOne(): Promise<boolean> {
+    return this.#sendOne(false);
+  }
+
+  async #sendOne(paced: boolean): Promise<boolean> {
     // Claims one at a time in this process, so two workers never pick the same installation.
-    const claiming = this.#claiming.then(() => this.#claim());
+    const claiming = this.#claiming.then(() => this.#claim(paced));
     this.#claiming = claiming.catch(() => undefined);
     const claimed = await claiming;
     if (!claimed) return false;
     const renew = setInterval(() => void this.#renew(claimed.id), this.#opts.leaseMs / 3);
     try {
-      await deliverReport(this.db, this.github, claimed.report);
-      await this.db.deleteFrom("github_reports").where("id", "=", claimed.id).where("leased_by", "=", this.#owner).execute();
+      const rest = await deliverReport(this.db, this.#github, claimed.report);
+      if (rest) await this.#later(claimed, rest);
+      else await this.db.deleteFrom("github_reports").where("id", "=", claimed.id).where("leased_by", "=", this.#owner).execute();
     } catch (err) {
       await this.#failed(claimed, err);
     } finally {
@@ -121,32 +137,55 @@ export class ReportSender {
     while (!this.#stopping.signal.aborted) {
       let busy = false;
       try {
-        busy = await this.sendOne();
+        busy = await this.#sendOne(true);
       } catch (err) {
         if (!this.#stopping.signal.aborted) this.log.warn({ err }, "GitHub report outbox unavailable");
       }
-      if (!busy) await this.#nap.take(this.#opts.pollMs);
+      // Nothing to claim now: look again at the next poll, or when an installation's turn comes.
+      if (!busy) await this.#nap.take(Math.min(this.#opts.pollMs, this.#pacer.nextTurnInMs() ?? Infinity));
     }
   }
 
-  async #claim(): Promise<Claimed | undefined> {
+  async #claim(paced: boolean): Promise<Claimed | undefined> {
     const now = this.#clock.now();
-    // One report per installation in flight: Probot's throttling would hold the others in memory,
-    // where a newer state can no longer replace them and an urgent one waits behind them. Held here
-    // they coalesce, and the most urgent chain goes next.
+    // One report per installation in flight, and none before its turn: Probot's throttling would
+    // hold them in memory, where a newer state can no longer replace them and an urgent one waits
+    // behind them. Held here they coalesce, and the most urgent report goes next.
+    const waiting = paced ? [...this.#busy, ...this.#pacer.resting()] : [...this.#busy];
+    const noComments = paced ? this.#pacer.restingFromComments() : [];
     const { rows } = await sql<Claimed>`
       update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
       where id = (
         select r.id from github_reports r
         where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
           and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
-          and r.installation <> all(${[...this.#busy]}::text[])
-        order by (select min(c.priority) from github_reports c where c.chain = r.chain), r.id
+          and r.installation <> all(${waiting}::text[])
+          and not (r.subject like 'comment:%' and r.installation = any(${noComments}::text[]))
+        order by r.priority, r.id
         limit 1
         for update of r skip locked)
       returning id, installation, subject, report, attempts`.execute(this.db);
     if (rows[0]) this.#busy.add(rows[0].installation);
     return rows[0];
+  }
+
+  /**
+   * A report that has more to send after this turn (a Deployment's status once it is created) waits for
+   * a later one, unless a newer report of its subject (which carries it) is already waiting.
+   */
+  async #later(c: Claimed, rest: Report): Promise<void> {
+    const superseded = await this.db
+      .deleteFrom("github_reports")
+      .where("id", "=", c.id)
+      .where(({ exists, selectFrom }) => exists(selectFrom("github_reports as n").select("n.id").where("n.subject", "=", c.subject).where("n.id", ">", c.id)))
+      .executeTakeFirst();
+    if (Number(superseded.numDeletedRows) > 0) return;
+    await this.db
+      .updateTable("github_reports")
+      .set({ report: JSON.stringify(rest), leased_by: null, leased_until: null })
+      .where("id", "=", c.id)
+      .where("leased_by", "=", this.#owner)
+      .execute();
   }
 
   /** Keeps a report this process is still sending its own; a failed renewal is left to the next one. */

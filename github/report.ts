@@ -13,20 +13,33 @@ export type Report =
   | { kind: "deployment"; repo: RepoRef; deploymentId: number; create?: DeploymentRequest; status: DeploymentStatusRequest }
   | { kind: "comment"; repo: RepoRef; appId: number; environment: string; pr: number; body: string };
 
-/** Where a report goes: its chain (sent in order, one at a time) and its subject (the GitHub object it sets). */
+/**
+ * Where a report goes: its chain (sent in order, one at a time) and its subject (the GitHub object it
+ * sets). Each GitHub object is its own chain: a check run, a Deployment and a comment need nothing of
+ * each other (progress and a bare status are skipped while their object does not exist yet), so a
+ * deployment's outcome never waits behind its own less urgent writes.
+ */
 export function addressOf(r: Report): { chain: string; subject: string } {
-  if (r.kind === "comment") return { chain: `comment:${r.appId}:${r.pr}`, subject: `comment:${r.appId}:${r.pr}` };
-  return { chain: `d:${r.deploymentId}`, subject: `d:${r.deploymentId}:${r.kind}` };
+  const subject = r.kind === "comment" ? `comment:${r.appId}:${r.pr}` : deploymentSubject(r.deploymentId, r.kind);
+  return { chain: subject, subject };
+}
+
+/** The subject of a deployment's report of this kind. */
+export function deploymentSubject(deploymentId: number, kind: Exclude<Report["kind"], "comment">): string {
+  return `d:${deploymentId}:${kind}`;
 }
 
 /**
- * How urgent a report is, lowest first: a deployment's outcome (what people wait for), then the
- * states that open its check run and Deployment, then the sticky comment and build progress.
+ * How urgent a report is, lowest first. GitHub takes about one write a second per installation, so
+ * this decides what people wait for: a deployment's concluded check run (the outcome a developer
+ * watches) before anything else, then the Deployment's final status (the PR's "View deployment"), then
+ * the states that open a check run or Deployment, and last the cosmetic: the sticky comment and build
+ * progress.
  */
 export function priorityOf(r: Report): number {
-  if (r.kind === "check") return r.update.conclusion ? 0 : 1;
-  if (r.kind === "deployment") return r.status.state === "in_progress" || r.status.state === "queued" ? 1 : 0;
-  return 2;
+  if (r.kind === "check") return r.update.conclusion ? 0 : 2;
+  if (r.kind === "deployment") return r.status.state === "in_progress" || r.status.state === "queued" ? 2 : 1;
+  return r.kind === "comment" ? 3 : 4;
 }
 
 /**
@@ -42,6 +55,10 @@ export function mergeReports(older: Report | undefined, newer: Report): Report {
     const mode = older.mode === "update" && newer.mode === "update" ? "update" : "upsert";
     return { ...newer, mode, update: { ...older.update, ...newer.update } };
   }
-  if (older.kind === "deployment" && newer.kind === "deployment") return { ...newer, create: newer.create ?? older.create };
+  if (older.kind === "deployment" && newer.kind === "deployment") {
+    // A Deployment not yet created and already inactive (superseded, torn down) is not worth creating.
+    if (newer.status.state === "inactive") return newer;
+    return { ...newer, create: newer.create ?? older.create };
+  }
   return newer;
 }

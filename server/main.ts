@@ -27,6 +27,7 @@ import { createQueues, createRedis } from "../jobs/queue.js";
 import { SecretBox } from "../core/secret-box.js";
 import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
+import { webhookReceiver, type ReceivedDelivery } from "./webhook-receiver.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
 import { startFleet } from "../releaser/fleet-drivers.js";
@@ -171,6 +172,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let server: import("node:http").Server | undefined;
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
+  let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
+  let markUnhealthy = (): void => {};
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -183,12 +186,12 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         installation_repositories: (id, payload) => handleInstallation(deps, id, "installation_repositories", payload as InstallationEvent),
         check_run: (id, payload) => handleCheckRun({ ...deps, rollback: (app) => startRollback({ db, queues, reporter }, app) }, id, payload as CheckRunEvent),
       }, log.child({ component: "inbox" }));
-      probot.on(["push", "pull_request", "check_run", "installation", "installation_repositories"], async (context) => {
+      receive = async (context) => {
         const field = refusedField(context.name, context.payload);
         if (field) return deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
         const recorded = await recordDelivery(db, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
         if (recorded) inbox.wake();
-      });
+      };
       inbox.start();
       stops.push(() => inbox.stop());
     }
@@ -206,7 +209,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         log: hooksLog,
       });
       // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
-      probot.onError(() => watch.markUnhealthy());
+      markUnhealthy = () => watch.markUnhealthy();
       stops.push(watch.stop);
       // Deliveries GitHub could not make while berth was not running at all: asked for once it listens,
       // from the newest delivery it recorded (it was up then), at most GitHub's three days back.
@@ -215,7 +218,16 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         await redeliverFailed(deliveries, new Date(since), asked, hooksLog, recorded);
       };
     }
-    const webhooks = probot ? await probot.getNodeMiddleware({ path: WEBHOOK_PATH }) : undefined;
+    const webhooks = config.github
+      ? webhookReceiver({
+          secret: config.github.webhookSecret.unwrap(),
+          path: WEBHOOK_PATH,
+          events: ["push", "pull_request", "check_run", "installation", "installation_repositories"],
+          handle: async (delivery) => receive?.(delivery),
+          onError: () => markUnhealthy(),
+          log: log.child({ component: "webhooks" }),
+        })
+      : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
     const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
     server = createHttpServer(webhooks, [

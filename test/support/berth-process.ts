@@ -21,7 +21,9 @@ export function appPrivateKey(): string {
  */
 export async function startBerth(env: Record<string, string>, port: number, options: { ready?: RegExp } = {}): Promise<BerthProcess> {
   let out = "";
-  const child = spawn(process.execPath, ["--max-semi-space-size=2", "dist/server/main.js"], {
+  // BERTH_TEST_NODE_ARGS: Node flags NODE_OPTIONS cannot carry, for profiling (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const extra = process.env.BERTH_TEST_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, ["--max-semi-space-size=2", ...extra, "dist/server/main.js"], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,

@@ -4,6 +4,12 @@ import type { App, Deployment } from "../../store/db.js";
 import { WorkflowWorld, dropDatabases, sha } from "../support/workflow-world.js";
 
 const SUCCESS = { url: "http://shop.berth.test", image: "berth/shop:x", buildSeconds: 1, releaseSeconds: 1 };
+const waitFor = async (ok: () => boolean | Promise<boolean>): Promise<void> => {
+  for (const until = Date.now() + 8_000; !(await ok()); ) {
+    if (Date.now() > until) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
 const httpError = (status: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${status}`), { status, response: { headers } });
 
@@ -28,12 +34,13 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     w.reporter.succeeded(app, d, SUCCESS);
   };
 
-  it("sends only the newest state of each GitHub object, the Deployment before its status and the check run last", async () => {
+  it("sends only the newest state of each GitHub object: the concluded check run first, then the Deployment and its status", async () => {
     const d = await w.deployment(app, { sha: sha("a1") });
     live(d);
     await w.drain();
 
-    expect(w.github.writes).toEqual(["createDeployment a1a1a1a", "status success", "createCheckRun a1a1a1a"]);
+    // Queued, in progress and the progress updates are superseded by the conclusion: one POST carries it.
+    expect(w.github.writes).toEqual(["createCheckRun a1a1a1a", "createDeployment a1a1a1a", "status success"]);
     const run = w.github.checkRunFor(sha("a1"));
     expect(run).toMatchObject({ status: "completed", conclusion: "success" });
     expect(run.output?.title).toBe("Live at http://shop.berth.test");
@@ -51,7 +58,7 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     await w.drain();
 
     const id = w.github.checkRunFor(sha("a2")).id;
-    expect(w.github.writes).toEqual([`createCheckRun a2a2a2a`, `updateCheckRun ${id}`, "createDeployment a2a2a2a", "status in_progress", "status success", `updateCheckRun ${id}`]);
+    expect(w.github.writes).toEqual([`createCheckRun a2a2a2a`, `updateCheckRun ${id}`, "createDeployment a2a2a2a", "status in_progress", `updateCheckRun ${id}`, "status success"]);
     expect(w.github.checkRunFor(sha("a2")).history.map((u) => u.conclusion ?? u.status)).toEqual(["queued", "in_progress", "success"]);
   });
 
@@ -64,6 +71,34 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(w.github.writes).toEqual(["createCheckRun d2d2d2d", "createCheckRun d1d1d1d", "createDeployment d1d1d1d", "status in_progress"]);
   });
 
+  it("writes to an installation once per turn, and at each turn sends the most urgent report waiting: an outcome overtakes older writes", async () => {
+    const [a, b, c] = [await w.deployment(app, { sha: sha("e1") }), await w.deployment(app, { sha: sha("e2") }), await w.deployment(app, { sha: sha("e3") })];
+    for (const d of [a, b, c]) w.reporter.started(app, d);
+    await w.outbox.flushed();
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, writeSpacingMs: 200 });
+    const begun = Date.now();
+    sender.start();
+    await waitFor(() => w.github.writes.length > 0);
+    w.reporter.succeeded(app, c, SUCCESS); // while the first write's turn lasts
+    await waitFor(async () => (await unsent()).length === 0 && w.github.writes.length === 9);
+    const took = Date.now() - begun;
+    await sender.stop();
+
+    expect(w.github.writes).toEqual([
+      "createCheckRun e1e1e1e", // in progress
+      "createCheckRun e3e3e3e", // queued and in progress superseded: one POST with the conclusion
+      "createDeployment e3e3e3e",
+      "status success", // its in_progress status superseded
+      "createDeployment e1e1e1e",
+      "status in_progress",
+      "createCheckRun e2e2e2e",
+      "createDeployment e2e2e2e",
+      "status in_progress",
+    ]);
+    expect(w.github.checkRunFor(sha("e3")).history.map((u) => u.conclusion ?? u.status)).toEqual(["success"]);
+    expect(took).toBeGreaterThanOrEqual(8 * 200 - 50); // nine writes, a turn apart
+  });
+
   it("sends what an earlier process left in Postgres, and takes over a dead process's claim once its lease ran out", async () => {
     const d = await w.deployment(app, { sha: sha("a3") });
     live(d);
@@ -71,12 +106,11 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     await w.db.updateTable("github_reports").set({ leased_by: "dead process", leased_until: w.clock.now() + 60_000 }).where("subject", "=", `d:${d.id}:deployment`).execute();
 
     const next = new ReportSender(w.db, w.github, w.log, { clock: w.clock, leaseMs: 60_000 });
-    // Only the build progress goes (and is not shown: the deployment is not building); the rest of
-    // the chain waits for its claimed head.
+    // The check run goes (a chain of its own); the Deployment waits for its claimed report.
     expect(await next.sendReady()).toBe(1);
-    expect(w.github.writes).toEqual([]);
+    expect(w.github.writes).toEqual(["createCheckRun a3a3a3a"]);
     w.clock.advance(60_001);
-    expect(await next.sendReady()).toBe(2);
+    expect(await next.sendReady()).toBe(2); // the Deployment, then its status on a turn of its own
     expect(w.github.checkRunFor(sha("a3")).conclusion).toBe("success");
     expect(w.github.deploymentsFor(sha("a3"))[0]?.statuses.map((s) => s.state)).toEqual(["success"]);
   });
