@@ -57,7 +57,7 @@ import { deploymentsApiRoutes } from "./deployments-api.js";
 import { moveApiRoutes } from "./move-api.js";
 import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
-import { startSleep } from "./sleep-wiring.js";
+import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
@@ -129,16 +129,8 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const releaseLog = log.child({ role: "releaser" });
     const fleet = startFleet(config, db, docker, secretBox, releaseLog);
     const { host, proxy } = fleet.local;
-    const settings = {
-      domain: config.domain,
-      tls: config.tls,
-      ingressHttpPort: config.ingressHttpPort,
-      ingressHttpsPort: config.ingressHttpsPort,
-      healthTimeoutMs: config.healthTimeoutMs,
-      drainMs: config.drainMs,
-      keepImages: config.keepImages,
-      appLimits: config.appLimits,
-    };
+    const { domain, tls, ingressHttpPort, ingressHttpsPort, healthTimeoutMs, drainMs, keepImages, appLimits } = config;
+    const settings = { domain, tls, ingressHttpPort, ingressHttpsPort, healthTimeoutMs, drainMs, keepImages, appLimits };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
     const domains = { resolver: systemResolver(config.dnsServer), domain: config.domain, ingressAddresses: config.ingressAddresses };
@@ -152,17 +144,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     const selfHost = proxiedHostname(config.publicUrl);
     const self = selfHost ? { hostname: selfHost, handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()) } : undefined;
     const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog, knows: (hostname) => knownHostname(db, hostname), self });
-    proxy.internalCa = config.tlsInternal;
-    // Certificates on demand, at the first handshake and only for hostnames berth serves (asked on the waker's listener).
-    proxy.askAddress = sleep.address;
-    if (selfHost) {
-      const overlay = proxy.overlay;
-      proxy.overlay = async (routes) => {
-        const at = await sleep.address();
-        const all = at ? [...routes, { hostname: selfHost, upstream: at }] : routes;
-        return overlay ? overlay(all) : all;
-      };
-    }
+    onTheProxy(proxy, sleep.address, selfHost, config.tlsInternal);
     sleepControl = sleep.sleeper;
     const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop, sleep.stop);

@@ -63,3 +63,21 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
   w.proxy.overlay = sleeper.overlay;
   return { sleeper, stop: () => waker.close(), address };
 }
+
+/**
+ * What the proxy asks of berth's listener on its network besides waking: certificates on demand (the
+ * TLS ask, so a certificate is obtained at the first handshake and only for hostnames berth serves),
+ * and berth's own hostname, routed there and handed to berth's HTTP server. BERTH_TLS=internal signs
+ * with the proxy's own CA.
+ */
+export function onTheProxy(proxy: IngressProxy, address: () => Promise<string | undefined>, selfHost: string | undefined, internalCa: boolean): void {
+  proxy.internalCa = internalCa;
+  proxy.askAddress = address;
+  if (!selfHost) return;
+  const overlay = proxy.overlay;
+  proxy.overlay = async (routes) => {
+    const at = await address();
+    const all = at ? [...routes, { hostname: selfHost, upstream: at }] : routes;
+    return overlay ? overlay(all) : all;
+  };
+}
