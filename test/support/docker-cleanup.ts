@@ -27,9 +27,13 @@ export async function containersOf(app: string): Promise<Docker.ContainerInfo[]>
 
 /** Removes what an installation (BERTH_INSTANCE) made under its fixed names: its proxy and probe, ingress network and proxy volumes. */
 export async function removeInstance(instance: string): Promise<void> {
+  // Everything the installation made, whatever app it was for (an installed repository, a bench's apps).
+  const filters = JSON.stringify({ label: [`berth.instance=${instance}`] });
+  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
   await removeContainer(`${instance}-proxy`);
   await removeContainer(`${instance}-probe`);
   await docker.getNetwork(`${instance}-ingress`).remove().catch(() => undefined);
+  for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
   for (const v of [`${instance}-proxy-data`, `${instance}-proxy-config`]) await docker.getVolume(v).remove().catch(() => undefined);
 }
 
