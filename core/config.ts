@@ -1,5 +1,4 @@
 import { isIP } from "node:net";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_INSTANCE } from "./names.js";
@@ -7,17 +6,14 @@ import type { Resources } from "../manifest/types.js";
 import { parseDuration, parseMemory } from "../manifest/units.js";
 import { decodeSecretKey } from "./secret-box.js";
 import { Sensitive } from "./sensitive.js";
+import { APP_FILE, readAppFile, readGitHub, readOAuth, type GitHubAppConfig, type OAuthClient } from "./github-app-config.js";
+
+export { APP_FILE, type GitHubAppConfig };
 
 export type Role = "server" | "builder" | "releaser";
 export const ALL_ROLES: readonly Role[] = ["server", "builder", "releaser"];
 
 /** GitHub App credentials; absent until the App is registered (the server then offers the manifest flow). */
-export interface GitHubAppConfig {
-  appId: string;
-  privateKey: Sensitive;
-  webhookSecret: Sensitive;
-}
-
 /** Limits of app containers where berth.yaml sets none: memory and CPUs as in `resources`, and processes. */
 export interface AppLimits extends Resources {
   /** Processes and threads one container may run at once (Docker's PidsLimit). */
@@ -52,7 +48,7 @@ export interface Config {
   publicUrl: string;
   apiToken: Sensitive | undefined;
   /** The App's OAuth client (GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET): "Log in with GitHub"; undefined: only the admin token signs in. */
-  oauth: { clientId: string; clientSecret: Sensitive } | undefined;
+  oauth: OAuthClient | undefined;
   /** How long a dashboard session lasts (BERTH_SESSION_TTL). */
   sessionTtlMs: number;
   reconcileIntervalSeconds: number;
@@ -249,15 +245,6 @@ export function loadConfig(given: Env = process.env): Config {
   return config;
 }
 
-/** The file in BERTH_DATA_DIR where /setup keeps the App it registered. */
-export const APP_FILE = "github-app.env";
-
-const APP_KEYS = new Set(["APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"]);
-
-/**
- * The App credentials /setup wrote (KEY=value lines, PRIVATE_KEY quoted with \n escapes), unless the
- * environment already names an App; nothing when the file is absent.
- */
 /** BERTH_PREVIEW_SLEEP_AFTER: `never` (null), or a duration from 10s (as berth.yaml's sleep_after) to 30d. */
 function previewSleepAfter(env: Env, duration: (name: string, fallback: string, max: string) => number, problems: string[]): number | null {
   const raw = env.BERTH_PREVIEW_SLEEP_AFTER;
@@ -265,22 +252,6 @@ function previewSleepAfter(env: Env, duration: (name: string, fallback: string, 
   const ms = duration("BERTH_PREVIEW_SLEEP_AFTER", "30m", "30d");
   if (ms < 10_000) problems.push(`BERTH_PREVIEW_SLEEP_AFTER=${raw}: expected at least 10s, or never`);
   return ms;
-}
-
-function readAppFile(path: string, env: Env): Env {
-  if (env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET) return {};
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return {};
-  }
-  const out: Env = {};
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && APP_KEYS.has(m[1]!)) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return out;
 }
 
 /*
@@ -298,32 +269,6 @@ function appLimitsOf(memoryBytes: number | undefined, cpus: number | undefined, 
 
 function resourcesOf(memoryBytes: number | undefined, cpus: number | undefined): Resources {
   return { ...(memoryBytes ? { memoryBytes } : {}), ...(cpus ? { cpus } : {}) };
-}
-
-function readGitHub(env: Env, problems: string[]): GitHubAppConfig | undefined {
-  const { APP_ID, PRIVATE_KEY, PRIVATE_KEY_PATH, WEBHOOK_SECRET } = env;
-  if (!APP_ID && !PRIVATE_KEY && !PRIVATE_KEY_PATH && !WEBHOOK_SECRET) return undefined;
-  if (!APP_ID || !/^\d+$/.test(APP_ID)) problems.push("APP_ID: expected the GitHub App's numeric id (App settings → About)");
-  let key = PRIVATE_KEY;
-  if (!key && PRIVATE_KEY_PATH) {
-    try {
-      key = readFileSync(PRIVATE_KEY_PATH, "utf8");
-    } catch (e) {
-      problems.push(`PRIVATE_KEY_PATH=${PRIVATE_KEY_PATH}: cannot read the file (${(e as NodeJS.ErrnoException).code})`);
-    }
-  }
-  if (!key && !PRIVATE_KEY_PATH) problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH: set the GitHub App's private key (PEM)");
-  else if (key && !key.includes("PRIVATE KEY")) problems.push("PRIVATE_KEY: expected a PEM private key (-----BEGIN RSA PRIVATE KEY-----)");
-  if (!WEBHOOK_SECRET) problems.push("WEBHOOK_SECRET: set the GitHub App's webhook secret; berth refuses unsigned webhooks");
-  return { appId: APP_ID ?? "", privateKey: new Sensitive((key ?? "").replace(/\\n/g, "\n")), webhookSecret: new Sensitive(WEBHOOK_SECRET ?? "") };
-}
-
-function readOAuth(env: Env, problems: string[]): Config["oauth"] {
-  const { GITHUB_CLIENT_ID: id, GITHUB_CLIENT_SECRET: secret } = env;
-  if (!id && !secret) return undefined;
-  if (!id || !/^[\w.-]{1,100}$/.test(id)) problems.push("GITHUB_CLIENT_ID: expected the GitHub App's client id (App settings → About → Client ID)");
-  if (!secret) problems.push("GITHUB_CLIENT_SECRET: set the GitHub App's client secret (App settings → Client secrets), or unset GITHUB_CLIENT_ID");
-  return { clientId: id ?? "", clientSecret: new Sensitive(secret ?? "") };
 }
 
 function redactUrl(raw: string): string {

@@ -1,8 +1,7 @@
-import type { App, Db, Deployment, Release } from "../store/db.js";
-import type { DeploymentReporter } from "../github/deployment-reporter.js";
+import type { ReleaseDeps } from "./release-deps.js";
+import type { App, Deployment, Release } from "../store/db.js";
 import { UserError, lastLines } from "../core/errors.js";
 import { LogWriter } from "../store/log-writer.js";
-import type { Logger } from "../core/logger.js";
 import { applyManifestName, restoreName } from "../store/app-names.js";
 import { failRelease, recordRelease, staleReason, switchLive } from "./release-state.js";
 import { LABEL, PRODUCTION, hostnameFor, networkName, publicName, publicUrl, webContainerName } from "../core/names.js";
@@ -13,65 +12,20 @@ import { getEnvironment } from "../store/environment-store.js";
 import { applyRoutes, ensureProxy } from "./routes.js";
 import { planWebContainer, webPort } from "./container-plan.js";
 import { planBerthEnv } from "./app-env.js";
-import { systemClock, type Clock } from "../core/clock.js";
-import type { DockerHost } from "./docker-host.js";
+import { systemClock } from "../core/clock.js";
 import { anyAnswer, success, waitHealthy } from "./health-check.js";
-import type { IngressProxy } from "./ingress-proxy.js";
-import type { SecretBox } from "../core/secret-box.js";
 import { prepareStack, waitForCommand, type PreparedStack } from "./app-stack.js";
-import type { Manifest } from "../manifest/manifest.js";
-import type { AppLimits } from "../core/config.js";
 import { retireProcesses, startProcesses } from "./processes.js";
 import { planPathRoutes } from "./route-plan.js";
 import { pruneImages } from "./image-prune.js";
 import { PhaseRecorder, releaseTimes } from "../store/phases.js";
-import { waitServed, type ServedProbe } from "./served-probe.js";
-import type { Fleet } from "./fleet.js";
-import type { FrontDoor } from "./routes.js";
+import { waitServed } from "./served-probe.js";
 import { toDroid } from "./release-target.js";
 import { drainOld } from "./drain.js";
-import { settleDomains, type DomainDeps } from "./domains.js";
+import { settleDomains } from "./domains.js";
 import { markAwake } from "../store/sleep-store.js";
 
-export interface ReleaseSettings {
-  domain: string;
-  tls: boolean;
-  ingressHttpPort: number;
-  ingressHttpsPort: number;
-  healthTimeoutMs: number;
-  drainMs: number;
-  /** Images of this many recent releases per environment are kept for rollbacks. */
-  keepImages: number;
-  /** Limits of app containers where berth.yaml sets none (BERTH_APP_MEMORY, _CPUS, _PIDS). */
-  appLimits?: AppLimits;
-}
-
-export interface ReleaseDeps {
-  db: Db;
-  /** Opens app secrets for containers; absent when berth has no BERTH_SECRET_KEY. */
-  secretBox?: SecretBox;
-  host: DockerHost;
-  proxy: IngressProxy;
-  reporter: DeploymentReporter;
-  settings: ReleaseSettings;
-  log: Logger;
-  /** Health deadlines and the drain; the system clock unless a test passes its own. */
-  clock?: Clock;
-  /** Asks the front-door proxy for a hostname, as a user would: times "first served". Absent: not timed. */
-  served?: ServedProbe;
-  /**
-   * Every server berth releases to. Present: each environment is placed on one (host and proxy above
-   * are then the built-in server's, where builds leave their images) and images move there. Absent:
-   * host is the only server.
-   */
-  fleet?: Fleet;
-  /** BERTH_REGISTRY: images reach droids through it; absent, they stream engine to engine. */
-  registry?: string;
-  /** Set per release from the fleet: routes on a droid are also forwarded by the front door. */
-  frontDoor?: FrontDoor;
-  /** Checks production's custom domains before its switch; absent: domains are not routed. */
-  domains?: DomainDeps;
-}
+export type { ReleaseDeps, ReleaseSettings } from "./release-deps.js";
 
 /** How long berth watches for the first answer through the proxy after a switch; it never fails a release. */
 const SERVED_DEADLINE_MS = 5000;
