@@ -56,7 +56,8 @@ describe("pull request previews, end to end", () => {
     expect((await completed(sha)).conclusion).toBe("success");
     await waitFor("preview served", async () => (await body(1)) === "preview one\n");
     const url = `http://${previewHost(1)}:${h.ingressPort}`;
-    const [deployment] = h.github.deploymentsFor(sha);
+    // The concluded check run goes to GitHub first; the Deployment's statuses follow on later turns.
+    const deployment = await waitFor("Deployment success", () => h.github.deploymentsFor(sha).find((d) => d.statuses.at(-1)?.state === "success"));
     expect(deployment).toMatchObject({ environment: "pr-1", production_environment: false, transient_environment: true });
     // A newer status replaces one not yet sent (GitHub takes a write a second): in_progress may not have gone out.
     expect(deployment?.statuses.map((s) => s.state).join()).toMatch(/^(in_progress,)?success$/);
