@@ -62,9 +62,9 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
     expect(w.host.images.has(`berth/drop:${sha("a2")}`)).toBe(false);
     expect(caddyfile()).not.toContain("drop-pr-2");
 
-    // Nothing was sent before: each GitHub Deployment gets its newest status only (the outbox coalesces).
+    // Nothing was sent before: a Deployment never created and already inactive is never created (the outbox coalesces).
     await w.drain();
-    expect(w.github.deploymentsFor(sha("a2"))[0]?.statuses.map((s) => s.state)).toEqual(["inactive"]);
+    expect(w.github.deploymentsFor(sha("a2"))).toEqual([]);
     const [comment] = w.github.commentsOn(2);
     expect(comment?.body).toContain("berth preview: expired and removed");
     expect(comment?.body).toContain("This preview had no push for 1 day and was removed. Push a commit to bring it back.");
