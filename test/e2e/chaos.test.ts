@@ -69,8 +69,11 @@ describe("chaos: nothing lost, nothing stuck", () => {
     expect(check.conclusion, JSON.stringify(check.output)).toBe("success");
     expect(h.github.checkRunsFor(sha).every((c) => c.status === "completed")).toBe(true);
     await waitFor("served", async () => (await getVia(h.ingressPort, h.host)).body === "survived kill -9 mid-build\n", 30_000);
-    const statuses = h.github.deploymentsFor(sha).map((d) => d.statuses.at(-1)?.state);
-    expect(statuses).toContain("success");
+    // The concluded check run goes first; the Deployment's final status follows on a later turn.
+    const statuses = await waitFor("Deployment success", () => {
+      const last = h.github.deploymentsFor(sha).map((d) => d.statuses.at(-1)?.state);
+      return last.includes("success") ? last : undefined;
+    });
     expect(statuses.filter((s) => s === "in_progress")).toEqual([]);
   }, 180_000);
 

@@ -321,8 +321,8 @@ describe("berth.yaml apps, end to end", () => {
     expect(body).toContain("redis=release\n");
     expect(await serviceId("production")).toBe(service); // services were not moved or restarted
     expect(await page(`${h.app}.localhost`)).not.toContain("version=");
-    const [deployment] = h.github.deploymentsFor(sha);
-    expect(deployment?.statuses.at(-1)?.environment_url).toBe(`http://${renamed}.localhost:${h.ingressPort}`);
+    const deployment = await waitFor("Deployment success", () => h.github.deploymentsFor(sha).find((d) => d.statuses.at(-1)?.state === "success"));
+    expect(deployment.statuses.at(-1)?.environment_url).toBe(`http://${renamed}.localhost:${h.ingressPort}`);
     const api = (await (await fetch(`${h.berth.url}/api/v1/apps/${renamed}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { name: string };
     expect(api.name).toBe(renamed);
     const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
