@@ -272,6 +272,11 @@ export interface PoolOptions {
 /** Opens the pool. */
 export function createDb(url: Sensitive, max = 20, opts: PoolOptions = {}): Db {
   const pool = new pg.Pool({ connectionString: url.unwrap(), max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: opts.acquireTimeoutMs ?? 5_000 });
-  pool.on("error", opts.onError ?? ((err) => process.stderr.write(`berth: idle Postgres connection failed: ${err.message}\n`)));
+  const onError = opts.onError ?? ((err: Error) => process.stderr.write(`berth: Postgres connection failed: ${err.message}\n`));
+  pool.on("error", onError);
+  // The pool listens only while a client is idle: one checked out when Postgres goes away (a lock held
+  // across a wake, a transaction) would emit 'error' with no listener and end the process. Its query
+  // still fails, and the pool drops the client when it is released.
+  pool.on("connect", (client) => client.on("error", onError));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -41,7 +41,10 @@ stop_engine() {
     kill_ours "$pid" TERM
     for _ in $(seq 1 40); do [ -d "/proc/$pid" ] || break; sleep 0.25; done
     kill_ours "$pid" KILL
+    for _ in $(seq 1 20); do [ -d "/proc/$pid" ] || break; sleep 0.25; done
   fi
+  # A dockerd killed before it cleaned up leaves its pid file, and the next one refuses to start.
+  rm -f "$dir/dockerd.pid"
 }
 
 down() {
