@@ -1,7 +1,6 @@
 import { UserError } from "../core/errors.js";
 import type { Db, EngineFacts, Server } from "../store/db.js";
 import { findServer, listServers, LOCAL_RELEASE_SERVER, recordServerCheck } from "../store/server-store.js";
-import { LOCAL_SERVER } from "../core/server-names.js";
 import { getPlacement } from "../store/placement-store.js";
 import type { DockerHost } from "./docker-host.js";
 import type { IngressProxy } from "./ingress-proxy.js";
@@ -23,12 +22,6 @@ export interface Droid {
 
 /** Makes the driver of a registered server; called again when its row changes (re-registered). */
 export type DroidFactory = (row: Server) => Droid;
-
-/** The name an operator knows a server by, from the name its releases carry. */
-export const shownServer = (server: string): string => (server === LOCAL_RELEASE_SERVER ? LOCAL_SERVER : server);
-
-/** The name releases carry, from the name an operator uses (local → default). */
-export const releaseServer = (shown: string): string => (shown === LOCAL_SERVER ? LOCAL_RELEASE_SERVER : shown);
 
 /**
  * Every server berth releases to: the built-in one (BERTH_DOCKER_HOST, whose proxy is the front door)

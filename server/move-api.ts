@@ -1,18 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { PRODUCTION, prNumberOf, publicName } from "../core/names.js";
 import type { Sensitive } from "../core/sensitive.js";
-import { LOCAL_SERVER, SERVER_NAME } from "../core/server-names.js";
+import { SERVER_NAME } from "../core/server-names.js";
 import type { Manifest } from "../manifest/manifest.js";
 import type { App, Db } from "../store/db.js";
 import { getPlacement, movePlacement } from "../store/placement-store.js";
 import { findAppByName, liveRelease } from "../store/queries.js";
-import { findServer, LOCAL_RELEASE_SERVER } from "../store/server-store.js";
+import { findServer, LOCAL_RELEASE_SERVER, releaseServer, shownServer } from "../store/server-store.js";
 import { apiAllowed } from "./admin-session.js";
 import { RedeployRefused, redeploy } from "./redeploy.js";
 import { readJson, sendError, sendJson, type Route } from "./respond.js";
 import type { WebhookDeps } from "./start-deployment.js";
-
-const shown = (server: string): string => (server === LOCAL_RELEASE_SERVER ? LOCAL_SERVER : server);
 
 /** The data an environment keeps on its server, which a move would leave behind: volume names, or none. */
 export function dataKept(manifest: Manifest | null | undefined): string[] {
@@ -51,24 +49,24 @@ export function moveApiRoutes(db: Db, token: Sensitive | undefined, deps: Webhoo
     if (!body || typeof body.server !== "string" || !SERVER_NAME.test(body.server) || typeof environment !== "string" || (environment !== PRODUCTION && prNumberOf(environment) === undefined)) {
       return fail(400, 'Send {"server": "<name from GET /api/v1/servers>", "environment": "production" | "pr-<N>"}.');
     }
-    const target = body.server === LOCAL_SERVER ? LOCAL_RELEASE_SERVER : body.server;
+    const target = releaseServer(body.server);
     if (target !== LOCAL_RELEASE_SERVER && !(await findServer(db, target))) return fail(404, `No server named ${body.server}; GET /api/v1/servers lists them.`);
     const live = await liveRelease(db, app.id, environment);
     const current = (await getPlacement(db, app.id, environment)) ?? live?.server;
     if (current === target) return fail(409, `${environment} of ${publicName(app)} lives on ${body.server} already.`);
     const kept = dataKept(await latestManifest(db, app, environment));
     if (live && kept.length > 0) {
-      return fail(409, `${environment} of ${publicName(app)} keeps data in volume${kept.length > 1 ? "s" : ""} ${kept.join(", ")} on server ${shown(current ?? LOCAL_RELEASE_SERVER)}, and berth does not copy volumes: a move would start it empty on ${body.server}. Copy the data over yourself (docker run --rm -v VOLUME:/v … tar) before moving, or remove the volumes from berth.yaml.`);
+      return fail(409, `${environment} of ${publicName(app)} keeps data in volume${kept.length > 1 ? "s" : ""} ${kept.join(", ")} on server ${shownServer(current ?? LOCAL_RELEASE_SERVER)}, and berth does not copy volumes: a move would start it empty on ${body.server}. Copy the data over yourself (docker run --rm -v VOLUME:/v … tar) before moving, or remove the volumes from berth.yaml.`);
     }
     await movePlacement(db, app.id, environment, target);
     if (!live) {
-      sendJson(res, 200, { environment, from: current ? shown(current) : null, to: body.server, deployment: null });
+      sendJson(res, 200, { environment, from: current ? shownServer(current) : null, to: body.server, deployment: null });
       return true;
     }
     try {
       const d = await redeploy(deps, app, { environment, deliveryId: `move-${randomUUID()}` });
       deps.log.info({ app: publicName(app), environment, from: current, to: target, deploymentId: d.id }, "moving an environment");
-      sendJson(res, 202, { environment, from: shown(current ?? LOCAL_RELEASE_SERVER), to: body.server, deployment: { id: d.id, sha: d.sha, state: d.state } });
+      sendJson(res, 202, { environment, from: shownServer(current ?? LOCAL_RELEASE_SERVER), to: body.server, deployment: { id: d.id, sha: d.sha, state: d.state } });
     } catch (e) {
       if (!(e instanceof RedeployRefused)) throw e;
       sendError(res, e.status, e.message);

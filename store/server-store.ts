@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { SecretBox } from "../core/secret-box.js";
 import { Sensitive } from "../core/sensitive.js";
 import type { TlsBundle } from "../core/tls-bundle.js";
+import { LOCAL_SERVER } from "../core/server-names.js";
 import type { Db, EngineFacts, Server } from "./db.js";
 
 /**
@@ -9,6 +10,12 @@ import type { Db, EngineFacts, Server } from "./db.js";
  * BERTH_DOCKER_HOST engine as "default", and their routes are found by it, so it stays.
  */
 export const LOCAL_RELEASE_SERVER = "default";
+
+/** The name an operator knows a server by (local), from the name its releases and placements carry. */
+export const shownServer = (server: string): string => (server === LOCAL_RELEASE_SERVER ? LOCAL_SERVER : server);
+
+/** The name releases and placements carry (default), from the name an operator uses. */
+export const releaseServer = (shown: string): string => (shown === LOCAL_SERVER ? LOCAL_RELEASE_SERVER : shown);
 
 // Sealed under the server's name: a bundle copied onto another server's row does not open.
 const context = (name: string): string => `server:${name}:tls`;
