@@ -69,4 +69,16 @@ describe("custom domains, routed once their DNS points at berth", () => {
     expect(del.status).toBe(204);
     await waitFor("api.shop.test no longer routed", async () => (await getVia(h.ingressPort, "api.shop.test")).status === 404, 30_000, 100);
   });
+
+  it("refuses hostile domains and placements in berth.yaml with the reason, and production keeps serving", async () => {
+    const yaml = "domains: ['*.evil.test', '../../etc', { name: a.test, redirect_to: 'evil.test/x' }]\nplacement: { server: '../etc', labels: { 'a b': c } }\n";
+    const sha = h.repo.commit({ ...staticSite("never served\n"), "berth.yaml": yaml }, "hostile");
+    expect((await h.push(sha, h.repo.head)).status).toBe(200);
+    const check = await completedCheck(h, sha);
+    expect(check.conclusion).toBe("failure");
+    const said = `${check.output?.summary}\n${check.output?.text ?? ""}`;
+    for (const part of ["domains[0]", "domains[1]", "redirect_to", "placement.server", "expected a domain name", "expected a server's name"]) expect(said).toContain(part);
+    expect((await getVia(h.ingressPort, h.host)).body).toBe("the shop\n");
+    expect((await api("/domains") as { name: string }[]).map((d) => d.name)).not.toContain("*.evil.test");
+  });
 });
