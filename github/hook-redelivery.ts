@@ -59,8 +59,13 @@ export async function redeliverFailed(port: HookDeliveries, since: Date, asked: 
   return picked.map((d) => d.guid);
 }
 
+/** GitHub's guidance for a run of writes: about a second apart (Octokit's own pacing is off, probot-app.ts). */
+const REDELIVERY_SPACING_MS = 1_000;
+
 /** HookDeliveries through the App-authenticated Octokit (`probot.auth()` without an installation). */
 export class OctokitHookDeliveries implements HookDeliveries {
+  #lastAsked = 0;
+
   constructor(private readonly probot: Probot) {}
 
   async since(since: Date): Promise<HookDelivery[]> {
@@ -75,6 +80,9 @@ export class OctokitHookDeliveries implements HookDeliveries {
   }
 
   async redeliver(id: number): Promise<void> {
+    const wait = this.#lastAsked + REDELIVERY_SPACING_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.#lastAsked = Date.now();
     const octokit = await this.probot.auth();
     await octokit.request("POST /app/hook/deliveries/{delivery_id}/attempts", { delivery_id: id });
   }

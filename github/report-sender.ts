@@ -8,8 +8,8 @@ import { dropClaim } from "./check-run-claim.js";
 import type { GitHubReporter } from "./github-reporter.js";
 import { deliverReport } from "./report-delivery.js";
 import { retryDelayMs } from "./report-retry.js";
-import type { Report } from "./report.js";
-import { WritePacer } from "./write-pacer.js";
+import { LAST_OUTCOME_PRIORITY, type Report } from "./report.js";
+import { GITHUB_LIMITS, WritePacer, type PacerLimits } from "./write-pacer.js";
 
 export interface SenderOptions {
   /** Chains sent side by side: one deployment's reports never wait for another's. */
@@ -20,8 +20,8 @@ export interface SenderOptions {
   leaseMs?: number;
   /** Attempts after which a report that keeps failing is dropped. */
   maxAttempts?: number;
-  /** The least time between two writes to one installation (GitHub asks for about a second). */
-  writeSpacingMs?: number;
+  /** How fast each installation may write (GitHub's documented secondary limits by default). */
+  limits?: PacerLimits;
   clock?: Clock;
 }
 
@@ -32,9 +32,6 @@ export interface SenderOptions {
  * kill, like BullMQ's job locks (jobs/queue.ts), instead of the minute a fixed 60 s lease took.
  */
 const LEASE_MS = 6_000;
-
-/** GitHub's guidance for content-creating requests: about one a second per installation. */
-const WRITE_SPACING_MS = 1_000;
 
 interface Claimed {
   id: string;
@@ -47,14 +44,14 @@ interface Claimed {
 /**
  * Sends the outbox to GitHub. Each worker claims a ready report whose chain has nothing older (`for
  * update skip locked` plus a lease), so processes share the outbox and a chain stays in order; one
- * report per installation at a time, and only when that installation's turn to write has come
- * (WritePacer), so the most urgent report at that moment goes: a concluded check run first.
+ * report per installation at a time, and only while that installation has write tokens (WritePacer),
+ * so the most urgent report at that moment goes: a concluded check run first.
  * Sent reports are deleted; rate-limited and failed ones wait their turn again; hopeless ones are dropped.
  */
 export class ReportSender {
   readonly #owner = randomUUID();
   readonly #clock: Clock;
-  readonly #opts: Required<Omit<SenderOptions, "clock" | "writeSpacingMs">>;
+  readonly #opts: Required<Omit<SenderOptions, "clock" | "limits">>;
   readonly #pacer: WritePacer;
   readonly #github: GitHubReporter;
   #workers: Promise<void>[] = [];
@@ -73,7 +70,7 @@ export class ReportSender {
     this.#clock = opts.clock ?? systemClock;
     this.#nap = new Nap(this.#clock);
     this.#opts = { concurrency: opts.concurrency ?? 8, pollMs: opts.pollMs ?? 500, leaseMs: opts.leaseMs ?? LEASE_MS, maxAttempts: opts.maxAttempts ?? 15 };
-    this.#pacer = new WritePacer(opts.writeSpacingMs ?? WRITE_SPACING_MS, this.#clock);
+    this.#pacer = new WritePacer(opts.limits ?? GITHUB_LIMITS, this.#clock);
     this.#github = this.#pacer.noting(github);
   }
 
@@ -101,14 +98,14 @@ export class ReportSender {
     await this.db.updateTable("github_reports").set({ leased_by: null, leased_until: null }).where("leased_by", "=", this.#owner).execute();
   }
 
-  /** Sends ready reports one by one until none is ready (tests: the write spacing is not waited for; retries not yet due are left). */
+  /** Sends ready reports one by one until none is ready (tests: the write pace is not kept; retries not yet due are left). */
   async sendReady(): Promise<number> {
     let sent = 0;
     while (await this.sendOne()) sent++;
     return sent;
   }
 
-  /** Claims and sends one ready report, whether or not its installation's turn has come (tests); false when none is ready. */
+  /** Claims and sends one ready report, whether or not its installation has tokens (tests); false when none is ready. */
   sendOne(): Promise<boolean> {
     return this.#sendOne(false);
   }
@@ -141,17 +138,18 @@ export class ReportSender {
       } catch (err) {
         if (!this.#stopping.signal.aborted) this.log.warn({ err }, "GitHub report outbox unavailable");
       }
-      // Nothing to claim now: look again at the next poll, or when an installation's turn comes.
+      // Nothing to claim now: look again at the next poll, or when an installation gains a token.
       if (!busy) await this.#nap.take(Math.min(this.#opts.pollMs, this.#pacer.nextTurnInMs() ?? Infinity));
     }
   }
 
   async #claim(paced: boolean): Promise<Claimed | undefined> {
     const now = this.#clock.now();
-    // One report per installation in flight, and none before its turn: Probot's throttling would
-    // hold them in memory, where a newer state can no longer replace them and an urgent one waits
-    // behind them. Held here they coalesce, and the most urgent report goes next.
+    // One report per installation in flight (GitHub asks for writes one at a time), none without a
+    // token, and only outcomes from the reserve. Reports held here rather than in an HTTP client's
+    // memory coalesce, and the most urgent one goes next.
     const waiting = paced ? [...this.#busy, ...this.#pacer.resting()] : [...this.#busy];
+    const outcomesOnly = paced ? this.#pacer.reserved() : [];
     const noComments = paced ? this.#pacer.restingFromComments() : [];
     const { rows } = await sql<Claimed>`
       update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
@@ -160,6 +158,7 @@ export class ReportSender {
         where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
           and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
           and r.installation <> all(${waiting}::text[])
+          and (r.priority <= ${LAST_OUTCOME_PRIORITY} or r.installation <> all(${outcomesOnly}::text[]))
           and not (r.subject like 'comment:%' and r.installation = any(${noComments}::text[]))
         order by r.priority, r.id
         limit 1

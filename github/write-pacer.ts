@@ -2,55 +2,101 @@ import type { Clock } from "../core/clock.js";
 import type { Sensitive } from "../core/sensitive.js";
 import type { CheckRunUpdate, DeploymentRequest, DeploymentStatusRequest, GitHubReporter, RepoRef, RepositoryFacts } from "./github-reporter.js";
 
+export interface PacerLimits {
+  /** One write token comes back every this many ms (GitHub's guidance: about a second). */
+  refillMs: number;
+  /** Tokens an idle installation has saved up: the largest burst. */
+  burst: number;
+  /** Tokens only outcomes may spend: other writes wait while an installation has this many or fewer. */
+  reserve: number;
+  /** The least time between two comments created in one installation (they notify people). */
+  commentSpacingMs: number;
+}
+
 /**
- * GitHub asks integrations to space content-creating requests about a second apart per installation
- * (its secondary limit is 80 a minute). Octokit's throttling enforces that by holding requests in
- * memory in the order they came, so whatever was handed over first goes first. The report sender asks
- * the pacer instead which installations may write now and picks a report only then: the most urgent
- * one at the moment of the slot goes, and the rest wait in Postgres, where newer states replace them.
- * Octokit's throttling stays on behind it, and then never has to wait; it also spaces writes that
- * notify people (creating a comment) 3 s apart, which the pacer tracks too, so a comment held there
- * never keeps an outcome waiting.
+ * GitHub's documented secondary limits allow 80 content-creating requests a minute per installation
+ * (and ask for writes one at a time, not concurrently). A fixed second between writes honours that, but
+ * makes the twentieth of twenty deployments that went live together wait twenty seconds for its
+ * outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more than 20 + 60 = 80
+ * in any minute, and lets a burst of outcomes out at once; 10 tokens are kept for outcomes (a concluded
+ * check run, a Deployment's final status), so the opening writes of a burst of pushes can never use up
+ * what their outcomes will need.
+ */
+export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserve: 15, commentSpacingMs: 3_000 };
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Which installations may write now. The report sender asks the pacer before it picks a report, so the
+ * most urgent one waiting at that moment goes and the rest wait in Postgres, where newer states replace
+ * them. Octokit's own write spacing is turned off (probot-app.ts): this is the one pace.
  */
 export class WritePacer {
-  readonly #lastWrite = new Map<string, number>();
-  readonly #lastNotifying = new Map<string, number>();
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #lastComment = new Map<string, number>();
 
   constructor(
-    private readonly spacingMs: number,
+    private readonly limits: PacerLimits,
     private readonly clock: Clock,
-    private readonly notifyingSpacingMs = spacingMs * 3,
   ) {}
 
-  /** Installations that wrote less than the spacing ago: not their turn yet. */
+  /** Installations with no token left: nothing may be written there now. */
   resting(): string[] {
-    return this.#recent(this.#lastWrite, this.spacingMs);
+    return this.#below(1);
+  }
+
+  /** Installations down to their reserve: only outcomes may be written there now. */
+  reserved(): string[] {
+    return this.#below(this.limits.reserve + 1);
   }
 
   /** Installations that created a comment less than its spacing ago: no comment report yet. */
   restingFromComments(): string[] {
-    return this.#recent(this.#lastNotifying, this.notifyingSpacingMs);
-  }
-
-  #recent(last: Map<string, number>, spacingMs: number): string[] {
     const now = this.clock.now();
-    for (const [installation, at] of last) if (now - at >= spacingMs) last.delete(installation);
-    return [...last.keys()];
+    for (const [installation, at] of this.#lastComment) if (now - at >= this.limits.commentSpacingMs) this.#lastComment.delete(installation);
+    return [...this.#lastComment.keys()];
   }
 
-  /** Milliseconds until the first resting installation may write again; undefined when none rests. */
+  #below(tokens: number): string[] {
+    const below: string[] = [];
+    for (const [installation, bucket] of this.#buckets) {
+      const now = this.#refill(bucket);
+      if (now >= this.limits.burst) this.#buckets.delete(installation); // full again: forget it
+      else if (now < tokens) below.push(installation);
+    }
+    return below;
+  }
+
+  /** Tokens the bucket holds now (saved as of now). */
+  #refill(bucket: Bucket): number {
+    const now = this.clock.now();
+    bucket.tokens = Math.min(this.limits.burst, bucket.tokens + (now - bucket.at) / this.limits.refillMs);
+    bucket.at = now;
+    return bucket.tokens;
+  }
+
+  /** Milliseconds until some installation that cannot write everything now gains a token; undefined when none waits. */
   nextTurnInMs(): number | undefined {
-    const now = this.clock.now();
     let next: number | undefined;
-    for (const at of this.#lastWrite.values()) next = Math.min(next ?? Infinity, Math.max(0, at + this.spacingMs - now));
+    for (const bucket of this.#buckets.values()) {
+      const tokens = this.#refill(bucket);
+      const short = tokens < 1 ? 1 - tokens : tokens < this.limits.reserve + 1 ? this.limits.reserve + 1 - tokens : 0;
+      if (short > 0) next = Math.min(next ?? Infinity, Math.ceil(short * this.limits.refillMs));
+    }
     return next;
   }
 
-  /** The reporter, with the moment of each write noted against its installation. */
+  /** The reporter, with each write taking a token from its installation. */
   noting(github: GitHubReporter): GitHubReporter {
     return new NotedWrites(github, (repo, notifying) => {
-      this.#lastWrite.set(repo.installationId, this.clock.now());
-      if (notifying) this.#lastNotifying.set(repo.installationId, this.clock.now());
+      const bucket = this.#buckets.get(repo.installationId) ?? { tokens: this.limits.burst, at: this.clock.now() };
+      this.#refill(bucket);
+      bucket.tokens -= 1;
+      this.#buckets.set(repo.installationId, bucket);
+      if (notifying) this.#lastComment.set(repo.installationId, this.clock.now());
     });
   }
 }

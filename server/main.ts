@@ -3,7 +3,6 @@ import { ingressProbe } from "../releaser/served-probe.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { Probot } from "probot";
 import type { Worker } from "bullmq";
 import { BuildkitBuilder } from "../builder/buildkit-builder.js";
 import { DockerBuilder } from "../builder/docker-builder.js";
@@ -18,7 +17,8 @@ import { createDb } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { DeploymentReporter } from "../github/deployment-reporter.js";
 import { ConfigError } from "../core/errors.js";
-import { enterpriseFetch } from "../github/enterprise-fetch.js";
+import { startBuilderThread } from "./builder-thread.js";
+import { createProbot } from "../github/probot-app.js";
 import { OctokitReporter } from "../github/github-reporter.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { hostnameFor, publicUrl } from "../core/names.js";
@@ -59,12 +59,20 @@ import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { isMainThread } from "node:worker_threads";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
 import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
 
+export interface StartOptions {
+  /** Whether this process sends the report outbox to GitHub (the builder thread leaves it to its parent). */
+  sends?: boolean;
+  /** Called when a report was added and no sender of this process will see it. */
+  reportAdded?: () => void;
+}
+
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
-export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
+export async function start(config: Config, log: Logger, opts: StartOptions = {}): Promise<() => Promise<void>> {
   const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
@@ -85,20 +93,11 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const stops: (() => Promise<unknown>)[] = [];
   const metrics = new Metrics(() => storeSnapshot(db, queues));
 
-  const probot = config.github
-    ? new Probot({
-        appId: config.github.appId,
-        privateKey: config.github.privateKey.unwrap(),
-        secret: config.github.webhookSecret.unwrap(),
-        baseUrl: config.githubApiUrl,
-        request: { fetch: enterpriseFetch(config.githubApiUrl) },
-        log: log.child({ component: "probot" }),
-      })
-    : undefined;
+  const probot = createProbot(config, log);
   const github = probot ? new OctokitReporter(probot) : undefined;
   const reportLog = log.child({ component: "reporter" });
-  const sender = github ? new ReportSender(db, github, reportLog) : undefined;
-  const outbox = new ReportOutbox(db, reportLog, () => sender?.wake());
+  const sender = github && opts.sends !== false ? new ReportSender(db, github, reportLog) : undefined;
+  const outbox = new ReportOutbox(db, reportLog, () => (sender ? sender.wake() : opts.reportAdded?.()));
   const urlFor = (app: string, environment: string): string =>
     publicUrl(hostnameFor(app, environment, config.domain), config.tls, config.ingressHttpPort, config.ingressHttpsPort);
   // Page links are keyed with the webhook secret (or the secrets key): both stay on the server.
@@ -110,7 +109,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
   let sleepControl: SleepControl | undefined;
-  if (github && reporter && config.roles.includes("builder")) {
+  if (github && reporter && config.roles.includes("builder") && config.roles.includes("server") && config.builderThread) {
+    stops.push(await startBuilderThread(log, () => sender?.wake()));
+  } else if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
     const subscriber = newRedis();
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (isMainThread && process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   main().catch((err) => {
     process.stderr.write(`berth failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

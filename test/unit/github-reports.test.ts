@@ -32,23 +32,53 @@ describe("mergeReports", () => {
 });
 
 describe("WritePacer", () => {
-  it("rests an installation for the spacing after each write (reads do not count), and comments for three times that", async () => {
+  const limits = { refillMs: 1000, burst: 4, reserve: 2, commentSpacingMs: 3000 };
+
+  it("lets a burst out at once, keeps the reserve for outcomes, and refills a token a second (reads take none)", async () => {
     const clock = new FakeClock(1_000_000, false);
-    const pacer = new WritePacer(1000, clock);
-    const github = new FakeGitHubReporter();
-    const noted = pacer.noting(github);
+    const pacer = new WritePacer(limits, clock);
+    const noted = pacer.noting(new FakeGitHubReporter());
     await noted.findComment(repo, 1, "<!-- berth -->");
-    expect(pacer.resting()).toEqual([]);
-    expect(pacer.nextTurnInMs()).toBeUndefined();
-    await noted.createComment(repo, 1, "hello");
-    expect(pacer.resting()).toEqual(["7"]);
-    expect(pacer.restingFromComments()).toEqual(["7"]);
+    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], [], undefined]);
+    await noted.createCheckRun(repo, "a".repeat(40), { status: "queued" });
+    expect(pacer.reserved()).toEqual([]); // 3 left, above the reserve of 2
+    await noted.createCheckRun(repo, "b".repeat(40), { status: "queued" });
+    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], ["7"], 1000]); // 2 left: outcomes only
+    await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
+    await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
+    expect([pacer.resting(), pacer.nextTurnInMs()]).toEqual([["7"], 1000]); // none left
     clock.advance(400);
     expect(pacer.nextTurnInMs()).toBe(600);
     clock.advance(600);
-    expect(pacer.resting()).toEqual([]);
+    expect([pacer.resting(), pacer.reserved()]).toEqual([[], ["7"]]);
+    clock.advance(10_000);
+    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], [], undefined]); // full: forgotten
+  });
+
+  it("never writes more than burst + a minute of refills in any minute", async () => {
+    const clock = new FakeClock(1_000_000, false);
+    const pacer = new WritePacer({ refillMs: 1000, burst: 20, reserve: 10, commentSpacingMs: 3000 }, clock);
+    const noted = pacer.noting(new FakeGitHubReporter());
+    const at: number[] = [];
+    for (let t = 0; t < 180_000; t += 50, clock.advance(50)) {
+      if (!pacer.resting().includes("7")) {
+        await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
+        at.push(clock.now());
+      }
+    }
+    const most = Math.max(...at.map((t0) => at.filter((t) => t >= t0 && t < t0 + 60_000).length));
+    expect(most).toBeLessThanOrEqual(80);
+    expect(most).toBeGreaterThanOrEqual(79);
+  });
+
+  it("spaces comment creation three seconds apart per installation", async () => {
+    const clock = new FakeClock(1_000_000, false);
+    const pacer = new WritePacer(limits, clock);
+    await pacer.noting(new FakeGitHubReporter()).createComment(repo, 1, "hello");
     expect(pacer.restingFromComments()).toEqual(["7"]);
-    clock.advance(2000);
+    clock.advance(2999);
+    expect(pacer.restingFromComments()).toEqual(["7"]);
+    clock.advance(1);
     expect(pacer.restingFromComments()).toEqual([]);
   });
 });

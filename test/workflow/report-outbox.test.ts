@@ -75,7 +75,7 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     const [a, b, c] = [await w.deployment(app, { sha: sha("e1") }), await w.deployment(app, { sha: sha("e2") }), await w.deployment(app, { sha: sha("e3") })];
     for (const d of [a, b, c]) w.reporter.started(app, d);
     await w.outbox.flushed();
-    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, writeSpacingMs: 200 });
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 200, burst: 1, reserve: 0, commentSpacingMs: 600 } });
     const begun = Date.now();
     sender.start();
     await waitFor(() => w.github.writes.length > 0);
@@ -97,6 +97,26 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     ]);
     expect(w.github.checkRunFor(sha("e3")).history.map((u) => u.conclusion ?? u.status)).toEqual(["success"]);
     expect(took).toBeGreaterThanOrEqual(8 * 200 - 50); // nine writes, a turn apart
+  });
+
+  it("lets a burst of writes out at once down to the reserve, which only outcomes may spend", async () => {
+    const [a, b, c] = [await w.deployment(app, { sha: sha("f1") }), await w.deployment(app, { sha: sha("f2") }), await w.deployment(app, { sha: sha("f3") })];
+    for (const d of [a, b, c]) w.reporter.started(app, d);
+    await w.outbox.flushed();
+    // A token comes back every 20 s: nothing here waits for one.
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 20_000, burst: 5, reserve: 2, commentSpacingMs: 60_000 } });
+    sender.start();
+    await waitFor(() => w.github.writes.length === 3); // burst 5 less the reserve of 2
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.github.writes).toHaveLength(3);
+    w.reporter.succeeded(app, a, SUCCESS);
+    w.reporter.succeeded(app, c, SUCCESS);
+    const begun = Date.now();
+    await waitFor(() => [sha("f1"), sha("f3")].every((s) => w.github.checkRunsFor(s)[0]?.conclusion === "success"));
+    const took = Date.now() - begun;
+    await sender.stop();
+    expect(took).toBeLessThan(2_000);
+    expect(w.github.writes).toHaveLength(5); // the two outcomes spent the reserve; nothing else went
   });
 
   it("sends what an earlier process left in Postgres, and takes over a dead process's claim once its lease ran out", async () => {
