@@ -46,6 +46,11 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
       console.log(`not live: ${r.sha.slice(0, 7)} ${r.state}: ${run?.conclusion} ${JSON.stringify(run?.output?.title ?? "")}`);
     }
     const lags = live.map((r) => (harness.github.checkRunsFor(r.sha).find((c) => c.conclusion === "success")!.concludedAt! - Number(r.served ?? r.finished.getTime())) / 1000);
+    // The PR's "View deployment": the Deployment's success status.
+    const deployLags = live.map((r) => {
+      const ok = harness.github.deploymentsFor(r.sha).flatMap((d) => d.statuses).find((st) => st.state === "success");
+      return ok?.at ? (ok.at - Number(r.served ?? r.finished.getTime())) / 1000 : NaN;
+    });
     const served = live.map((r) => Number(r.served ?? r.finished.getTime()));
     // What a fixed second between writes (Octokit's throttling, and berth before its token bucket) would
     // allow at best: the k-th outcome (by first served) no earlier than a second after the one before.
@@ -77,6 +82,7 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
     console.log(
       `\nN=${N} (${live.length} live; first served spread over ${((Math.max(...served) - Math.min(...served)) / 1000).toFixed(1)}s): ` +
         `first served → success check run p50 ${pct(lags, 0.5).toFixed(2)}s, p90 ${pct(lags, 0.9).toFixed(2)}s, max ${Math.max(...lags).toFixed(2)}s\n` +
+        `first served → Deployment success status p50 ${pct(deployLags, 0.5).toFixed(2)}s, p90 ${pct(deployLags, 0.9).toFixed(2)}s, max ${Math.max(...deployLags).toFixed(2)}s\n` +
         `  best possible at a fixed second between writes, for these first-served times (outcome writes only): p50 ${(pct(floor, 0.5) / 1000).toFixed(2)}s, p90 ${(pct(floor, 0.9) / 1000).toFixed(2)}s, max ${(Math.max(...floor) / 1000).toFixed(2)}s\n` +
         `GitHub writes: ${writesByOutcome.length} until the last outcome, ${writes.length} in all = ${(writes.length / N).toFixed(2)} per deployment; ` +
         `gap between writes p50 ${pct(gaps, 0.5)}ms, min ${Math.min(...gaps)}ms; most in any minute ${perMinute} (GitHub's limit: 80)\n` +

@@ -90,7 +90,7 @@ export interface Config {
   /** BERTH_DNS_SERVER (host:port) for custom domains' lookups (undefined: the system's), and BERTH_INGRESS_ADDRESSES their A/AAAA records may point at. */
   dnsServer: string | undefined;
   ingressAddresses: string[];
-  /** BERTH_BUILDER_THREAD: in a process that also serves, run the builder role on a thread of its own (on by default). */
+  /** BERTH_BUILDER_THREAD: in a process that also serves, run the builder role on a thread of its own (off by default: it costs about 45 MB). */
   builderThread: boolean;
 }
 
@@ -228,7 +228,7 @@ export function loadConfig(given: Env = process.env): Config {
     sessionTtlMs: duration("BERTH_SESSION_TTL", "8h", "30d"),
     reconcileIntervalSeconds: int("BERTH_RECONCILE_INTERVAL", 60, 1, 86400),
     roles: roles as Role[],
-    builderThread: onOff("BERTH_BUILDER_THREAD", true),
+    builderThread: onOff("BERTH_BUILDER_THREAD", false),
     logLevel: env.LOG_LEVEL || "info",
     healthTimeoutMs: int("BERTH_HEALTH_TIMEOUT", 60, 1, 3600) * 1000,
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,

@@ -8,7 +8,7 @@ import { dropClaim } from "./check-run-claim.js";
 import type { GitHubReporter } from "./github-reporter.js";
 import { deliverReport } from "./report-delivery.js";
 import { retryDelayMs } from "./report-retry.js";
-import { LAST_OUTCOME_PRIORITY, type Report } from "./report.js";
+import type { Report } from "./report.js";
 import { GITHUB_LIMITS, WritePacer, type PacerLimits } from "./write-pacer.js";
 
 export interface SenderOptions {
@@ -149,7 +149,8 @@ export class ReportSender {
     // token, and only outcomes from the reserve. Reports held here rather than in an HTTP client's
     // memory coalesce, and the most urgent one goes next.
     const waiting = paced ? [...this.#busy, ...this.#pacer.resting()] : [...this.#busy];
-    const outcomesOnly = paced ? this.#pacer.reserved() : [];
+    const tiers = paced ? this.#pacer.tiers().map((p) => ({ from: p, withheld: this.#pacer.withheld(p) })) : [];
+    const reserved = tiers.filter((t) => t.withheld.length > 0).map((t) => sql`and (r.priority < ${t.from} or r.installation <> all(${t.withheld}::text[]))`);
     const noComments = paced ? this.#pacer.restingFromComments() : [];
     const { rows } = await sql<Claimed>`
       update github_reports set leased_by = ${this.#owner}, leased_until = ${now + this.#opts.leaseMs}, attempts = attempts + 1
@@ -158,7 +159,7 @@ export class ReportSender {
         where r.not_before <= ${now} and (r.leased_until is null or r.leased_until < ${now})
           and not exists (select 1 from github_reports o where o.chain = r.chain and o.id < r.id)
           and r.installation <> all(${waiting}::text[])
-          and (r.priority <= ${LAST_OUTCOME_PRIORITY} or r.installation <> all(${outcomesOnly}::text[]))
+          ${reserved.length ? sql.join(reserved, sql` `) : sql``}
           and not (r.subject like 'comment:%' and r.installation = any(${noComments}::text[]))
         order by r.priority, r.id
         limit 1

@@ -29,12 +29,9 @@ export function deploymentSubject(deploymentId: number, kind: Exclude<Report["ki
   return `d:${deploymentId}:${kind}`;
 }
 
-/** Priorities up to this one are outcomes, which may spend the pacer's reserve (write-pacer.ts). */
-export const LAST_OUTCOME_PRIORITY = 1;
-
 /**
  * How urgent a report is, lowest first. GitHub's pace per installation is limited, so this decides
- * what people wait for: a deployment's concluded check run (the outcome a developer
+ * what people wait for (and which of the pacer's reserves a report may spend, write-pacer.ts): a deployment's concluded check run (the outcome a developer
  * watches) before anything else, then the Deployment's final status (the PR's "View deployment"), then
  * the states that open a check run or Deployment, and last the cosmetic: the sticky comment and build
  * progress.

@@ -7,8 +7,11 @@ export interface PacerLimits {
   refillMs: number;
   /** Tokens an idle installation has saved up: the largest burst. */
   burst: number;
-  /** Tokens only outcomes may spend: other writes wait while an installation has this many or fewer. */
-  reserve: number;
+  /**
+   * Tokens a write of each priority must leave (report.ts's priorityOf; the last entry holds for the
+   * rest): a write of priority p waits while its installation has reserves[p] tokens or fewer.
+   */
+  reserves: readonly number[];
   /** The least time between two comments created in one installation (they notify people). */
   commentSpacingMs: number;
 }
@@ -18,11 +21,11 @@ export interface PacerLimits {
  * (and ask for writes one at a time, not concurrently). A fixed second between writes honours that, but
  * makes the twentieth of twenty deployments that went live together wait twenty seconds for its
  * outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more than 20 + 60 = 80
- * in any minute, and lets a burst of outcomes out at once; 10 tokens are kept for outcomes (a concluded
- * check run, a Deployment's final status), so the opening writes of a burst of pushes can never use up
- * what their outcomes will need.
+ * in any minute, and lets a burst of outcomes out at once. The bucket is kept for outcomes in tiers: the
+ * opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, Deployments' final
+ * statuses at 8, and the last 8 are for concluded check runs only, the outcome that gates a merge.
  */
-export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserve: 15, commentSpacingMs: 3_000 };
+export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 8, 15], commentSpacingMs: 3_000 };
 
 interface Bucket {
   tokens: number;
@@ -48,9 +51,19 @@ export class WritePacer {
     return this.#below(1);
   }
 
-  /** Installations down to their reserve: only outcomes may be written there now. */
-  reserved(): string[] {
-    return this.#below(this.limits.reserve + 1);
+  /** Installations where a write of this priority must wait: down to its reserve. */
+  withheld(priority: number): string[] {
+    return this.#below(this.#reserveOf(priority) + 1);
+  }
+
+  /** The priorities from which on a higher reserve holds (each tier's first priority), past the first. */
+  tiers(): number[] {
+    return this.limits.reserves.map((_, p) => p).filter((p) => p > 0 && this.#reserveOf(p) > this.#reserveOf(p - 1));
+  }
+
+  #reserveOf(priority: number): number {
+    const r = this.limits.reserves;
+    return r[Math.min(priority, r.length - 1)] ?? 0;
   }
 
   /** Installations that created a comment less than its spacing ago: no comment report yet. */
@@ -83,8 +96,8 @@ export class WritePacer {
     let next: number | undefined;
     for (const bucket of this.#buckets.values()) {
       const tokens = this.#refill(bucket);
-      const short = tokens < 1 ? 1 - tokens : tokens < this.limits.reserve + 1 ? this.limits.reserve + 1 - tokens : 0;
-      if (short > 0) next = Math.min(next ?? Infinity, Math.ceil(short * this.limits.refillMs));
+      // The next whole token: the moment some write waiting there may go.
+      if (tokens < this.limits.burst) next = Math.min(next ?? Infinity, Math.ceil((1 - (tokens % 1)) * this.limits.refillMs));
     }
     return next;
   }

@@ -17,7 +17,7 @@ const STOP_GRACE_MS = 8_000;
  * builder were in the main thread, and the supervisor starts berth again.
  */
 export async function startBuilderThread(log: Logger, onReportAdded: () => void): Promise<() => Promise<void>> {
-  const worker = new Worker(new URL("./builder-thread-main.js", import.meta.url));
+  const worker = new Worker(new URL("./builder-thread-main.js", import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 3 } });
   let stopping = false;
   const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
   worker.on("error", (err) => {

@@ -30,7 +30,7 @@ export interface FakeDeployment {
   environment: string;
   production_environment?: boolean;
   transient_environment?: boolean;
-  statuses: { state: string; environment_url?: string; log_url?: string; description?: string }[];
+  statuses: { state: string; environment_url?: string; log_url?: string; description?: string; at?: number }[];
 }
 
 /** A webhook delivery as GitHub keeps it (`GET /app/hook/deliveries`), with what it sent. */
@@ -187,7 +187,7 @@ export class FakeGitHub {
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/.exec(p)) && req.method === "POST") {
       const d = this.deployments.get(Number(m[3]));
       if (!d) return send(404, { message: "Not Found" });
-      d.statuses.push(body as FakeDeployment["statuses"][number]);
+      d.statuses.push({ ...(body as FakeDeployment["statuses"][number]), at: Date.now() });
       return send(201, { id: this.nextId++, ...body });
     }
     if ((m = /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(p))) {

@@ -32,32 +32,32 @@ describe("mergeReports", () => {
 });
 
 describe("WritePacer", () => {
-  const limits = { refillMs: 1000, burst: 4, reserve: 2, commentSpacingMs: 3000 };
+  const limits = { refillMs: 1000, burst: 4, reserves: [0, 2], commentSpacingMs: 3000 };
 
   it("lets a burst out at once, keeps the reserve for outcomes, and refills a token a second (reads take none)", async () => {
     const clock = new FakeClock(1_000_000, false);
     const pacer = new WritePacer(limits, clock);
     const noted = pacer.noting(new FakeGitHubReporter());
     await noted.findComment(repo, 1, "<!-- berth -->");
-    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], [], undefined]);
+    expect([pacer.resting(), pacer.withheld(1), pacer.nextTurnInMs()]).toEqual([[], [], undefined]);
     await noted.createCheckRun(repo, "a".repeat(40), { status: "queued" });
-    expect(pacer.reserved()).toEqual([]); // 3 left, above the reserve of 2
+    expect(pacer.withheld(1)).toEqual([]); // 3 left, above the reserve of 2
     await noted.createCheckRun(repo, "b".repeat(40), { status: "queued" });
-    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], ["7"], 1000]); // 2 left: outcomes only
+    expect([pacer.resting(), pacer.withheld(1), pacer.nextTurnInMs()]).toEqual([[], ["7"], 1000]); // 2 left: outcomes only
     await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
     await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
     expect([pacer.resting(), pacer.nextTurnInMs()]).toEqual([["7"], 1000]); // none left
     clock.advance(400);
     expect(pacer.nextTurnInMs()).toBe(600);
     clock.advance(600);
-    expect([pacer.resting(), pacer.reserved()]).toEqual([[], ["7"]]);
+    expect([pacer.resting(), pacer.withheld(1)]).toEqual([[], ["7"]]);
     clock.advance(10_000);
-    expect([pacer.resting(), pacer.reserved(), pacer.nextTurnInMs()]).toEqual([[], [], undefined]); // full: forgotten
+    expect([pacer.resting(), pacer.withheld(1), pacer.nextTurnInMs()]).toEqual([[], [], undefined]); // full: forgotten
   });
 
   it("never writes more than burst + a minute of refills in any minute", async () => {
     const clock = new FakeClock(1_000_000, false);
-    const pacer = new WritePacer({ refillMs: 1000, burst: 20, reserve: 10, commentSpacingMs: 3000 }, clock);
+    const pacer = new WritePacer({ refillMs: 1000, burst: 20, reserves: [0, 8, 15], commentSpacingMs: 3000 }, clock);
     const noted = pacer.noting(new FakeGitHubReporter());
     const at: number[] = [];
     for (let t = 0; t < 180_000; t += 50, clock.advance(50)) {
@@ -69,6 +69,24 @@ describe("WritePacer", () => {
     const most = Math.max(...at.map((t0) => at.filter((t) => t >= t0 && t < t0 + 60_000).length));
     expect(most).toBeLessThanOrEqual(80);
     expect(most).toBeGreaterThanOrEqual(79);
+  });
+
+  it("keeps reserves in tiers: each priority stops at its own, the last tokens are the first priority's", async () => {
+    const clock = new FakeClock(1_000_000, false);
+    const pacer = new WritePacer({ refillMs: 1000, burst: 20, reserves: [0, 8, 15], commentSpacingMs: 3000 }, clock);
+    const noted = pacer.noting(new FakeGitHubReporter());
+    expect(pacer.tiers()).toEqual([1, 2]);
+    const spend = async (n: number) => {
+      for (let i = 0; i < n; i++) await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
+    };
+    await spend(4); // 16 left
+    expect([pacer.withheld(2), pacer.withheld(3), pacer.withheld(1)]).toEqual([[], [], []]);
+    await spend(1); // 15: opening writes, comments and progress wait
+    expect([pacer.withheld(2), pacer.withheld(4), pacer.withheld(1), pacer.withheld(0)]).toEqual([["7"], ["7"], [], []]);
+    await spend(7); // 8: Deployment statuses wait too
+    expect([pacer.withheld(1), pacer.withheld(0)]).toEqual([["7"], []]);
+    await spend(8); // none
+    expect(pacer.withheld(0)).toEqual(["7"]);
   });
 
   it("spaces comment creation three seconds apart per installation", async () => {

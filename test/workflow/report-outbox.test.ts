@@ -75,7 +75,7 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     const [a, b, c] = [await w.deployment(app, { sha: sha("e1") }), await w.deployment(app, { sha: sha("e2") }), await w.deployment(app, { sha: sha("e3") })];
     for (const d of [a, b, c]) w.reporter.started(app, d);
     await w.outbox.flushed();
-    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 200, burst: 1, reserve: 0, commentSpacingMs: 600 } });
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 200, burst: 1, reserves: [0], commentSpacingMs: 600 } });
     const begun = Date.now();
     sender.start();
     await waitFor(() => w.github.writes.length > 0);
@@ -104,7 +104,7 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     for (const d of [a, b, c]) w.reporter.started(app, d);
     await w.outbox.flushed();
     // A token comes back every 20 s: nothing here waits for one.
-    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 20_000, burst: 5, reserve: 2, commentSpacingMs: 60_000 } });
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 20_000, burst: 5, reserves: [0, 2], commentSpacingMs: 60_000 } });
     sender.start();
     await waitFor(() => w.github.writes.length === 3); // burst 5 less the reserve of 2
     await new Promise((r) => setTimeout(r, 200));
