@@ -201,6 +201,9 @@ export class ReportSender {
 
   async #failed(c: Claimed, err: unknown): Promise<void> {
     const delay = c.attempts < this.#opts.maxAttempts ? retryDelayMs(err, c.attempts, this.#clock.now()) : undefined;
+    // A rate limit holds for the whole installation: nothing else is written there until it lifts.
+    const status = (err as { status?: number } | undefined)?.status;
+    if ((status === 403 || status === 429) && delay !== undefined) this.#pacer.pause(c.installation, delay);
     const what = { err, subject: c.subject, kind: c.report.kind, attempts: c.attempts };
     // A newer report of the subject is queued behind this one and carries everything it would have done.
     const superseded = await this.db

@@ -86,7 +86,8 @@ export class WritePacer {
   /** Tokens the bucket holds now (saved as of now). */
   #refill(bucket: Bucket): number {
     const now = this.clock.now();
-    bucket.tokens = Math.min(this.limits.burst, bucket.tokens + (now - bucket.at) / this.limits.refillMs);
+    // Rounded to a millionth of a token, so sums of small refills never fall just short of a whole one.
+    bucket.tokens = Math.min(this.limits.burst, Math.round((bucket.tokens + (now - bucket.at) / this.limits.refillMs) * 1e6) / 1e6);
     bucket.at = now;
     return bucket.tokens;
   }
@@ -100,6 +101,11 @@ export class WritePacer {
       if (tokens < this.limits.burst) next = Math.min(next ?? Infinity, Math.ceil((1 - (tokens % 1)) * this.limits.refillMs));
     }
     return next;
+  }
+
+  /** Takes every token of an installation GitHub rate-limited, so its next write comes after `ms`. */
+  pause(installation: string, ms: number): void {
+    this.#buckets.set(installation, { tokens: 1 - ms / this.limits.refillMs, at: this.clock.now() });
   }
 
   /** The reporter, with each write taking a token from its installation. */

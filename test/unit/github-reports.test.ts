@@ -89,6 +89,17 @@ describe("WritePacer", () => {
     expect(pacer.withheld(0)).toEqual(["7"]);
   });
 
+  it("writes nothing to a rate-limited installation until the limit lifts", () => {
+    const clock = new FakeClock(1_000_000, false);
+    const pacer = new WritePacer(limits, clock);
+    pacer.pause("7", 30_000);
+    expect(pacer.resting()).toEqual(["7"]);
+    clock.advance(29_999);
+    expect(pacer.resting()).toEqual(["7"]);
+    clock.advance(1);
+    expect(pacer.resting()).toEqual([]);
+  });
+
   it("spaces comment creation three seconds apart per installation", async () => {
     const clock = new FakeClock(1_000_000, false);
     const pacer = new WritePacer(limits, clock);

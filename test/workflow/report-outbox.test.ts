@@ -158,7 +158,8 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(w.github.checkRunFor(sha("b0")).conclusion).toBe("skipped");
   });
 
-  it("waits as long as GitHub's retry-after says when rate limited, and meanwhile sends other deployments' reports", async () => {
+  // sendReady ignores the pace; a running sender also holds the whole installation (WritePacer.pause).
+  it("waits as long as GitHub's retry-after says when rate limited, and sends the reports that were not refused", async () => {
     const limited = await w.deployment(app, { sha: sha("c1") });
     const other = await w.deployment(app, { sha: sha("c2") });
     w.reporter.skipped(app, limited, "No watched path changed", "…");
