@@ -46,11 +46,6 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
       console.log(`not live: ${r.sha.slice(0, 7)} ${r.state}: ${run?.conclusion} ${JSON.stringify(run?.output?.title ?? "")}`);
     }
     const lags = live.map((r) => (harness.github.checkRunsFor(r.sha).find((c) => c.conclusion === "success")!.concludedAt! - Number(r.served ?? r.finished.getTime())) / 1000);
-    // The PR's "View deployment": the Deployment's success status.
-    const deployLags = live.map((r) => {
-      const ok = harness.github.deploymentsFor(r.sha).flatMap((d) => d.statuses).find((st) => st.state === "success");
-      return ok?.at ? (ok.at - Number(r.served ?? r.finished.getTime())) / 1000 : NaN;
-    });
     const served = live.map((r) => Number(r.served ?? r.finished.getTime()));
     // What a fixed second between writes (Octokit's throttling, and berth before its token bucket) would
     // allow at best: the k-th outcome (by first served) no earlier than a second after the one before.
@@ -61,6 +56,11 @@ it(`${N} concurrent pull requests: first served → success check run`, async ()
       floor.push(slot - at);
     }
     await waitFor("the outbox drained", async () => Number((await db.query<{ n: string }>("select count(*) as n from github_reports")).rows[0]?.n) === 0, 300_000, 250);
+    // The PR's "View deployment": the Deployment's success status.
+    const deployLags = live.map((r) => {
+      const ok = harness.github.deploymentsFor(r.sha).flatMap((d) => d.statuses).find((st) => st.state === "success");
+      return ok?.at ? (ok.at - Number(r.served ?? r.finished.getTime())) / 1000 : NaN;
+    });
     const writes = harness.github.requests.filter(isWrite);
     const gaps = writes.slice(1).map((r, i) => r.at - writes[i]!.at);
     // GitHub's documented secondary limit: 80 content-creating requests a minute per installation.
