@@ -17,6 +17,7 @@ import { pageRoutes } from "./pages.js";
 import type { Route } from "./respond.js";
 import { runtimeLogRoutes } from "./runtime-logs.js";
 import { serversPage } from "./servers-page.js";
+import { assetRoute, terminalPage } from "./terminal-page.js";
 import type { WebhookDeps } from "./start-deployment.js";
 
 export interface DashboardDeps {
@@ -38,7 +39,7 @@ export interface DashboardDeps {
  * The dashboard's routes: `api` goes before the REST API's catch-all (the runtime logs route lives
  * under /api/v1), `pages` after it (sign-in, pages, buttons, servers, deployment pages).
  */
-export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[] } {
+export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[]; auth: DashboardAuth; engineFor: (server: string) => Promise<Docker | undefined> } {
   const { db, secretBox } = deps;
   const users = config.oauth
     ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
@@ -57,6 +58,11 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
       dashboardActions(db, auth, { webhooks: deps.webhooks, rollback: deps.rollback }),
       pageRoutes(db, auth, { pageSecret: deps.pageSecret, streams: deps.streams }),
       serversPage(db, auth, { box: secretBox, localDocker: config.dockerHost }),
+      terminalPage(db, auth, { instance: config.instance, engineFor }),
+      assetRoute(),
     ],
+    // For the exec WebSocket (server/exec-socket.ts), which is wired on the listener's upgrades.
+    auth,
+    engineFor,
   };
 }

@@ -62,6 +62,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
 import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
+import { execSockets } from "./exec-socket.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -152,6 +153,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
 
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
   let server: import("node:http").Server | undefined;
+  let closeExec = (): void => {};
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
@@ -229,6 +231,9 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
+    const exec = execSockets({ db, log, instance: config.instance, publicUrl: config.publicUrl, apiToken: config.apiToken, auth: dashboard.auth, engineFor: dashboard.engineFor });
+    server.on("upgrade", exec.upgrade);
+    closeExec = exec.close;
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
     afterListen?.().catch((err: unknown) => log.warn({ err }, "could not ask GitHub for deliveries missed while berth was down"));
@@ -241,6 +246,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
     // Open log streams would keep server.close() waiting for ever; ending them also waits out their
     // polls, which must not run into the pool destroyed below.
     const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    closeExec(); // open terminals would hold the listener open too
     // Unsent reports stay in the outbox for the next start: a backlog never holds up shutdown.
     const senderStopped = sender?.stop();
     await streams.close();
