@@ -213,7 +213,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         })
       : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
-    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
+    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor, sleep: sleepControl });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),

@@ -7,6 +7,7 @@ import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { getVia, waitFor } from "../support/services.js";
 import { launchChromium, noBrowser, signIn } from "../support/browser.js";
 import { execOnce, execUrl } from "../support/exec-client.js";
+import pg from "pg";
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -24,7 +25,8 @@ describe("exec into an environment's containers", () => {
     h = await startHarness({}, 3);
     h.github.people.addUser("alice", { [`octo-org/${h.app}`]: "write" });
     h.github.people.addUser("bob", { [`octo-org/${h.app}`]: "read" });
-    const yaml = `processes:\n  worker: { command: "sh -c 'while true; do sleep 1; done'" }\n`;
+    // The worker exits (code 4) on SIGTERM, so a `kill 1` through exec makes Docker restart it.
+    const yaml = `processes:\n  worker: { command: "sh -c 'trap \\"exit 4\\" TERM; while true; do sleep 1; done'" }\n`;
     await h.push(h.repo.commit({ ...staticSite("exec me\n"), "berth.yaml": yaml }, "v1"), "0".repeat(40));
     await waitFor("served", async () => (await getVia(h.ingressPort, h.host).catch(() => undefined))?.body === "exec me\n", 120_000, 50);
     if (!noBrowser) browser = await launchChromium();
@@ -101,6 +103,55 @@ describe("exec into an environment's containers", () => {
     expect(refused).toMatchObject({ status: 403 });
     expect(refused.error).toContain("needs write access");
     await bob.context.close();
+  });
+
+  it.skipIf(noBrowser)("shows containers with health and restarts, domains with the record to add, and sleep/wake buttons for writers only", async () => {
+    // Docker restarts the worker once (its command exits on SIGTERM); autoheal's restarts are read from the deployment's log.
+    expect((await execOnce(execUrl(h.berth.url, h.app, { tty: "false", container: "worker", cmd: ["kill", "1"] }), admin)).code).toBe(0);
+    const name = await waitFor("worker restarted", async () => {
+      const out = spawnSync("docker", ["ps", "--filter", `label=berth.instance=${h.instance}`, "--filter", "label=berth.process=worker", "--format", "{{.Names}}"], { encoding: "utf8" }).stdout.trim();
+      const count = out ? spawnSync("docker", ["inspect", "-f", "{{.RestartCount}}", out], { encoding: "utf8" }).stdout.trim() : "";
+      return count === "1" ? out : undefined;
+    }, 30_000, 200);
+    const client = new pg.Client({ connectionString: h.databaseUrl });
+    await client.connect();
+    await client.query("insert into build_logs (deployment_id, chunk) select deployment_id, $1 from releases where state = 'live' limit 1", [`==> 12:00:00.000 autoheal: restarted ${name}: Docker reported its health command failing\n`]);
+    await client.end();
+    const added = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/domains`, { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ name: "shop.example.com" }) });
+    expect(added.status).toBe(201);
+
+    const alice = await signIn(browser!, h.github, h.berth.url, "alice");
+    await alice.page.goto(`/apps/${h.app}`);
+    const worker = alice.page.locator(`#containers tr[data-container="${name}"]`);
+    expect(await worker.locator("td.restarts").textContent()).toBe("2 (1 by autoheal)");
+    expect(await worker.textContent()).toContain("running");
+    expect(await alice.page.locator('#containers tr[data-process="web"]').textContent()).toContain("production");
+    expect(await alice.page.locator('#domains tr[data-domain="shop.example.com"]').textContent()).toContain(`pending`);
+    expect(await alice.page.locator('#domains tr[data-domain="shop.example.com"] code').textContent()).toBe(`shop.example.com. CNAME ${h.app}.localhost.`);
+    // Sleep, then wake, production from its row.
+    await alice.page.click('#environments tr[data-environment="production"] button:text("Sleep")');
+    await alice.page.waitForURL(`${h.berth.url}/apps/${h.app}`);
+    expect(await alice.page.locator('#environments tr[data-environment="production"]').textContent()).toContain("sleeping");
+    expect(await alice.page.locator('#containers tr[data-process="web"]').textContent()).not.toContain("running");
+    await alice.page.click('#environments tr[data-environment="production"] button:text("Wake")');
+    await alice.page.waitForURL(`${h.berth.url}/apps/${h.app}`);
+    expect(await alice.page.locator('#environments tr[data-environment="production"]').textContent()).not.toContain("sleeping");
+    expect(await alice.page.locator('#containers tr[data-process="web"]').textContent()).toContain("running");
+    // Without the session's CSRF token: refused.
+    const forged = await alice.page.request.post(`/apps/${h.app}/environments/production/sleep`, { form: {}, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    await alice.context.close();
+
+    const bob = await signIn(browser!, h.github, h.berth.url, "bob");
+    await bob.page.goto(`/apps/${h.app}`);
+    expect(await bob.page.locator("#containers tr[data-container]").count()).toBeGreaterThan(1); // readers see them
+    expect(await bob.page.locator("button", { hasText: "Sleep" }).count()).toBe(0);
+    const csrf = await bob.page.locator('nav input[name="csrf"]').inputValue();
+    const asReader = await bob.page.request.post(`/apps/${h.app}/environments/production/sleep`, { form: { csrf }, maxRedirects: 0 });
+    expect(asReader.status()).toBe(403);
+    expect(await asReader.text()).toContain("need write access");
+    await bob.context.close();
+    expect(await getVia(h.ingressPort, h.host).then((r) => r.body)).toBe("exec me\n");
   });
 
   it("berth exec from the built CLI: pipes, the command's exit code, an interactive TTY, refusals", () => {

@@ -106,3 +106,17 @@ describe("exec bridge", () => {
     expect(ws.sent.at(-1)).toBe('{"type":"exit","code":3}');
   });
 });
+
+describe("app page runtime", () => {
+  it("says which DNS record routes a domain to berth", async () => {
+    const { recordToAdd } = await import("../../server/app-runtime.js");
+    expect(recordToAdd("shop.example.com", "shop.berth.dev", [])).toBe("shop.example.com. CNAME shop.berth.dev.");
+    expect(recordToAdd("example.com", "shop.berth.dev", ["203.0.113.7", "2001:db8::1"])).toBe("example.com. CNAME shop.berth.dev. (or, for an apex domain: example.com. A 203.0.113.7, example.com. AAAA 2001:db8::1)");
+  });
+
+  it("counts autoheal's restarts per container from the lines it writes to deployment logs", async () => {
+    const { autohealRestarts } = await import("../../releaser/container-status.js");
+    const log = ["==> 10:00:00.000 autoheal: restarted shop-web-1: Docker reported its health command failing\n", "other\n==> 10:05:00.000 autoheal: restarted shop-web-1: /health answered 500\n==> 10:05:00.000 autoheal: restarted shop-worker-1: x\n"];
+    expect(autohealRestarts(log)).toEqual(new Map([["shop-web-1", 2], ["shop-worker-1", 1]]));
+  });
+});
