@@ -170,6 +170,16 @@ describe("exec into an environment's containers", () => {
     expect(tty.stdout).toMatch(/30 100\r*\n/);
     expect(tty.status).toBe(5);
   });
+
+  it("closes open terminals (1001) when berth stops, which does not wait for them", async () => {
+    const ws = await opened(execUrl(h.berth.url, h.app, { tty: "false", cmd: "cat" }));
+    const closed = new Promise<number>((resolve) => ws.once("close", resolve));
+    const started = Date.now();
+    await h.restart();
+    expect(await closed).toBe(1001);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await execOnce(execUrl(h.berth.url, h.app, { tty: "false", cmd: ["echo", "back"] }), admin)).stdout).toBe("back\n");
+  });
 });
 
 function opened(url: string): Promise<WebSocket> {
