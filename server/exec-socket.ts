@@ -67,7 +67,7 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
 
   const refuse = (socket: Duplex, status: number, message: string): void => {
     const body = JSON.stringify({ error: message });
-    const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error";
+    const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" }[status] ?? "Error";
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   };
 
@@ -99,6 +99,10 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
     const m = EXEC_PATH.exec(url.pathname);
     if (!m || req.method !== "GET") return refuse(socket, 404, `No WebSocket endpoint at ${url.pathname.slice(0, 200)}; exec is GET /api/v1/apps/{app}/exec.`);
     socket.on("error", () => socket.destroy());
+    // The handshake is checked before docker exec starts, so a refused one leaves nothing running.
+    if (req.headers.upgrade?.toLowerCase() !== "websocket" || !/^[+/0-9A-Za-z]{22}==$/.test(req.headers["sec-websocket-key"] ?? "") || !["8", "13"].includes(req.headers["sec-websocket-version"] ?? "")) {
+      return refuse(socket, 400, "Not a WebSocket handshake: send Upgrade: websocket, Sec-WebSocket-Key and Sec-WebSocket-Version: 13.");
+    }
     void (async () => {
       const { who, app } = await writer(req, m[1]!);
       const q = parseExecQuery(url.searchParams);
@@ -133,7 +137,9 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
         release();
         return;
       }
+      let upgraded = false;
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        upgraded = true;
         const at = Date.now();
         log.info({ ...record, startedAt: new Date(at).toISOString() }, "exec session started");
         bridgeExec(ws, started.exec, started.stream, { tty: q.tty, demux: (s, out, err) => docker.modem.demuxStream(s, out, err) }, limits, (end) => {
@@ -141,6 +147,11 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
           log.info({ ...record, startedAt: new Date(at).toISOString(), endedAt: new Date().toISOString(), durationMs: Date.now() - at, ...end }, "exec session ended");
         });
       });
+      // ws answers a handshake it refuses by itself, at once: the exec started for it goes too.
+      if (!upgraded) {
+        started.stream.destroy();
+        release();
+      }
     })().catch((e: unknown) => {
       if (e instanceof Refused) {
         log.info({ path: url.pathname, status: e.status, reason: e.message }, "exec refused");

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { WebSocket } from "ws";
@@ -61,6 +62,14 @@ describe("exec into an environment's containers", () => {
     expect(await execOnce(execUrl(h.berth.url, h.app, { container: other, cmd: "true" }), admin)).toMatchObject({ status: 404 });
     expect(await execOnce(execUrl(h.berth.url, h.app, { environment: "staging", cmd: "true" }), admin)).toMatchObject({ status: 400 });
     expect(await execOnce(execUrl(h.berth.url, h.app, { cmd: Array(65).fill("x") }), admin)).toMatchObject({ status: 400 });
+    // A handshake that is not a WebSocket's is refused before anything starts.
+    const bad = await new Promise<number>((resolve, reject) => {
+      const req = request(execUrl(h.berth.url, h.app, { cmd: "true" }), { headers: { ...admin, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13" } });
+      req.on("response", (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+      req.on("error", reject);
+      req.end();
+    });
+    expect(bad).toBe(400);
     // A frame above the limit (64 KiB) ends the session.
     const big = await execOnce(execUrl(h.berth.url, h.app, { tty: "false", cmd: "cat" }), admin, "x".repeat(70_000));
     expect(big.code).toBeNull();
