@@ -17,7 +17,7 @@ import { pageRoutes } from "./pages.js";
 import type { Route } from "./respond.js";
 import { runtimeLogRoutes } from "./runtime-logs.js";
 import { serversPage } from "./servers-page.js";
-import { assetRoute, terminalPage } from "./terminal-page.js";
+import { assetRoute, execWithoutUpgrade, terminalPage } from "./terminal-page.js";
 import { appRuntime } from "./app-runtime.js";
 import { environmentActions } from "./environment-actions.js";
 import type { SleepControl } from "./sleep-api.js";
@@ -59,7 +59,7 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
   const ingress = (app: string) => ({ appHost: hostnameFor(app, PRODUCTION, config.domain), addresses: config.ingressAddresses });
   const runtimeDeps = { db, instance: config.instance, engineFor, ingress };
   return {
-    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor })],
+    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor }), execWithoutUpgrade()],
     pages: [
       loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
       dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency, runtime: (app) => appRuntime(runtimeDeps, app) }),

@@ -24,6 +24,16 @@ const ASSETS: Record<string, { module: string; type: string }> = {
 };
 const loaded = new Map<string, Buffer>();
 
+/** A plain HTTP request to the exec endpoint: 426, saying it is a WebSocket (server/exec-socket.ts answers upgrades). */
+export function execWithoutUpgrade(): Route {
+  return async (_req, res, url) => {
+    if (!/^\/api\/v1\/apps\/[a-z0-9-]{1,63}\/exec\/?$/.test(url.pathname)) return false;
+    res.setHeader("upgrade", "websocket");
+    sendError(res, 426, "exec is a WebSocket: connect with Upgrade: websocket (berth exec does), or open the terminal in the dashboard.");
+    return true;
+  };
+}
+
 /** The static files of the terminal page; read once, kept in memory (about 500 kB). */
 export function assetRoute(): Route {
   return async (req, res, url) => {

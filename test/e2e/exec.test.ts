@@ -70,6 +70,7 @@ describe("exec into an environment's containers", () => {
       req.end();
     });
     expect(bad).toBe(400);
+    expect((await fetch(execUrl(h.berth.url, h.app, { cmd: "true" }), { headers: admin })).status).toBe(426);
     // A frame above the limit (64 KiB) ends the session.
     const big = await execOnce(execUrl(h.berth.url, h.app, { tty: "false", cmd: "cat" }), admin, "x".repeat(70_000));
     expect(big.code).toBeNull();
