@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import { autohealRestarts, appContainerStatus, type ContainerStatus } from "../releaser/container-status.js";
 import type { Db } from "../store/db.js";
 import { listDomains } from "../store/domain-store.js";
+import { recentExecSessions } from "../store/exec-session-store.js";
 import { LOCAL_RELEASE_SERVER } from "../store/server-store.js";
 import { sleepingEnvironments } from "../store/sleep-store.js";
 
@@ -12,6 +13,8 @@ export interface AppRuntime {
   unreachable: string[];
   domains: { name: string; redirectTo: string | null; source: string; state: "routed" | "pending"; problem: string | null; record: string; checkedAt: Date | null }[];
   sleeping: Set<string>;
+  /** The latest terminal sessions into the app's containers (the exec audit trail). */
+  sessions: Awaited<ReturnType<typeof recentExecSessions>>;
 }
 
 export interface AppRuntimeDeps {
@@ -60,5 +63,5 @@ export async function appRuntime(deps: AppRuntimeDeps, app: { id: number; name: 
     record: recordToAdd(d.name, appHost, addresses),
     checkedAt: d.checked_at,
   }));
-  return { containers, unreachable: unreachable.filter((s) => s !== LOCAL_RELEASE_SERVER || live.some((r) => r.server === s)), domains, sleeping: new Set(await sleepingEnvironments(db, app.id)) };
+  return { containers, unreachable: unreachable.filter((s) => s !== LOCAL_RELEASE_SERVER || live.some((r) => r.server === s)), domains, sleeping: new Set(await sleepingEnvironments(db, app.id)), sessions: await recentExecSessions(db, app.id) };
 }

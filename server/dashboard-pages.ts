@@ -93,6 +93,7 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
     containers: runtime?.containers.map((c) => ({ ...c, canExec: writer && c.state === "running" })) ?? [],
     unreachable: runtime?.unreachable.join(", "),
     domains: runtime?.domains ?? [],
+    sessions: writer ? runtime?.sessions ?? [] : [],
     deployments: history.deployments.map((d) => ({
       id: d.id,
       environment: d.environment,

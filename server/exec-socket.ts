@@ -12,7 +12,8 @@ import { findAppByName } from "../store/queries.js";
 import { bearerMatches } from "./admin-session.js";
 import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
 import { parseExecQuery, pickContainer, sameOrigin } from "./exec-request.js";
-import { bridgeExec, type ExecBridgeLimits } from "./exec-bridge.js";
+import { bridgeExec, type ExecBridgeLimits, type ExecEnd } from "./exec-bridge.js";
+import { recordExecEnd, recordExecStart } from "../store/exec-session-store.js";
 import { serverOf } from "./runtime-logs.js";
 
 export interface ExecLimits extends ExecBridgeLimits {
@@ -118,23 +119,34 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
       if (open >= limits.maxSessions || (perUser.get(who) ?? 0) >= limits.maxPerUser) throw new Refused(429, "Too many terminals are open; close one first.");
       open++;
       perUser.set(who, (perUser.get(who) ?? 0) + 1);
-      const release = (): void => {
+      const record = { who, app: publicName(app), environment: q.environment, container: picked.name, process: picked.process, server, command: q.cmd[0], words: q.cmd.length, tty: q.tty };
+      // Recorded in Postgres before anything runs: a session berth cannot record is not opened.
+      let auditId: string | undefined;
+      const release = (end: ExecEnd): void => {
         open--;
         const n = (perUser.get(who) ?? 1) - 1;
         if (n > 0) perUser.set(who, n);
         else perUser.delete(who);
+        if (auditId) recordExecEnd(deps.db, auditId, end).catch((err: unknown) => log.warn({ err, ...record }, "could not record the end of an exec session"));
       };
-      const record = { who, app: publicName(app), environment: q.environment, container: picked.name, process: picked.process, server, command: q.cmd[0], words: q.cmd.length, tty: q.tty };
+      const nothing = (reason: ExecEnd["reason"]): ExecEnd => ({ reason, exitCode: null, bytesIn: 0, bytesOut: 0 });
+      try {
+        auditId = await recordExecStart(deps.db, { appId: app.id, environment: q.environment, container: picked.name, process: picked.process, server, who, command: `${q.cmd[0]} (${q.cmd.length} word${q.cmd.length === 1 ? "" : "s"})`, tty: q.tty });
+      } catch (e) {
+        release(nothing("failed"));
+        log.error({ err: e, ...record }, "could not record an exec session");
+        throw new Refused(503, "berth could not record this session in its database, so it does not open it; retry shortly.");
+      }
       let started: Awaited<ReturnType<typeof startExec>>;
       try {
         started = await startExec(docker, picked.id, q.cmd, q.tty, q.cols, q.rows);
       } catch (e) {
-        release();
+        release(nothing("failed"));
         throw new Refused(503, `Docker refused the exec: ${(e as Error).message}`);
       }
       if (socket.destroyed) {
         started.stream.destroy();
-        release();
+        release(nothing("client closed"));
         return;
       }
       let upgraded = false;
@@ -143,14 +155,14 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
         const at = Date.now();
         log.info({ ...record, startedAt: new Date(at).toISOString() }, "exec session started");
         bridgeExec(ws, started.exec, started.stream, { tty: q.tty, demux: (s, out, err) => docker.modem.demuxStream(s, out, err) }, limits, (end) => {
-          release();
+          release(end);
           log.info({ ...record, startedAt: new Date(at).toISOString(), endedAt: new Date().toISOString(), durationMs: Date.now() - at, ...end }, "exec session ended");
         });
       });
       // ws answers a handshake it refuses by itself, at once: the exec started for it goes too.
       if (!upgraded) {
         started.stream.destroy();
-        release();
+        release(nothing("failed"));
       }
     })().catch((e: unknown) => {
       if (e instanceof Refused) {

@@ -138,6 +138,18 @@ describe("exec into an environment's containers", () => {
     expect(await alice.page.locator('#containers tr[data-process="web"]').textContent()).toContain("production");
     expect(await alice.page.locator('#domains tr[data-domain="shop.example.com"]').textContent()).toContain(`pending`);
     expect(await alice.page.locator('#domains tr[data-domain="shop.example.com"] code').textContent()).toBe(`shop.example.com. CNAME ${h.app}.localhost.`);
+    // The audit trail: every session so far, newest first, with how it ended.
+    const sessions = alice.page.locator("#sessions tr[data-session]");
+    expect(await sessions.count()).toBe(10);
+    expect(await sessions.first().textContent()).toMatch(/admin token.*production.*worker.*exited 0.*kill \(2 words\)/s);
+    expect(await alice.page.locator("#sessions").textContent()).toContain("alice");
+    const audit = new pg.Client({ connectionString: h.databaseUrl });
+    await audit.connect();
+    const rows = (await audit.query("select who, command, reason, exit_code, ended_at is not null as ended from exec_sessions order by id")).rows;
+    await audit.end();
+    expect(rows[0]).toEqual({ who: "admin token", command: "sh (3 words)", reason: "exited", exit_code: 3, ended: true });
+    expect(rows.some((r) => r.who === "alice" && r.ended)).toBe(true);
+    expect(rows.every((r) => r.ended)).toBe(true);
     // Sleep, then wake, production from its row.
     await alice.page.click('#environments tr[data-environment="production"] button:text("Sleep")');
     await alice.page.waitForURL(`${h.berth.url}/apps/${h.app}`);
@@ -156,6 +168,7 @@ describe("exec into an environment's containers", () => {
     await bob.page.goto(`/apps/${h.app}`);
     expect(await bob.page.locator("#containers tr[data-container]").count()).toBeGreaterThan(1); // readers see them
     expect(await bob.page.locator("button", { hasText: "Sleep" }).count()).toBe(0);
+    expect(await bob.page.locator("#sessions").count()).toBe(0); // who opened terminals is for writers
     const csrf = await bob.page.locator('nav input[name="csrf"]').inputValue();
     const asReader = await bob.page.request.post(`/apps/${h.app}/environments/production/sleep`, { form: { csrf }, maxRedirects: 0 });
     expect(asReader.status()).toBe(403);
