@@ -9,10 +9,12 @@ import { APP_COMMANDS } from "./app-commands.js";
 import { commandHelp, findCommand, overallHelp, parseCommand, UsageError, type Command, type CommandContext } from "./command.js";
 import { credentials, LOGIN_COMMAND } from "./credentials.js";
 import { DEPLOY_COMMANDS } from "./deploy-commands.js";
+import { EXEC_COMMAND } from "./exec-command.js";
+import { WebSocket } from "ws";
 import { readSecret } from "./prompt.js";
 import { SERVER_COMMANDS } from "./servers-command.js";
 
-export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, LOGIN_COMMAND];
+export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, EXEC_COMMAND, LOGIN_COMMAND];
 
 /** Runs one command line; the exit code: 0, 1 when the server refused, 2 for a usage mistake. */
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, stdin: () => string = () => readFileSync(0, "utf8")): Promise<number> {
@@ -39,6 +41,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (!res.ok) throw new Error(safeJson(await res.text())?.error ?? `HTTP ${res.status}`);
     return res;
   };
+  const socket = (path: string): WebSocket => new WebSocket(`${url.replace(/^http/, "ws")}/api/v1${path}`, { headers: authorization });
   try {
     const { values, args } = parseCommand(command, argv);
     if (values.help) {
@@ -49,7 +52,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       out("berth: set BERTH_API_TOKEN to the server's admin token, or run berth login");
       return 2;
     }
-    const ctx: CommandContext = { values, args, call, stream, out, json: values.json === true, env, readSecret: (prompt) => readSecret(prompt, stdin) };
+    const ctx: CommandContext = { values, args, call, stream, socket, out, json: values.json === true, env, readSecret: (prompt) => readSecret(prompt, stdin) };
     return await command.run(ctx);
   } catch (e) {
     if (e instanceof UsageError) {

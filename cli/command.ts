@@ -10,6 +10,8 @@ export interface CommandContext {
   call: ApiCall;
   /** A streaming GET (logs --follow): the response, for the caller to read line by line. */
   stream: (path: string) => Promise<Response>;
+  /** A WebSocket to an API path (exec), authenticated like the calls. */
+  socket: (path: string) => import("ws").WebSocket;
   out: (line: string) => void;
   /** --json: print the API's answer as JSON instead of text. */
   json: boolean;

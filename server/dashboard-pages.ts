@@ -11,6 +11,7 @@ import { SessionEnded, askToSignIn, localPath, type DashboardAuth, type Viewer }
 import { sendSignIn } from "./login-routes.js";
 import { sendText, type Route } from "./respond.js";
 import { sendPage } from "./html-page.js";
+import type { AppRuntime } from "./app-runtime.js";
 
 export interface DashboardPageOptions {
   configured: boolean;
@@ -18,6 +19,8 @@ export interface DashboardPageOptions {
   urlFor: (app: string, environment: string) => string;
   buildConcurrency: number;
   appBuildConcurrency: number;
+  /** Containers, domains and sleep of an app (server/app-runtime.ts); the page shows none without it. */
+  runtime?: (app: { id: number; name: string; publicName: string }) => Promise<AppRuntime>;
 }
 
 function page(res: ServerResponse, name: string, data: object): void {
@@ -71,8 +74,8 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
     return;
   }
   const writer = allows(access, "write");
-  const [environments, history, secrets] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id)]);
   const pub = publicName(app);
+  const [environments, history, secrets, runtime] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id), o.runtime?.({ id: app.id, name: app.name, publicName: pub })]);
   const liveProduction = environments.find((e) => e.name === PRODUCTION)?.live?.deploymentId;
   page(res, "app.html", {
     viewer,
@@ -85,7 +88,12 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
       ...e,
       prUrl: e.prNumber ? `${o.githubWebUrl}/${app.repo_full_name}/pull/${e.prNumber}` : undefined,
       url: o.urlFor(pub, e.name),
+      sleeping: runtime?.sleeping.has(e.name) ?? false,
     })),
+    containers: runtime?.containers.map((c) => ({ ...c, canExec: writer && c.state === "running" })) ?? [],
+    unreachable: runtime?.unreachable.join(", "),
+    domains: runtime?.domains ?? [],
+    sessions: writer ? runtime?.sessions ?? [] : [],
     deployments: history.deployments.map((d) => ({
       id: d.id,
       environment: d.environment,

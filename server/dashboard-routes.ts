@@ -17,6 +17,11 @@ import { pageRoutes } from "./pages.js";
 import type { Route } from "./respond.js";
 import { runtimeLogRoutes } from "./runtime-logs.js";
 import { serversPage } from "./servers-page.js";
+import { assetRoute, execWithoutUpgrade, terminalPage } from "./terminal-page.js";
+import { appRuntime } from "./app-runtime.js";
+import { environmentActions } from "./environment-actions.js";
+import type { SleepControl } from "./sleep-api.js";
+import { hostnameFor, PRODUCTION } from "../core/names.js";
 import type { WebhookDeps } from "./start-deployment.js";
 
 export interface DashboardDeps {
@@ -32,13 +37,15 @@ export interface DashboardDeps {
   webhooks: WebhookDeps | undefined;
   rollback: ((app: App, deploymentId: number) => Promise<Deployment>) | undefined;
   urlFor: (app: string, environment: string) => string;
+  /** Sleep and wake; absent in a process without the releaser role. */
+  sleep?: SleepControl;
 }
 
 /**
  * The dashboard's routes: `api` goes before the REST API's catch-all (the runtime logs route lives
  * under /api/v1), `pages` after it (sign-in, pages, buttons, servers, deployment pages).
  */
-export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[] } {
+export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[]; auth: DashboardAuth; engineFor: (server: string) => Promise<Docker | undefined> } {
   const { db, secretBox } = deps;
   const users = config.oauth
     ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
@@ -49,14 +56,22 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
     const row = await findServer(db, name);
     return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;
   };
+  const ingress = (app: string) => ({ appHost: hostnameFor(app, PRODUCTION, config.domain), addresses: config.ingressAddresses });
+  const runtimeDeps = { db, instance: config.instance, engineFor, ingress };
   return {
-    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor })],
+    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor }), execWithoutUpgrade()],
     pages: [
       loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
-      dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
+      dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency, runtime: (app) => appRuntime(runtimeDeps, app) }),
+      environmentActions(db, auth, { sleep: () => deps.sleep, log: deps.log.child({ component: "dashboard" }) }),
       dashboardActions(db, auth, { webhooks: deps.webhooks, rollback: deps.rollback }),
       pageRoutes(db, auth, { pageSecret: deps.pageSecret, streams: deps.streams }),
       serversPage(db, auth, { box: secretBox, localDocker: config.dockerHost }),
+      terminalPage(db, auth, { instance: config.instance, engineFor }),
+      assetRoute(),
     ],
+    // For the exec WebSocket (server/exec-socket.ts), which is wired on the listener's upgrades.
+    auth,
+    engineFor,
   };
 }

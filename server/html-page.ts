@@ -17,10 +17,13 @@ export function pagePolicy(html: string): string {
     if (!h) hashes.set(body, (h = `'sha256-${createHash("sha256").update(body).digest("base64")}'`));
     return h;
   });
+  // Pages that load berth's own static files (the terminal's xterm.js and its stylesheet) allow 'self' for them.
+  const own = /<(script src|link rel="stylesheet" href)="\/assets\//.test(html) ? ["'self'"] : [];
+  const sources = [...own, ...scripts];
   return [
     "default-src 'none'",
-    `script-src ${scripts.length ? scripts.join(" ") : "'none'"}`,
-    "style-src 'unsafe-inline'",
+    `script-src ${sources.length ? sources.join(" ") : "'none'"}`,
+    `style-src ${[...own, "'unsafe-inline'"].join(" ")}`,
     "connect-src 'self'",
     "img-src 'self'",
     "form-action 'self'",

@@ -63,6 +63,7 @@ import { isMainThread } from "node:worker_threads";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
 import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
+import { execSockets } from "./exec-socket.js";
 
 export interface StartOptions {
   /** Whether this process sends the report outbox to GitHub (the builder thread leaves it to its parent). */
@@ -153,6 +154,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
 
   const streams = new LogStreams(dbLogSource(db), { onError: (err, deploymentId) => log.warn({ err, deploymentId }, "log stream poll failed") });
   let server: import("node:http").Server | undefined;
+  let closeExec = (): void => {};
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
@@ -212,7 +214,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
         })
       : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
-    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
+    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor, sleep: sleepControl });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
@@ -230,6 +232,9 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
       ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
+    const exec = execSockets({ db, log, instance: config.instance, publicUrl: config.publicUrl, apiToken: config.apiToken, auth: dashboard.auth, engineFor: dashboard.engineFor });
+    server.on("upgrade", exec.upgrade);
+    closeExec = exec.close;
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));
     log.info({ port: config.port, roles: config.roles }, `berth listening on ${config.host}:${config.port}`);
     afterListen?.().catch((err: unknown) => log.warn({ err }, "could not ask GitHub for deliveries missed while berth was down"));
@@ -242,6 +247,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
     // Open log streams would keep server.close() waiting for ever; ending them also waits out their
     // polls, which must not run into the pool destroyed below.
     const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    closeExec(); // open terminals would hold the listener open too
     // Unsent reports stay in the outbox for the next start: a backlog never holds up shutdown.
     const senderStopped = sender?.stop();
     await streams.close();

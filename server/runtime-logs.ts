@@ -132,7 +132,7 @@ function notFound(res: ServerResponse, name: string): true {
 }
 
 /** The server an environment runs on: its live release's, else its newest release's, else berth's own. */
-async function serverOf(db: Db, appId: number, environment: string): Promise<string> {
+export async function serverOf(db: Db, appId: number, environment: string): Promise<string> {
   const row = await db
     .selectFrom("releases")
     .select("server")

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, type ColumnType, type Generated, type Selectable } from "kysely";
 import type { Manifest } from "../manifest/manifest.js";
+import type { ExecSessionsTable } from "./exec-sessions-table.js";
 import pg from "pg";
 import type { Sensitive } from "../core/sensitive.js";
 
@@ -228,6 +229,7 @@ export interface SessionsTable {
 }
 
 export interface Database {
+  exec_sessions: ExecSessionsTable;
   domains: DomainsTable;
   placements: PlacementsTable;
   environment_sleep: EnvironmentSleepTable;
