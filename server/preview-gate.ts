@@ -36,6 +36,8 @@ const MAX_URI = 8192;
 /** Host facts and accepted login cookies are remembered this long: a burst of asset requests asks Postgres once. */
 const HOST_TTL_MS = 5_000;
 const PASS_TTL_MS = 10_000;
+/** Checks under way at once; more get 503 at once, so a flood of made-up cookies cannot take Postgres's pool. */
+const MAX_CHECKS = 64;
 
 /**
  * The gate in front of protected environments (access: github). The proxy asks it before every
@@ -47,6 +49,7 @@ const PASS_TTL_MS = 10_000;
 export class PreviewGate {
   readonly #hosts: BoundedTtl<HostAccess | null>;
   readonly #passes: BoundedTtl<true>;
+  #checking = 0;
 
   constructor(private readonly o: PreviewGateOptions) {
     const clock = o.clock ?? systemClock;
@@ -56,6 +59,19 @@ export class PreviewGate {
 
   /** Answers the proxy's question about one request (headers set by the Caddyfile's forward_auth). */
   readonly handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (this.#checking >= MAX_CHECKS) return answer(res, 503, "berth is checking too many logins at once; try again shortly.\n", { "retry-after": "2" });
+    this.#checking++;
+    try {
+      await this.#check(req, res);
+    } catch (err) {
+      this.o.log.warn({ err }, "could not check a request to a protected app");
+      if (!res.headersSent) answer(res, 503, "berth could not check this login just now; try again shortly.\n", { "retry-after": "5" });
+    } finally {
+      this.#checking--;
+    }
+  };
+
+  async #check(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const hostname = String(req.headers["x-berth-host"] ?? "").toLowerCase();
     const uri = String(req.headers["x-forwarded-uri"] ?? "/");
     if (!HOSTNAME.test(hostname) || uri.length > MAX_URI) return answer(res, 400, "Bad request.\n");
@@ -85,7 +101,7 @@ export class PreviewGate {
     answer(res, 401, `This app needs a GitHub login with read access to its repository (open it in a browser), or its access token in the ${TOKEN_HEADER} header.\n`, {
       "www-authenticate": 'X-Berth-Preview-Token realm="berth"',
     });
-  };
+  }
 
   async #host(hostname: string): Promise<HostAccess | undefined> {
     const known = this.#hosts.get(hostname);
