@@ -31,7 +31,7 @@ export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Se
     if (allowed !== true) return true;
     if (!app) return void sendError(res, 404, `No app named ${appName}; GET /api/v1/apps lists them.`), true;
     if (!o.box) return void sendError(res, 503, "Access tokens are kept sealed under BERTH_SECRET_KEY: set it on the berth server."), true;
-    const host = (await hostAccesses(db)).find((h) => h.appId === app.id && h.environment === environment);
+    const host = (await hostAccesses(db, { appId: app.id })).find((h) => h.environment === environment);
     const made = req.method === "POST" ? await rotatePreviewToken(db, o.box, app.id, environment) : await previewToken(db, o.box, app.id, environment);
     res.setHeader("cache-control", "no-store");
     sendJson(res, req.method === "POST" ? 201 : 200, {

@@ -1,3 +1,4 @@
+import { hostAccesses } from "../store/preview-access-store.js";
 import type { ServerResponse } from "node:http";
 import { PRODUCTION, prNumberOf, publicName } from "../core/names.js";
 import { ago } from "../core/templates.js";
@@ -71,7 +72,7 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
     return;
   }
   const writer = allows(access, "write");
-  const [environments, history, secrets] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id)]);
+  const [environments, history, secrets, hosts] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id), hostAccesses(db, { appId: app.id })]);
   const pub = publicName(app);
   const liveProduction = environments.find((e) => e.name === PRODUCTION)?.live?.deploymentId;
   page(res, "app.html", {
@@ -85,6 +86,8 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
       ...e,
       prUrl: e.prNumber ? `${o.githubWebUrl}/${app.repo_full_name}/pull/${e.prNumber}` : undefined,
       url: o.urlFor(pub, e.name),
+      // Needs a GitHub login (or its access token): writers get a link to the token.
+      loginRequired: hosts.some((h) => h.environment === e.name && h.access === "github"),
     })),
     deployments: history.deployments.map((d) => ({
       id: d.id,

@@ -106,7 +106,7 @@ export class PreviewGate {
   async #host(hostname: string): Promise<HostAccess | undefined> {
     const known = this.#hosts.get(hostname);
     if (known !== undefined) return known ?? undefined;
-    const found = (await hostAccesses(this.o.db, hostname))[0];
+    const found = (await hostAccesses(this.o.db, { hostname }))[0];
     this.#hosts.set(hostname, found ?? null);
     return found;
   }

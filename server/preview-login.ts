@@ -26,7 +26,7 @@ export function previewLoginRoutes(db: Db, auth: DashboardAuth, originOf: (hostn
     if (url.pathname !== "/preview-login" || req.method !== "GET") return false;
     const hostname = (url.searchParams.get("host") ?? "").toLowerCase();
     const next = previewNext(url.searchParams.get("next"));
-    const host = HOSTNAME.test(hostname) ? (await hostAccesses(db, hostname))[0] : undefined;
+    const host = HOSTNAME.test(hostname) ? (await hostAccesses(db, { hostname }))[0] : undefined;
     if (!host) return void sendProblem(res, 404, "berth serves no app at that address (any more)."), true;
     const back = `${originOf(host.hostname)}${next}`;
     if (host.access === "public") return void redirect(res, back), true;

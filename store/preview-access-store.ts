@@ -20,7 +20,8 @@ export interface HostAccess {
  * Every live environment's hostnames (and production's verified domains) with their access, on every
  * server (the front door guards them all); `hostname` narrows it to one.
  */
-export async function hostAccesses(db: Db, hostname?: string): Promise<HostAccess[]> {
+export async function hostAccesses(db: Db, where: { hostname?: string; appId?: number } = {}): Promise<HostAccess[]> {
+  const { hostname, appId } = where;
   let q = db
     .selectFrom("releases")
     .innerJoin("deployments", "deployments.id", "releases.deployment_id")
@@ -30,6 +31,7 @@ export async function hostAccesses(db: Db, hostname?: string): Promise<HostAcces
     .select(["releases.hostname", "releases.app_id as appId", "apps.repo_full_name as repo", "apps.private", "releases.environment", "deployments.manifest", "e.fork", "e.author_bot", "domains.name as domain"])
     .where("releases.state", "=", "live");
   if (hostname !== undefined) q = q.where((eb) => eb.or([eb("releases.hostname", "=", hostname), eb("domains.name", "=", hostname)]));
+  if (appId !== undefined) q = q.where("releases.app_id", "=", appId);
   const out = new Map<string, HostAccess>();
   for (const r of await q.execute()) {
     const access = accessFor(r.manifest, { environment: r.environment, private: r.private, untrusted: Boolean(r.fork || r.author_bot) });

@@ -99,6 +99,7 @@ describe("protected previews", () => {
     fullName = `${h.facts.owner}/${h.facts.name}`;
     h.github.people.addUser("alice", { [fullName]: "read" });
     h.github.people.addUser("bob");
+    h.github.people.addUser("carol", { [fullName]: "write" });
     h.repo.commit({ "index.html": "base\n" }, "base");
   }, 60_000);
 
@@ -198,6 +199,27 @@ describe("protected previews", () => {
     expect((await anonymous(2, "/", { "x-berth-preview-token": String(rotated.body.token) })).status).toBe(200);
     // Without credentials the API shows no token.
     expect((await fetch(`${h.berth.url}/api/v1/apps/${h.app}/environments/pr-2/access-token`)).status).toBe(401);
+  });
+
+  it("shows the token to a dashboard session of a writer, not of a reader", async () => {
+    const signIn = async (login: string): Promise<Browser> => {
+      h.github.people.signedIn = login;
+      const b = new Browser(h.ingressPort);
+      await b.open(`${h.berth.url}/login?next=/apps/${h.app}`);
+      return b;
+    };
+    const carol = await signIn("carol");
+    const page = await carol.open(`${h.berth.url}/apps/${h.app}`);
+    expect(page.last.body).toContain(`href="/api/v1/apps/${h.app}/environments/pr-2/access-token"`);
+    const shown = await carol.request(`${h.berth.url}/api/v1/apps/${h.app}/environments/pr-2/access-token`);
+    expect(shown.status).toBe(200);
+    expect(JSON.parse(shown.body).token).toBe((await api("GET", "/environments/pr-2/access-token")).body.token);
+    // A POST from a session without the page's CSRF token rotates nothing.
+    const forged = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/environments/pr-2/access-token`, { method: "POST", headers: { cookie: `berth_session=${carol.jar.get("127.0.0.1")?.get("berth_session")}` } });
+    expect(forged.status).toBe(403);
+    const alice = await signIn("alice");
+    expect((await alice.open(`${h.berth.url}/apps/${h.app}`)).last.body).not.toContain("access-token");
+    expect((await alice.request(`${h.berth.url}/api/v1/apps/${h.app}/environments/pr-2/access-token`)).status).toBe(403);
   });
 
   it("keeps a sleeping protected preview asleep for an anonymous request, and wakes it for the token", async () => {
