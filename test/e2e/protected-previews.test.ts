@@ -1,8 +1,8 @@
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../support/docker-cleanup.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
-import { getVia, waitFor } from "../support/services.js";
+import { freePort, getVia, waitFor } from "../support/services.js";
+import { Browser } from "../support/login-browser.js";
 
 /**
  * Protected previews (issue 15 item 4), end to end through signed webhooks, the real proxy (Caddy's
@@ -25,57 +25,6 @@ const ECHO_APP = (body: string, yaml = ""): Record<string, string> => ({
   "www/cgi-bin/echo.cgi": '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "cookie=$HTTP_COOKIE"\necho "token=$HTTP_X_BERTH_PREVIEW_TOKEN"\n',
   "berth.yaml": yaml,
 });
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A browser, as far as logins go: cookies per hostname, redirects followed, *.localhost through the ingress. */
-class Browser {
-  readonly jar = new Map<string, Map<string, string>>();
-  constructor(private readonly ingressPort: number) {}
-
-  request(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-    const u = new URL(url);
-    const viaIngress = u.hostname.endsWith(".localhost");
-    const cookies = [...(this.jar.get(u.hostname) ?? new Map<string, string>())].map(([k, v]) => `${k}=${v}`).join("; ");
-    const all = { accept: "text/html", host: u.host, ...(cookies ? { cookie: cookies } : {}), ...headers };
-    return new Promise((resolve, reject) => {
-      const req = http.get({ host: viaIngress ? "127.0.0.1" : u.hostname, port: viaIngress ? this.ingressPort : Number(u.port || 80), path: u.pathname + u.search, headers: all, agent: false, timeout: 10_000 }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d) => (body += d));
-        res.on("end", () => {
-          for (const c of [res.headers["set-cookie"] ?? []].flat()) {
-            const [pair = ""] = c.split(";");
-            const eq = pair.indexOf("=");
-            const jar = this.jar.get(u.hostname) ?? new Map<string, string>();
-            if (/max-age=0\b/i.test(c)) jar.delete(pair.slice(0, eq));
-            else jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-            this.jar.set(u.hostname, jar);
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-    });
-  }
-
-  /** Follows redirects from a URL; returns every hop's URL and the last answer. */
-  async open(url: string): Promise<{ hops: string[]; last: Answer }> {
-    const hops = [url];
-    let last = await this.request(url);
-    while (last.status >= 301 && last.status <= 308 && last.headers.location && hops.length < 15) {
-      const next = new URL(last.headers.location, hops.at(-1)).href;
-      hops.push(next);
-      last = await this.request(next);
-    }
-    return { hops, last };
-  }
-}
 
 describe("protected previews", () => {
   let h: Harness;
@@ -237,6 +186,44 @@ describe("protected previews", () => {
     expect(woken.body).toContain("cookie=theirs=kept");
     expect(woken.body).toContain("token=\n");
   }, 120_000);
+});
+
+// Under HTTPS (BERTH_TLS=internal, berth itself behind the same proxy): the preview's cookie is
+// __Host-, Secure, HttpOnly, SameSite=Lax and host-only; berth's session cookie stays on berth's host.
+describe("protected previews over HTTPS", () => {
+  let h: Harness;
+  let httpsPort: number;
+  const self = "berth-self.localhost";
+
+  beforeAll(async () => {
+    httpsPort = await freePort();
+    h = await startHarness({ BERTH_TLS: "internal", BERTH_INGRESS_HTTPS_PORT: String(httpsPort), BERTH_PUBLIC_URL: `https://${self}:${httpsPort}`, BERTH_RECONCILE_INTERVAL: "2" }, 4);
+    h.facts.private = true;
+    h.github.people.addUser("alice", { [`${h.facts.owner}/${h.facts.name}`]: "read" });
+    h.repo.commit({ "index.html": "base\n" }, "base");
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("logs a reader in with a __Host- cookie and serves the app by SNI", async () => {
+    const sha = h.repo.commitToPull(5, ECHO_APP("private over https\n"));
+    expect((await h.pull({ action: "opened", number: 5, head: sha })).status).toBe(200);
+    const url = `https://${h.app}-pr-5.localhost:${httpsPort}/cgi-bin/echo.cgi`;
+    await waitFor("login asked", async () => (await new Browser(h.ingressPort, httpsPort).request(url).catch(() => undefined))?.status === 302, 120_000, 200);
+    h.github.people.signedIn = "alice";
+    const alice = new Browser(h.ingressPort, httpsPort);
+    const { hops, last } = await alice.open(url);
+    expect(last.status).toBe(200);
+    expect(hops[1]).toMatch(new RegExp(`^https://${self}:${httpsPort}/preview-login\\?`));
+    expect(last.body).not.toMatch(/berth_/);
+    const preview = alice.setCookies.find((c) => c.header.startsWith("__Host-berth_preview="));
+    expect(preview?.hostname).toBe(`${h.app}-pr-5.localhost`);
+    expect(preview?.header).toMatch(/; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=\d+$/);
+    expect(preview?.header).not.toMatch(/Domain=/i);
+    expect(alice.setCookies.find((c) => c.header.startsWith("__Host-berth_session="))?.hostname).toBe(self);
+  }, 180_000);
 });
 
 async function caddyfileOf(container: string): Promise<string> {
