@@ -94,6 +94,11 @@ export function withGate(config: IngressConfig, auth: string | undefined): Ingre
   return { ...config, ...(auth ? { auth } : {}), sites };
 }
 
+/** Marks the routes of protected hostnames, so the proxy asks berth before it answers them. */
+export function protectRoutes(routes: readonly Route[], protectedHosts: ReadonlySet<string>): Route[] {
+  return routes.map((r) => (protectedHosts.has(r.hostname) ? { ...r, protect: true } : r));
+}
+
 /** Renders an IngressConfig as a Caddyfile (templates/Caddyfile.hbs). */
 export function renderCaddyfile(config: IngressConfig): string {
   return render("Caddyfile", withGate(config, config.auth));

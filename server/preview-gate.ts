@@ -4,7 +4,6 @@ import type { Logger } from "../core/logger.js";
 import { cookieValue, isSessionId, newSessionId, openToken, sealToken, sessionIdHash } from "../core/session-token.js";
 import { allows, GitHubUserClient, GitHubUserError } from "../github/user-client.js";
 import type { Config } from "../core/config.js";
-import { previewNext, wantsLogin } from "../releaser/access-plan.js";
 import type { Db } from "../store/db.js";
 import { createPreviewSession, deletePreviewGrant, findPreviewSession, redeemTicket, type PreviewGrant } from "../store/preview-grant-store.js";
 import { hostAccesses, previewTokenMatches, type HostAccess } from "../store/preview-access-store.js";
@@ -170,6 +169,19 @@ export function previewGateFor(config: Pick<Config, "oauth" | "githubWebUrl" | "
   const o = config.oauth;
   const users = o ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: o.clientId, clientSecret: o.clientSecret }) : undefined;
   return new PreviewGate({ db, users, cache: new AccessCache(), publicUrl: config.publicUrl, sessionTtlMs: config.sessionTtlMs, log: log.child({ component: "preview-gate" }) });
+}
+
+/** Longest path kept to return to after a login; longer ones return to `/`. */
+const MAX_NEXT = 1024;
+
+/** A path on the preview's own host to return to: local, printable, bounded; anything else is `/`. */
+export function previewNext(raw: string | null | undefined): string {
+  return raw && raw.length <= MAX_NEXT && /^\/(?![/\\])[\x21-\x7e]*$/.test(raw) ? raw : "/";
+}
+
+/** Whether a request that carries no credentials comes from a browser that can follow a login redirect. */
+export function wantsLogin(method: string | undefined, accept: string | undefined): boolean {
+  return (method === "GET" || method === "HEAD") && /\btext\/html\b/i.test(accept ?? "");
 }
 
 /** The host-only cookie a preview's login sets (`__Host-` under HTTPS: no Domain, Secure, Path=/). */

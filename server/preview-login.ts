@@ -1,13 +1,12 @@
 import type { ServerResponse } from "node:http";
 import { newSessionId, sealToken, sessionIdHash } from "../core/session-token.js";
 import { allows } from "../github/user-client.js";
-import { previewNext } from "../releaser/access-plan.js";
 import type { Db } from "../store/db.js";
 import { hostAccesses } from "../store/preview-access-store.js";
 import { createTicket } from "../store/preview-grant-store.js";
 import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
 import { sendProblem } from "./login-routes.js";
-import { PREVIEW_CALLBACK_PATH } from "./preview-gate.js";
+import { PREVIEW_CALLBACK_PATH, previewNext } from "./preview-gate.js";
 import type { Route } from "./respond.js";
 
 /** How long a login ticket may take from berth's host to the preview's. */

@@ -10,7 +10,7 @@ import type { IngressProxy } from "../releaser/ingress-proxy.js";
 import { proxyNames } from "../releaser/proxy-plan.js";
 import { Sleeper } from "../releaser/sleep.js";
 import { Waker, type WakerOptions } from "./waker.js";
-import { protectRoutes } from "../releaser/access-plan.js";
+import { protectRoutes } from "../releaser/ingress-plan.js";
 
 export interface SleepWiring {
   db: Db;

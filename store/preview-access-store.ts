@@ -3,8 +3,7 @@ import { sql } from "kysely";
 import { PRODUCTION } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { Sensitive } from "../core/sensitive.js";
-import type { EnvironmentAccess } from "../manifest/manifest.js";
-import { accessFor } from "../releaser/access-plan.js";
+import { accessFor, type EnvironmentAccess } from "../manifest/manifest.js";
 import type { Db } from "./db.js";
 
 /** A hostname berth serves, with whose environment it is and who may open it. */

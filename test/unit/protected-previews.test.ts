@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { accessFor, previewNext, protectRoutes, wantsLogin } from "../../releaser/access-plan.js";
-import { planIngress, renderCaddyfile, withGate } from "../../releaser/ingress-plan.js";
-import { parseManifest } from "../../manifest/manifest.js";
-import { cookieName, machineToken } from "../../server/preview-gate.js";
+import { planIngress, protectRoutes, renderCaddyfile, withGate } from "../../releaser/ingress-plan.js";
+import { accessFor, parseManifest } from "../../manifest/manifest.js";
+import { cookieName, machineToken, previewNext, wantsLogin } from "../../server/preview-gate.js";
 import { BoundedTtl } from "../../server/bounded-ttl.js";
 import { systemClock } from "../../core/clock.js";
 
