@@ -39,6 +39,13 @@ describe("protected previews in Postgres", () => {
     expect(Object.fromEntries(all.map((h) => [h.hostname, h.access]))).toEqual({ "shop.localhost": "public", "shop-pr-1.localhost": "github", "shop-pr-2.localhost": "public" });
     expect(await hostAccesses(db, { hostname: "shop-pr-1.localhost" })).toMatchObject([{ environment: "pr-1", repoFullName: "o/shop", access: "github" }]);
     expect(await hostAccesses(db, { hostname: "nobody.localhost" })).toEqual([]);
+    // `access: github` protects production and its verified domains (an unverified one is not served at all).
+    const production = await db.selectFrom("releases").select("deployment_id").where("environment", "=", "production").executeTakeFirstOrThrow();
+    await db.updateTable("deployments").set({ manifest: JSON.stringify({ access: "github", previews: {} }) }).where("id", "=", production.deployment_id).execute();
+    await db.insertInto("domains").values([{ app_id: app.id, name: "shop.example.com", verified: true }, { app_id: app.id, name: "wip.example.com" }]).execute();
+    expect((await hostAccesses(db, { hostname: "shop.example.com" })).map((h) => [h.environment, h.access])).toEqual([["production", "github"]]);
+    expect(await hostAccesses(db, { hostname: "wip.example.com" })).toEqual([]);
+    expect((await hostAccesses(db, { hostname: "shop.localhost" }))[0]?.access).toBe("github");
   });
 
   it("redeems a ticket once, for its hostname only, and keeps sessions per hostname", async () => {
