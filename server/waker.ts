@@ -30,7 +30,6 @@ export interface WakerOptions {
   gate?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
-
 /** The path Caddy asks on (`?domain=`); only on the waker's own address, never under an app's hostname. */
 export const TLS_ASK_PATH = "/.berth/tls-ask";
 
