@@ -68,6 +68,8 @@ export interface RepositoryFacts {
   full_name: string;
   default_branch: string;
   owner: { login: string };
+  /** Private repositories' previews need a GitHub login by default (absent: unknown, kept as it was). */
+  private?: boolean;
 }
 
 /** The port through which berth reports to GitHub and borrows installation tokens. */
@@ -181,7 +183,7 @@ class PullRequestCalls {
     const octokit = await this.probot.auth(Number(repo.installationId));
     try {
       const { data } = await octokit.request("GET /repos/{owner}/{repo}", { owner: repo.owner, repo: repo.repo });
-      return { id: Number(data.id), name: data.name, full_name: data.full_name, default_branch: data.default_branch, owner: { login: data.owner.login } };
+      return { id: Number(data.id), name: data.name, full_name: data.full_name, default_branch: data.default_branch, owner: { login: data.owner.login }, private: data.private === true };
     } catch (e) {
       if ((e as { status?: number }).status === 404) return undefined;
       throw e;

@@ -13,6 +13,7 @@ export { ManifestError, formatIssue, manifestAnnotations, type ManifestAnnotatio
 export { expandReferences, parseTemplate, type ParsedTemplate, type Reference } from "./references.js";
 export { splitCommand } from "./command.js";
 export { parseDuration, parseMemory } from "./units.js";
+export { accessFor, type AccessFacts } from "./access.js";
 
 /**
  * Parses and validates the text of berth.yaml, applying every default (an empty file is valid).

@@ -193,7 +193,10 @@ const sleepAfter: Read<number | null> = (ctx, path, raw) => {
   return ms;
 };
 
-const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter), sleep_after: sleepAfter, placement };
+/** Who may open an environment's hostname: anyone, or GitHub users with read access to the repository. */
+const access = oneOf(["public", "github"] as const);
+
+const PREVIEWS_SHAPE = { env: stringMap("env"), services: oneOf(["fresh", "shared"] as const), expire_after: duration(1, MAX_VALUE.expireAfter), sleep_after: sleepAfter, placement, access };
 
 /** previews when the file has no `previews:`. */
 function defaultPreviews(): PreviewSettings {
@@ -210,6 +213,7 @@ const previews: Read<PreviewSettings> = (ctx, path, raw) => {
     ...(f.expire_after !== undefined ? { expireAfterMs: f.expire_after } : {}),
     ...(f.placement !== undefined ? { placement: f.placement } : {}),
     ...(f.sleep_after !== undefined ? { sleepAfterMs: f.sleep_after } : {}),
+    ...(f.access !== undefined ? { access: f.access } : {}),
   };
 };
 
@@ -229,6 +233,7 @@ const MANIFEST_SHAPE = {
   sleep_after: sleepAfter,
   placement,
   domains,
+  access,
 };
 
 /** Validates parsed berth.yaml and applies its defaults; the manifest is complete only when there are no issues. */
@@ -254,6 +259,7 @@ export function readManifest(raw: unknown, lines: LineTree): { manifest: Manifes
       placement: f.placement,
       domains: f.domains,
       sleepAfterMs: f.sleep_after,
+      access: f.access,
     });
   return { manifest, issues: ctx.issues };
 }

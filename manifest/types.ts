@@ -36,7 +36,12 @@ export interface Manifest {
   placement?: Placement;
   /** Production's custom domains, routed once verified (previews ignore them). */
   domains?: DomainSetting[];
+  /** `access` (production and its domains): absent or public: anyone; github: readers of the repository. */
+  access?: EnvironmentAccess;
 }
+
+/** Who may open an environment: anyone, or GitHub users who can read the repository (and machine tokens). */
+export type EnvironmentAccess = "public" | "github";
 
 /** A custom domain; with redirectTo, requests to it are redirected to that domain of the same list. */
 export interface DomainSetting {
@@ -164,4 +169,6 @@ export interface PreviewSettings {
   placement?: Placement;
   /** previews.sleep_after; null: never; absent: the operator's BERTH_PREVIEW_SLEEP_AFTER decides. */
   sleepAfterMs?: number | null;
+  /** previews.access; absent: github for a private repository, public otherwise. */
+  access?: EnvironmentAccess;
 }

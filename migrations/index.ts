@@ -19,6 +19,7 @@ import * as placements from "./0017-placements.js";
 import * as dashboardSessions from "./0019-dashboard-sessions.js";
 import * as sleep from "./0020-sleep.js";
 import * as domains from "./0021-domains.js";
+import * as protectedPreviews from "./0022-protected-previews.js";
 import * as execSessions from "./0023-exec-sessions.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
@@ -43,5 +44,6 @@ export const migrations: Record<string, Migration> = {
   "0019-dashboard-sessions": dashboardSessions,
   "0020-sleep": sleep,
   "0021-domains": domains,
+  "0022-protected-previews": protectedPreviews,
   "0023-exec-sessions": execSessions,
 };

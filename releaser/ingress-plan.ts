@@ -15,6 +15,8 @@ export interface Route {
   paths?: readonly PathRoute[];
   /** Write this hostname's requests to the proxy's access log (stdout): berth reads idle time from it (releaser/sleep.ts). */
   logRequests?: boolean;
+  /** A protected environment (access: github): the proxy asks berth (IngressConfig.auth) before it answers. */
+  protect?: boolean;
 }
 
 export interface IngressConfig {
@@ -25,14 +27,29 @@ export interface IngressConfig {
   internalCa?: boolean;
   /** With TLS: berth's ask endpoint (host:port); certificates are then obtained on demand, at the first handshake. */
   ask?: string;
-  sites: { hostname: string; upstreams: string[]; paths: PathRoute[]; logRequests: boolean; redirect?: string }[];
+  /** berth's preview gate (host:port) for protected sites; absent: protected sites answer 503, never the app. */
+  auth?: string;
+  sites: Site[];
+}
+
+export interface Site {
+  hostname: string;
+  upstreams: string[];
+  paths: PathRoute[];
+  logRequests: boolean;
+  redirect?: string;
+  protect?: boolean;
+  /** Protected and proxied to the app: berth's credentials are removed from the request first. */
+  strip?: boolean;
+  /** Protected while berth's gate is unknown: answered 503, never by the app. */
+  refuse?: boolean;
 }
 
 const SAFE_UPSTREAM = /^[a-z0-9.:[\]-]+$/i;
 
 /** Plans the whole ingress config from every live route: one site per hostname, in a stable order. */
 export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = false): IngressConfig {
-  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[]; logRequests: boolean; redirect?: string }>();
+  const byHost = new Map<string, { upstreams: Set<string>; paths: PathRoute[]; logRequests: boolean; redirect?: string; protect?: boolean }>();
   for (const r of routes) {
     const unsafe =
       !/^[a-z0-9.-]+$/.test(r.hostname) ||
@@ -47,6 +64,7 @@ export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = 
     }
     site.upstreams.add(r.upstream);
     site.logRequests ||= r.logRequests === true;
+    if (r.protect) site.protect = true;
     if (site.paths.length === 0 && r.paths) site.paths = r.paths.map((p) => ({ path: p.path, upstreams: [...p.upstreams].sort() }));
     byHost.set(r.hostname, site);
   }
@@ -57,12 +75,31 @@ export function planIngress(routes: readonly Route[], tls: boolean, plainHttp = 
       const site = byHost.get(hostname);
       // A hostname that also proxies somewhere is never redirected: a redirect only stands alone.
       if (site?.redirect !== undefined && site.upstreams.size === 0) return { hostname, upstreams: [], paths: [], logRequests: false, redirect: site.redirect };
-      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [], logRequests: site?.logRequests ?? false };
+      return { hostname, upstreams: [...(site?.upstreams ?? [])].sort(), paths: site?.paths ?? [], logRequests: site?.logRequests ?? false, ...(site?.protect ? { protect: true } : {}) };
     }),
   };
 }
 
+/**
+ * Points protected sites at berth's gate. A site routed to the gate's own listener (a sleeping
+ * environment, upstream: the waker) keeps the credentials, which the waker sends on through the proxy
+ * again once the app is awake; every other protected site has them removed before the app sees them.
+ */
+export function withGate(config: IngressConfig, auth: string | undefined): IngressConfig {
+  const sites = config.sites.map((s): Site => {
+    if (!s.protect || s.redirect !== undefined) return s;
+    if (!auth) return { hostname: s.hostname, upstreams: [], paths: [], logRequests: s.logRequests, refuse: true };
+    return { ...s, strip: !(s.upstreams.length === 1 && s.upstreams[0] === auth && s.paths.length === 0) };
+  });
+  return { ...config, ...(auth ? { auth } : {}), sites };
+}
+
+/** Marks the routes of protected hostnames, so the proxy asks berth before it answers them. */
+export function protectRoutes(routes: readonly Route[], protectedHosts: ReadonlySet<string>): Route[] {
+  return routes.map((r) => (protectedHosts.has(r.hostname) ? { ...r, protect: true } : r));
+}
+
 /** Renders an IngressConfig as a Caddyfile (templates/Caddyfile.hbs). */
 export function renderCaddyfile(config: IngressConfig): string {
-  return render("Caddyfile", config);
+  return render("Caddyfile", withGate(config, config.auth));
 }

@@ -27,6 +27,8 @@ export class IngressProxy {
    * listed hostname at load, as before.
    */
   askAddress: (() => Promise<string | undefined>) | undefined;
+  /** Where the proxy asks berth whether a request to a protected site may pass; undefined: protected sites answer 503. */
+  gateAddress: (() => Promise<string | undefined>) | undefined;
   readonly #names: ReturnType<typeof proxyNames>;
   /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
   #loaded: string | undefined;
@@ -103,6 +105,7 @@ export class IngressProxy {
   async #render(routes: readonly Route[]): Promise<string> {
     const plan = planIngress(this.overlay ? await this.overlay(routes) : routes, this.tls, this.plainHttp);
     const ask = this.tls && this.askAddress ? await this.askAddress().catch(() => undefined) : undefined;
-    return renderCaddyfile({ ...plan, internalCa: this.tls && this.internalCa, ...(ask ? { ask } : {}) });
+    const auth = this.gateAddress ? await this.gateAddress().catch(() => undefined) : undefined;
+    return renderCaddyfile({ ...plan, internalCa: this.tls && this.internalCa, ...(ask ? { ask } : {}), ...(auth ? { auth } : {}) });
   }
 }

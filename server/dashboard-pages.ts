@@ -1,3 +1,4 @@
+import { hostAccesses } from "../store/preview-access-store.js";
 import type { ServerResponse } from "node:http";
 import { PRODUCTION, prNumberOf, publicName } from "../core/names.js";
 import { ago } from "../core/templates.js";
@@ -75,7 +76,7 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
   }
   const writer = allows(access, "write");
   const pub = publicName(app);
-  const [environments, history, secrets, runtime] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id), o.runtime?.({ id: app.id, name: app.name, publicName: pub })]);
+  const [environments, history, secrets, runtime, hosts] = await Promise.all([appEnvironments(db, app.id), deploymentHistory(db, app.id), listSecretNames(db, app.id), o.runtime?.({ id: app.id, name: app.name, publicName: pub }), hostAccesses(db, { appId: app.id })]);
   const liveProduction = environments.find((e) => e.name === PRODUCTION)?.live?.deploymentId;
   page(res, "app.html", {
     viewer,
@@ -89,6 +90,8 @@ async function appPage(db: Db, auth: DashboardAuth, viewer: Viewer, o: Dashboard
       prUrl: e.prNumber ? `${o.githubWebUrl}/${app.repo_full_name}/pull/${e.prNumber}` : undefined,
       url: o.urlFor(pub, e.name),
       sleeping: runtime?.sleeping.has(e.name) ?? false,
+      // Needs a GitHub login (or its access token): writers get a link to the token.
+      loginRequired: hosts.some((h) => h.environment === e.name && h.access === "github"),
     })),
     containers: runtime?.containers.map((c) => ({ ...c, canExec: writer && c.state === "running" })) ?? [],
     unreachable: runtime?.unreachable.join(", "),

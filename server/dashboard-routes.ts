@@ -4,6 +4,7 @@ import type { Logger } from "../core/logger.js";
 import type { SecretBox } from "../core/secret-box.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { GitHubUserClient } from "../github/user-client.js";
+import { publicUrl } from "../core/names.js";
 import { engineOptions } from "../releaser/docker-wire.js";
 import type { App, Db, Deployment } from "../store/db.js";
 import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
@@ -14,6 +15,8 @@ import { dashboardPages } from "./dashboard-pages.js";
 import type { LogStreams } from "./log-streams.js";
 import { loginRoutes } from "./login-routes.js";
 import { pageRoutes } from "./pages.js";
+import { accessTokenRoutes } from "./access-token-api.js";
+import { previewLoginRoutes } from "./preview-login.js";
 import type { Route } from "./respond.js";
 import { runtimeLogRoutes } from "./runtime-logs.js";
 import { serversPage } from "./servers-page.js";
@@ -59,9 +62,10 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
   const ingress = (app: string) => ({ appHost: hostnameFor(app, PRODUCTION, config.domain), addresses: config.ingressAddresses });
   const runtimeDeps = { db, instance: config.instance, engineFor, ingress };
   return {
-    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor }), execWithoutUpgrade()],
+    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor }), execWithoutUpgrade(), accessTokenRoutes(db, auth, { apiToken: config.apiToken, box: secretBox })],
     pages: [
       loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
+      previewLoginRoutes(db, auth, (hostname) => publicUrl(hostname, config.tls, config.ingressHttpPort, config.ingressHttpsPort)),
       dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency, runtime: (app) => appRuntime(runtimeDeps, app) }),
       environmentActions(db, auth, { sleep: () => deps.sleep, log: deps.log.child({ component: "dashboard" }) }),
       dashboardActions(db, auth, { webhooks: deps.webhooks, rollback: deps.rollback }),

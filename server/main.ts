@@ -71,6 +71,8 @@ export interface StartOptions {
   /** Called when a report was added and no sender of this process will see it. */
   reportAdded?: () => void;
 }
+import { previewGateFor } from "./preview-gate.js";
+import { protectedHostnames } from "../store/preview-access-store.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger, opts: StartOptions = {}): Promise<() => Promise<void>> {
@@ -145,8 +147,10 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
     // berth's own hostname (BERTH_PUBLIC_URL's) is served through the proxy too, on the waker's listener.
     const selfHost = proxiedHostname(config.publicUrl);
     const self = selfHost ? { hostname: selfHost, handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()) } : undefined;
-    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog, knows: (hostname) => knownHostname(db, hostname), self });
-    onTheProxy(proxy, sleep.address, selfHost, config.tlsInternal);
+    // Protected environments: the front door asks the gate, on the waker's listener, before it answers.
+    const gate = previewGateFor(config, db, releaseLog).handle;
+    const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog, knows: (hostname) => knownHostname(db, hostname), self, gate });
+    onTheProxy(proxy, sleep.address, selfHost, config.tlsInternal, () => protectedHostnames(db));
     sleepControl = sleep.sleeper;
     const reconciler = startReconciler({ ...teardownDeps, github, domains, previewTtlMs: config.previewTtlMs, sleeper: sleep.sleeper }, config.reconcileIntervalSeconds * 1000, (r) => metrics.reconcilerPass(r));
     stops.push(reconciler.stop, sleep.stop);

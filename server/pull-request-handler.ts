@@ -9,7 +9,7 @@ export interface PullRequestEvent {
   installation?: { id: number } | null;
   label?: { name: string } | null;
   sender?: { login: string };
-  repository: { id: number; name: string; full_name: string; default_branch: string; clone_url: string; owner?: { login: string } | null };
+  repository: { id: number; name: string; full_name: string; default_branch: string; clone_url: string; owner?: { login: string } | null; private?: boolean };
   pull_request: {
     number: number;
     labels: { name: string }[];

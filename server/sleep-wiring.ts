@@ -10,6 +10,7 @@ import type { IngressProxy } from "../releaser/ingress-proxy.js";
 import { proxyNames } from "../releaser/proxy-plan.js";
 import { Sleeper } from "../releaser/sleep.js";
 import { Waker, type WakerOptions } from "./waker.js";
+import { protectRoutes } from "../releaser/ingress-plan.js";
 
 export interface SleepWiring {
   db: Db;
@@ -23,6 +24,7 @@ export interface SleepWiring {
   /** The TLS ask and berth's own hostname, answered on the waker's listener too (WakerOptions). */
   knows?: WakerOptions["knows"];
   self?: WakerOptions["self"];
+  gate?: WakerOptions["gate"];
 }
 
 /**
@@ -36,7 +38,7 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
   const wakeTimeoutMs = w.config.healthTimeoutMs;
   const waker = new Waker(
     { wakeHostname: (hostname) => sleeper.wakeHostname(hostname) },
-    { ingress: { address: "127.0.0.1", tls: w.config.tls, httpPort: w.config.ingressHttpPort, httpsPort: w.config.ingressHttpsPort }, wakeDeadlineMs: wakeTimeoutMs + 10_000, knows: w.knows, self: w.self },
+    { ingress: { address: "127.0.0.1", tls: w.config.tls, httpPort: w.config.ingressHttpPort, httpsPort: w.config.ingressHttpsPort }, wakeDeadlineMs: wakeTimeoutMs + 10_000, knows: w.knows, self: w.self, gate: w.gate },
     w.log.child({ component: "waker" }),
   );
   const gateway = async (): Promise<string | undefined> => {
@@ -70,14 +72,21 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
  * and berth's own hostname, routed there and handed to berth's HTTP server. BERTH_TLS=internal signs
  * with the proxy's own CA.
  */
-export function onTheProxy(proxy: IngressProxy, address: () => Promise<string | undefined>, selfHost: string | undefined, internalCa: boolean): void {
+export function onTheProxy(proxy: IngressProxy, address: () => Promise<string | undefined>, selfHost: string | undefined, internalCa: boolean, protectedHosts?: () => Promise<ReadonlySet<string>>): void {
   proxy.internalCa = internalCa;
   proxy.askAddress = address;
-  if (!selfHost) return;
   const overlay = proxy.overlay;
-  proxy.overlay = async (routes) => {
-    const at = await address();
-    const all = at ? [...routes, { hostname: selfHost, upstream: at }] : routes;
-    return overlay ? overlay(all) : all;
-  };
+  if (selfHost) {
+    proxy.overlay = async (routes) => {
+      const at = await address();
+      const all = at ? [...routes, { hostname: selfHost, upstream: at }] : routes;
+      return overlay ? overlay(all) : all;
+    };
+  }
+  if (!protectedHosts) return;
+  // Protected environments (access: github) are checked on this proxy, the front door of every
+  // hostname, by forward_auth to the same listener: droids' proxies never need to reach berth.
+  proxy.gateAddress = address;
+  const inner = proxy.overlay;
+  proxy.overlay = async (routes) => protectRoutes(inner ? await inner(routes) : routes, await protectedHosts());
 }

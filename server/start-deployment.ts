@@ -32,6 +32,7 @@ interface RepositoryFacts {
   full_name: string;
   default_branch: string;
   owner?: { login: string } | null;
+  private?: boolean;
 }
 
 /**
@@ -61,6 +62,7 @@ async function saveApp(db: Db, repo: RepositoryFacts, owner: string, installatio
     repoId: String(repo.id),
     installationId: String(installationId),
     defaultBranch: repo.default_branch,
+    ...(typeof repo.private === "boolean" ? { private: repo.private } : {}),
   });
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from "../core/logger.js";
 import type { IngressAddress } from "../releaser/served-probe.js";
 import type { WakeOutcome } from "../releaser/sleep.js";
 import { readBody } from "./respond.js";
+import { PREVIEW_AUTH_PATH } from "./preview-gate.js";
 
 /** What the waker asks of the sleeper: wake the environment behind a hostname. */
 export interface WakeTarget {
@@ -25,6 +26,8 @@ export interface WakerOptions {
   knows?: (hostname: string) => Promise<boolean>;
   /** berth's own hostname (BERTH_PUBLIC_URL's), routed here by the proxy and handed to berth's HTTP server. */
   self?: { hostname: string; handle: (req: IncomingMessage, res: ServerResponse) => void };
+  /** The proxy's forward_auth for protected environments (server/preview-gate.ts), asked on this address. */
+  gate?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 /** The path Caddy asks on (`?domain=`); only on the waker's own address, never under an app's hostname. */
@@ -90,6 +93,7 @@ export class Waker {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const hostname = (req.headers.host ?? "").toLowerCase().replace(/:\d+$/, "");
     if (!HOSTNAME.test(hostname)) return void plain(res, 400, "Bad Host header.\n");
+    if (hostname === this.#address && this.options.gate && (req.url ?? "").split("?")[0] === PREVIEW_AUTH_PATH) return this.options.gate(req, res);
     if (hostname === this.#address) return this.#ask(req, res);
     if (this.options.self && hostname === this.options.self.hostname) return this.options.self.handle(req, res);
     if (req.headers["x-berth-woken"] === this.#loopToken) {

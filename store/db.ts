@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect, type ColumnType, type Generated, type Selectable } from "kysely";
+import type { PreviewGrantsTable, PreviewTokensTable } from "./preview-tables.js";
 import type { Manifest } from "../manifest/manifest.js";
 import type { ExecSessionsTable } from "./exec-sessions-table.js";
 import pg from "pg";
@@ -20,6 +21,8 @@ export interface AppsTable {
   build_concurrency: number | null;
   /** When its repository left the installation; null while it is installed. */
   archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The repository is private (as GitHub last said): its previews need a GitHub login by default. */
+  private: Generated<boolean>;
   created_at: Generated<Date>;
 }
 
@@ -230,6 +233,8 @@ export interface SessionsTable {
 
 export interface Database {
   exec_sessions: ExecSessionsTable;
+  preview_tokens: PreviewTokensTable;
+  preview_grants: PreviewGrantsTable;
   domains: DomainsTable;
   placements: PlacementsTable;
   environment_sleep: EnvironmentSleepTable;

@@ -8,6 +8,8 @@ export interface AppInput {
   repoId: string;
   installationId: string;
   defaultBranch: string;
+  /** The repository's visibility, when the event or API call said; absent: kept as it was. */
+  private?: boolean;
 }
 
 export interface DeploymentInput {
@@ -36,12 +38,14 @@ export async function upsertApp(db: Db, input: AppInput): Promise<App> {
       repo_id: input.repoId,
       installation_id: input.installationId,
       default_branch: input.defaultBranch,
+      ...(input.private !== undefined ? { private: input.private } : {}),
     })
     .onConflict((oc) =>
       oc.column("repo_id").doUpdateSet({
         repo_full_name: input.repoFullName,
         installation_id: input.installationId,
         default_branch: input.defaultBranch,
+        ...(input.private !== undefined ? { private: input.private } : {}),
         archived_at: null, // installed again, or pushed to: it is back
       }),
     )

@@ -23,6 +23,8 @@ export interface RepoFacts {
   cloneUrl: string;
   defaultBranch: string;
   installationId: number;
+  /** The repository's visibility in deliveries; absent: as GitHub's recorded example says (public). */
+  private?: boolean;
 }
 
 /** A push delivery: GitHub's recorded branch push with installation, pointed at our repository and commit. */
@@ -45,6 +47,7 @@ export function pushPayload(repo: RepoFacts, before: string, after: string, opts
   });
   p.repository.owner.login = repo.owner;
   p.repository.owner.name = repo.owner;
+  if (repo.private !== undefined) p.repository.private = repo.private;
   if (p.head_commit) p.head_commit.id = after;
   // The recorded commits name Codertocat's files; list ours, or none (unknown changes) when not given.
   const commit = { ...(p.head_commit ?? {}), id: after, added: [], modified: opts.changed ?? [], removed: [] };
@@ -95,6 +98,7 @@ export function pullRequestPayload(repo: RepoFacts, o: PullOptions): Record<stri
   p.installation.id = repo.installationId;
   Object.assign(p.repository, { id: repo.id, name: repo.name, full_name: fullName, clone_url: repo.cloneUrl, default_branch: repo.defaultBranch });
   p.repository.owner.login = repo.owner;
+  if (repo.private !== undefined) p.repository.private = repo.private;
   const pr = p.pull_request;
   pr.number = o.number;
   pr.state = o.action === "closed" ? "closed" : "open";

@@ -18,13 +18,13 @@ const CORPUS: [string, string, string][] = [
   [
     "the whole file as a list",
     lines("- web"),
-    "line 1: expected a mapping with keys name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains; got a list",
+    "line 1: expected a mapping with keys name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains, access; got a list",
   ],
   // unknown keys
   [
     "a misspelt top-level key",
     lines("service:", "  db: { image: postgres:16 }"),
-    'service (line 1): unknown key "service" (did you mean "services"?); allowed keys: name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains',
+    'service (line 1): unknown key "service" (did you mean "services"?); allowed keys: name, build, web, processes, release, services, volumes, env, secrets, routes, previews, sleep_after, placement, domains, access',
   ],
   [
     "a docker-compose key",
@@ -223,6 +223,8 @@ const CORPUS: [string, string, string][] = [
   ["a route with target instead of to", lines("routes:", "  - { path: /x, target: 'web:80' }"), 'routes[0].target (line 2): unknown key "target"; allowed keys: path, to\nroutes[0].to (line 2): required: where the requests go, such as "nginx:80"'],
   ["routes as a mapping", lines("routes: { /x: 'web:80' }"), 'routes (line 1): expected a list such as [{ path: /static/*, to: "nginx:80" }]; got a mapping'],
   ["an unknown preview mode", lines("previews: { services: always }"), 'previews.services (line 1): expected fresh or shared; got "always"'],
+  ["an unknown preview access", lines("previews:", "  access: private"), 'previews.access (line 2): expected public or github; got "private"'],
+  ["production access as a boolean", lines("access: true"), "access (line 1): expected public or github; got true"],
   ["an expiry without unit", lines("previews:", "  expire_after: 7"), "previews.expire_after (line 2): expected a duration such as 500ms, 2s, 5m, 1h or 7d (a unit is required); got 7"],
   ["an expiry in weeks", lines("previews: { expire_after: 1w }"), 'previews.expire_after (line 1): expected a duration such as 500ms, 2s, 5m, 1h or 7d; got "1w"'],
 ];

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { publicName } from "../core/names.js";
+import type { SecretBox } from "../core/secret-box.js";
+import type { Sensitive } from "../core/sensitive.js";
+import { sameString } from "../core/session-token.js";
+import { allows } from "../github/user-client.js";
+import type { App, Db } from "../store/db.js";
+import { hostAccesses, previewToken, rotatePreviewToken } from "../store/preview-access-store.js";
+import { findAppByName } from "../store/queries.js";
+import { bearerMatches } from "./admin-session.js";
+import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
+import { TOKEN_HEADER } from "./preview-gate.js";
+import { sendError, sendJson, type Route } from "./respond.js";
+
+const PATH = /^\/api\/v1\/apps\/([a-z0-9-]{1,63})\/environments\/(production|pr-\d{1,9})\/access-token$/;
+
+/**
+ * An environment's machine token for protected previews: `GET /api/v1/apps/{app}/environments/{env}/access-token`
+ * shows it (made on first use), `POST` to the same path rotates it (the old one stops working). For
+ * the admin token, or a dashboard session with write access to the repository (a POST from a session
+ * also needs its CSRF token in `X-Berth-CSRF`, so no other site can rotate it).
+ */
+export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): Route {
+  return async (req, res, url) => {
+    const m = PATH.exec(url.pathname);
+    if (!m) return false;
+    if (req.method !== "GET" && req.method !== "POST") return void sendError(res, 405, "GET shows the access token; POST rotates it."), true;
+    const [, appName = "", environment = ""] = m;
+    const app = await findAppByName(db, appName);
+    const allowed = await mayManage(req, res, auth, o.apiToken, app);
+    if (allowed !== true) return true;
+    if (!app) return void sendError(res, 404, `No app named ${appName}; GET /api/v1/apps lists them.`), true;
+    if (!o.box) return void sendError(res, 503, "Access tokens are kept sealed under BERTH_SECRET_KEY: set it on the berth server."), true;
+    const host = (await hostAccesses(db, { appId: app.id })).find((h) => h.environment === environment);
+    const made = req.method === "POST" ? await rotatePreviewToken(db, o.box, app.id, environment) : await previewToken(db, o.box, app.id, environment);
+    res.setHeader("cache-control", "no-store");
+    sendJson(res, req.method === "POST" ? 201 : 200, {
+      app: publicName(app),
+      environment,
+      header: TOKEN_HEADER,
+      token: made.token.unwrap(),
+      createdAt: made.createdAt,
+      // Whether the environment asks for it now; a token made for a public one works once it is protected.
+      access: host?.access ?? null,
+    });
+    return true;
+  };
+}
+
+/** The admin bearer token, or a signed-in writer of the app's repository; otherwise answers and returns false. */
+async function mayManage(req: IncomingMessage, res: ServerResponse, auth: DashboardAuth, apiToken: Sensitive | undefined, app: App | undefined): Promise<boolean> {
+  if (req.headers.authorization) {
+    if (apiToken && bearerMatches(req.headers.authorization, apiToken)) return true;
+    res.setHeader("www-authenticate", 'Bearer realm="berth"');
+    sendError(res, 401, "Send Authorization: Bearer <BERTH_API_TOKEN>, or sign in to the dashboard as a writer of the repository.");
+    return false;
+  }
+  const viewer = await auth.viewer(req);
+  if (!viewer) return void sendError(res, 401, "Sign in to the dashboard (GitHub login) as a writer of the repository, or send the admin token."), false;
+  if (req.method === "POST" && !sameString(String(req.headers["x-berth-csrf"] ?? ""), viewer.csrf)) {
+    return void sendError(res, 403, "A POST from a dashboard session needs the page's CSRF token in X-Berth-CSRF."), false;
+  }
+  try {
+    if (app && allows(await auth.access(viewer, app), "write")) return true;
+  } catch (e) {
+    if (!(e instanceof SessionEnded)) throw e;
+    return void sendError(res, 401, "Your GitHub sign-in ended; sign in to the dashboard again."), false;
+  }
+  sendError(res, app ? 403 : 404, app ? "Only writers of the repository see its access tokens." : "No such app.");
+  return false;
+}
