@@ -23,9 +23,9 @@ export interface PacerLimits {
  * outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more than 20 + 60 = 80
  * in any minute, and lets a burst of outcomes out at once. The bucket is kept for outcomes in tiers: the
  * opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, Deployments' final
- * statuses at 8, and the last 8 are for concluded check runs only, the outcome that gates a merge.
+ * statuses at 4, and the last 4 are for concluded check runs only, the outcome that gates a merge.
  */
-export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 8, 15], commentSpacingMs: 3_000 };
+export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 4, 15], commentSpacingMs: 3_000 };
 
 interface Bucket {
   tokens: number;
