@@ -19,6 +19,7 @@ import * as placements from "./0017-placements.js";
 import * as dashboardSessions from "./0019-dashboard-sessions.js";
 import * as sleep from "./0020-sleep.js";
 import * as domains from "./0021-domains.js";
+import * as apiTokens from "./0024-api-tokens.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   "0019-dashboard-sessions": dashboardSessions,
   "0020-sleep": sleep,
   "0021-domains": domains,
+  "0024-api-tokens": apiTokens,
 };

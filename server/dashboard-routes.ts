@@ -8,6 +8,9 @@ import { engineOptions } from "../releaser/docker-wire.js";
 import type { App, Db, Deployment } from "../store/db.js";
 import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
 import { AccessCache } from "./access-cache.js";
+import { ApiAuth } from "./api-auth.js";
+import type { ApiRoute } from "./api-router.js";
+import { tokensPage } from "./tokens-page.js";
 import { dashboardActions } from "./dashboard-actions.js";
 import { DashboardAuth } from "./dashboard-auth.js";
 import { dashboardPages } from "./dashboard-pages.js";
@@ -35,10 +38,11 @@ export interface DashboardDeps {
 }
 
 /**
- * The dashboard's routes: `api` goes before the REST API's catch-all (the runtime logs route lives
- * under /api/v1), `pages` after it (sign-in, pages, buttons, servers, deployment pages).
+ * The dashboard's routes: `api` joins the /api/v1 table (runtime logs), `pages` are the rest (sign-in,
+ * pages, buttons, servers, tokens, deployment pages); `apiAuth` authorizes API calls with the same
+ * permission lookups and cache as the pages.
  */
-export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[] } {
+export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: ApiRoute[]; pages: Route[]; apiAuth: ApiAuth; users: GitHubUserClient | undefined } {
   const { db, secretBox } = deps;
   const users = config.oauth
     ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
@@ -49,9 +53,15 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
     const row = await findServer(db, name);
     return row ? new Docker(engineOptions(row.docker_url, openServerTls(secretBox, row))) : undefined;
   };
+  const apiAuth = new ApiAuth(db, config.apiToken, auth);
+  const logs = runtimeLogRoutes({ db, instance: config.instance, auth, box: secretBox, engineFor });
   return {
-    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor })],
+    api: logs.api,
+    apiAuth,
+    users,
     pages: [
+      logs.page,
+      tokensPage(db, auth, apiAuth),
       loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
       dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency }),
       dashboardActions(db, auth, { webhooks: deps.webhooks, rollback: deps.rollback }),

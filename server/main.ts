@@ -35,8 +35,6 @@ import { systemResolver } from "../releaser/domain-check.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
-import { apiRoutes } from "./api.js";
-import { serverRoutes } from "./servers-api.js";
 import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
 import { startHealthWatch } from "./health-watch.js";
 import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
@@ -53,15 +51,13 @@ import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
-import { deploymentsApiRoutes } from "./deployments-api.js";
-import { moveApiRoutes } from "./move-api.js";
-import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
-import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
+import type { SleepControl } from "./sleep-api.js";
+import { API_VERSION, apiRoute } from "./api-table.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
@@ -212,20 +208,28 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
     const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor });
+    const api = apiRoute({
+      db,
+      auth: dashboard.apiAuth,
+      log: log.child({ component: "api" }),
+      box: secretBox,
+      actions: {
+        redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
+        rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
+      },
+      webhooks: webhookDeps,
+      sleep: sleepControl,
+      previewSleepAfterMs: config.previewSleepAfterMs,
+      urlFor,
+      servers: { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) },
+      users: dashboard.users,
+      version: API_VERSION,
+      extra: dashboard.api,
+    });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
-      // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
-      serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
-      deploymentsApiRoutes(db, config.apiToken, webhookDeps),
-      moveApiRoutes(db, config.apiToken, webhookDeps),
-      domainRoutes(db, config.apiToken),
-      sleepApiRoutes(db, config.apiToken, sleepControl, config.previewSleepAfterMs),
-      ...dashboard.api,
-      apiRoutes(db, config.apiToken, secretBox, {
-        redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
-        rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
-      }),
+      api.route, // everything under /api/v1, from one table (server/api-table.ts)
       ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
