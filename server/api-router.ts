@@ -44,7 +44,7 @@ interface RouteDoc {
 export interface ApiRoute extends RouteDoc {
   auth: RouteAuth;
   /** A JSON body: its one schema (validated here, and published), its bound in bytes, whether it may be absent. */
-  body?: { schema: JsonSchema; maxBytes: number; optional?: boolean; invalid?: string };
+  body?: { schema: JsonSchema; maxBytes: number; optional?: boolean; invalid?: string; example?: unknown };
   handle: (ctx: ApiContext) => Promise<void>;
 }
 

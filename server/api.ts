@@ -51,6 +51,7 @@ export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiAc
       body: {
         schema: { type: "object", properties: { buildConcurrency: { type: ["integer", "null"], minimum: 1, maximum: 64 } }, required: ["buildConcurrency"], additionalProperties: false },
         maxBytes: 4096,
+        example: { buildConcurrency: 2 },
         invalid: 'Send a JSON body {"buildConcurrency": N} with N from 1 to 64, or null for the server default (BERTH_APP_BUILD_CONCURRENCY).',
       },
       responses: { 200: json("the changed app", APP), 400: err("not a valid limit"), 404: noApp },
@@ -69,7 +70,7 @@ export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiAc
     {
       method: "PUT", path: "/api/v1/apps/{app}/secrets/{name}", auth: "write", summary: "Set a secret's value", params: { app: APP_PARAM, name: { type: "string", description: "upper case letters, digits and underscores" } },
       query: { scope: SCOPE },
-      body: { schema: { type: "object", properties: { value: { type: "string", maxLength: 65_536 } }, required: ["value"] }, maxBytes: 65_536 + 1024, invalid: 'Send a JSON body {"value": "..."} of at most 64 KiB.' },
+      body: { schema: { type: "object", properties: { value: { type: "string", maxLength: 65_536 } }, required: ["value"] }, maxBytes: 65_536 + 1024, example: { value: "s3cr3t" }, invalid: 'Send a JSON body {"value": "..."} of at most 64 KiB.' },
       responses: { 204: empty("stored, encrypted"), 400: err("a bad name, scope or body"), 404: noApp, 409: err("berth has no BERTH_SECRET_KEY") },
       handle: async ({ res, url, app, params, body }) => {
         const scope = scopeOf(url);
@@ -98,6 +99,7 @@ export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiAc
         schema: { type: "object", properties: { deployment: { type: "integer", minimum: 1 } }, additionalProperties: false },
         maxBytes: 4096,
         optional: true,
+        example: { deployment: 41 },
         invalid: 'Send an empty body for the release before the live one, or {"deployment": <id>} (ids from GET /api/v1/apps/{app}/deployments).',
       },
       responses: { 202: json("the rollback deployment", obj({ id: int, environment: str, sha: str, state: str, image: { type: ["string", "null"] }, rollbackOf: { type: ["integer", "null"] } })), 400: err("a bad body"), 404: noApp, 409: err("nothing to roll back to, or no GitHub App") },

@@ -34,6 +34,7 @@ export function deploymentsApiRoutes(db: Db, auth: ApiAuth, deps: WebhookDeps | 
         schema: { type: "object", properties: { environment: { type: "string", maxLength: 20, description: "production (default) or pr-<N>" }, sha: { type: "string", maxLength: 40, description: "40 hex characters" } }, additionalProperties: false },
         maxBytes: 4096,
         optional: true,
+        example: { environment: "production" },
         invalid: 'Send {"environment": "production" | "pr-<N>"} and optionally {"sha": "<40 hex>"}.',
       },
       responses: { 202: json("the new deployment, queued", DEPLOYMENT_BRIEF), 400: err("a bad body or sha"), 404: err("no such app or environment, or nothing to redeploy"), 409: err("the preview is closed, the fork commit unapproved, or no GitHub App") },

@@ -28,6 +28,7 @@ export function domainRoutes(db: Db): ApiRoute[] {
       body: {
         schema: { type: "object", properties: { name: DOMAIN_SCHEMA, redirect_to: DOMAIN_SCHEMA }, required: ["name"] },
         maxBytes: 4096,
+        example: { name: "shop.example.com" },
         invalid: 'Send {"name": "shop.example.com"} and optionally {"redirect_to": "<another domain of this app>"}.',
       },
       responses: { 201: json("added, pending its DNS check", obj({ name: str, state: str, problem: str })), 400: err("a bad body"), 404: err("no such app"), 409: err("taken by another app, or too many domains") },

@@ -40,6 +40,7 @@ export function moveApiRoutes(db: Db, deps: WebhookDeps | undefined): ApiRoute[]
       body: {
         schema: { type: "object", properties: { server: { type: "string", pattern: SERVER_NAME.source }, environment: { type: "string", pattern: "^(production|pr-[0-9]{1,9})$" } }, required: ["server"] },
         maxBytes: 4096,
+        example: { server: "droid1", environment: "production" },
         invalid,
       },
       responses: {

@@ -41,7 +41,7 @@ export function openApiDocument(routes: AnyApiRoute[], o: { version: string; ser
       ...(auth ? { "x-berth-access": auth } : {}),
       ...(auth === "public" ? { security: [] } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(body ? { requestBody: { required: !body.optional, content: { "application/json": { schema: body.schema } }, "x-max-bytes": body.maxBytes } } : {}),
+      ...(body ? { requestBody: { required: !body.optional, content: { "application/json": { schema: body.schema, ...(body.example === undefined ? {} : { example: body.example }) } }, "x-max-bytes": body.maxBytes } } : {}),
       responses: responsesOf(r),
     };
   }

@@ -64,7 +64,7 @@ export function serverRoutes(db: Db, box: SecretBox | undefined, opts: ServerRou
   return [
     {
       method: "POST", path: "/api/v1/servers", auth: "installation", summary: "Register a droid server (berth connects to it first)",
-      body: { schema: NEW_SERVER, maxBytes: MAX_BODY },
+      body: { schema: NEW_SERVER, maxBytes: MAX_BODY, example: { name: "droid1", docker: "ssh://root@droid1.example.com", labels: { region: "eu" } } },
       responses: { 201: json("registered", SERVER), 400: err("a bad body"), 409: err("the name is taken, or no BERTH_SECRET_KEY for TLS material"), 422: err("berth could not reach the engine") },
       handle: async ({ res, body }) => {
         const input = parseServerInput(body);

@@ -44,7 +44,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
     },
     {
       method: "POST", path: "/api/v1/tokens", auth: "user", summary: "Create another token for the caller (shown once)",
-      body: { schema: { type: "object", properties: { name: TOKEN_NAME }, required: ["name"], additionalProperties: false }, maxBytes: 1024 },
+      body: { schema: { type: "object", properties: { name: TOKEN_NAME }, required: ["name"], additionalProperties: false }, maxBytes: 1024, example: { name: "laptop CLI" } },
       responses: { 201: json("the new token", NEW_TOKEN), 409: err("too many tokens") },
       handle: async ({ res, caller, body }) => {
         if (caller.admin || !caller.viewer.token) return;
@@ -79,7 +79,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
     },
     {
       method: "POST", path: "/api/v1/login/device/token", auth: "public", summary: "Poll a device login; once entered, a berth API token for that GitHub user",
-      body: { schema: { type: "object", properties: { deviceCode: { type: "string", pattern: "^[\\w-]{1,100}$" }, name: TOKEN_NAME }, required: ["deviceCode"], additionalProperties: false }, maxBytes: 1024 },
+      body: { schema: { type: "object", properties: { deviceCode: { type: "string", pattern: "^[\\w-]{1,100}$" }, name: TOKEN_NAME }, required: ["deviceCode"], additionalProperties: false }, maxBytes: 1024, example: { deviceCode: "3584d83530557fdd1f46af8289938c8ef79f9dc5", name: "laptop CLI" } },
       responses: {
         201: json("the user entered the code: their new token", obj({ ...NEW_TOKEN.properties, login: str })),
         202: json("not entered yet: poll again after interval seconds", obj({ pending: { type: "boolean" }, slowDown: { type: "boolean" } })),
