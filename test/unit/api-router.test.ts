@@ -62,6 +62,9 @@ describe("the /api/v1 router", () => {
     expect((await call("POST", "/api/v1/servers/droid1")).headers.get("allow")).toBe("DELETE");
     // A path parameter of the wrong form is no route, as the regexes had it.
     expect((await call("GET", "/api/v1/apps/Not_An_App")).status).toBe(404);
+    for (const hostile of ["/api/v1/apps/%E0%A4%A", "/api/v1/apps/%", `/api/v1/apps/${"a".repeat(5000)}`, "/api/v1//apps", "/api/v1/apps/a%2Fb/deployments"]) {
+      expect((await call("GET", hostile)).status, hostile).toBe(404);
+    }
   });
 
   it("authenticates before it reads a body: 403 without a configured token is the gate's, 401 for a wrong one", async () => {
