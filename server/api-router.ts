@@ -69,6 +69,9 @@ export interface ApiContext {
   access: Access;
 }
 
+/** A route without a body still reads (and ignores) this much, such as the `{}` some clients always send. */
+const NO_BODY_BOUND = 1024;
+
 const isLegacy = (r: AnyApiRoute): r is LegacyApiRoute => "legacy" in r;
 const noRoute = (res: ServerResponse, method: string | undefined, path: string): void => sendError(res, 404, `No API route ${method} ${path}.`);
 
@@ -90,7 +93,8 @@ export function apiRouter(routes: AnyApiRoute[], deps: { db: Db; auth: ApiAuth; 
   return async (req, res, url) => {
     if (url.pathname !== "/api/v1" && !url.pathname.startsWith("/api/v1/")) return false;
     const path = url.pathname.replace(/\/+$/, "");
-    const found = router.find((req.method ?? "GET") as HTTPMethod, url.pathname);
+    // HEAD is GET without the body (node:http leaves it out).
+    const found = router.find((req.method === "HEAD" ? "GET" : (req.method ?? "GET")) as HTTPMethod, url.pathname);
     if (!found) {
       const allow = allowed(url.pathname);
       if (allow.length === 0) return noRoute(res, req.method, path), true;
@@ -143,8 +147,12 @@ async function answer(route: ApiRoute, params: Record<string, string>, req: Inco
     return sendError(res, 401, "GitHub no longer accepts the sign-in behind this API token: revoke it and create a new one (log in again first).");
   }
   let body: unknown;
+  const sent = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+  if (!route.body && sent && (await readBody(req, NO_BODY_BOUND)) === undefined) {
+    res.setHeader("connection", "close");
+    return sendError(res, 413, `${route.method} ${route.path} takes no body.`);
+  }
   if (route.body) {
-    const sent = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
     if (sent || !route.body.optional) {
       if (sent && !isJsonType(req.headers["content-type"])) {
         return sendError(res, 415, `Send the body as JSON with Content-Type: application/json; got ${JSON.stringify((req.headers["content-type"] ?? "none").slice(0, 60))}.`);

@@ -13,6 +13,7 @@ function routerResponses(r: AnyApiRoute): Record<number, ResponseDoc> {
   if (r.auth !== "public") Object.assign(out, { 401: errorDoc("no token, or an unknown one"), 403: errorDoc("the caller may not do this, or the API is disabled") });
   if (r.params?.app) out[404] = errorDoc("no such app, or none the caller can read");
   if (r.body) Object.assign(out, { 400: errorDoc("the body breaks the schema"), 413: errorDoc(`the body is over ${r.body.maxBytes} bytes`), 415: errorDoc("the body is not application/json") });
+  else if (r.method !== "GET") out[413] = errorDoc("a body was sent (over 1 KiB) where none is taken");
   return out;
 }
 

@@ -10,6 +10,8 @@ import { sendError, sendJson } from "./respond.js";
 
 export const TOKEN_NAME = { type: "string", pattern: "^[\\x20-\\x7e]{1,60}$", description: "what the token is for (printable, at most 60 characters)" } as const;
 const NEW_TOKEN = obj({ id: int, name: str, token: { type: "string", description: "shown this once; berth keeps only its hash" } });
+// The router refuses the admin token on these routes already; the checks below narrow the type.
+const ADMIN_HAS_NONE = "The admin token belongs to no GitHub user and has no tokens of its own.";
 const tooMany = `You hold ${MAX_TOKENS_PER_USER} API tokens, the most allowed: revoke one first (DELETE /api/v1/tokens/{id} or the dashboard's Tokens page).`;
 
 /** A fixed-window bound on calls that anyone may make and that each cost a request to GitHub. */
@@ -37,7 +39,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
       method: "GET", path: "/api/v1/tokens", auth: "user", summary: "The caller's own API tokens",
       responses: { 200: json("name, created and last used of each", list(TOKEN)) },
       handle: async ({ res, caller }) => {
-        if (caller.admin) return;
+        if (caller.admin) return sendError(res, 403, ADMIN_HAS_NONE);
         const rows = await listApiTokens(db, caller.userId);
         sendJson(res, 200, rows.map((t) => ({ id: t.id, name: t.name, createdAt: t.created_at, lastUsedAt: t.last_used_at })));
       },
@@ -47,7 +49,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
       body: { schema: { type: "object", properties: { name: TOKEN_NAME }, required: ["name"], additionalProperties: false }, maxBytes: 1024, example: { name: "laptop CLI" } },
       responses: { 201: json("the new token", NEW_TOKEN), 409: err("too many tokens") },
       handle: async ({ res, caller, body }) => {
-        if (caller.admin || !caller.viewer.token) return;
+        if (caller.admin || !caller.viewer.token) return sendError(res, 403, ADMIN_HAS_NONE);
         const name = (body as { name: string }).name;
         const issued = await auth.issue({ login: caller.login, id: caller.userId }, caller.viewer.token, name);
         if (!issued) return sendError(res, 409, tooMany);
@@ -58,7 +60,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
       method: "DELETE", path: "/api/v1/tokens/{id}", auth: "user", summary: "Revoke one of the caller's tokens", params: { id: ID_PARAM },
       responses: { 204: empty("revoked"), 404: err("no such token of the caller's") },
       handle: async ({ res, caller, params }) => {
-        if (caller.admin) return;
+        if (caller.admin) return sendError(res, 403, ADMIN_HAS_NONE);
         if (await deleteApiToken(db, caller.userId, Number(params.id))) res.writeHead(204).end();
         else sendError(res, 404, `You have no API token ${params.id}; GET /api/v1/tokens lists yours.`);
       },

@@ -88,12 +88,20 @@ describe("the /api/v1 router", () => {
     const labels = await call("POST", "/api/v1/servers", { body: JSON.stringify({ name: "d", docker: "ssh://x", labels: { a: 1 } }), type: "application/vnd.berth+json" });
     expect(await labels.json()).toEqual({ error: "body.labels.a: expected string, got integer." });
     expect((await call("POST", "/api/v1/servers", { body: "{oops", type: "application/json" })).status).toBe(400);
+    // A route that takes no body ignores a small one and refuses a large one unread.
+    const none = await call("DELETE", "/api/v1/servers/droid1", { body: "x".repeat(2048), type: "application/json" });
+    expect([none.status, await none.json()]).toEqual([413, { error: "DELETE /api/v1/servers/{name} takes no body." }]);
   });
 
   it("validates the bodies of public routes too, before anything else", async () => {
     const r = await call("POST", "/api/v1/login/device/token", { token: null, body: JSON.stringify({ deviceCode: "x", extra: 1 }), type: "application/json" });
     expect(r.status).toBe(400);
     expect(await r.json()).toEqual({ error: "body.extra: unknown key." });
+  });
+
+  it("answers HEAD as GET without a body", async () => {
+    const head = await call("HEAD", "/api/v1/openapi.json", { token: null });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
   });
 
   it("mounts a legacy Route function at a documented path", async () => {
