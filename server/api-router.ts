@@ -48,9 +48,13 @@ export interface ApiRoute extends RouteDoc {
   handle: (ctx: ApiContext) => Promise<void>;
 }
 
-/** A route written as a legacy `Route` function mounted at a documented path: it checks auth and bodies itself; false means 404. */
+/**
+ * A route written as a legacy `Route` function mounted at a documented path: it checks auth and
+ * bodies itself (`auth` only documents what it checks); returning false means 404.
+ */
 export interface LegacyApiRoute extends RouteDoc {
   legacy: Route;
+  auth?: RouteAuth;
 }
 
 export type AnyApiRoute = ApiRoute | LegacyApiRoute;

@@ -9,9 +9,9 @@ const errorDoc = (description: string): ResponseDoc => ({ description, schema: E
 function routerResponses(r: AnyApiRoute): Record<number, ResponseDoc> {
   const out: Record<number, ResponseDoc> = { 405: errorDoc("another method is allowed on this path (see Allow)") };
   if (Object.values(r.params ?? {}).some((p) => p.pattern !== undefined)) out[404] = errorDoc("no such route (a path parameter of the wrong form)");
-  if ("legacy" in r) return out;
   if (r.auth !== "public") Object.assign(out, { 401: errorDoc("no token, or an unknown one"), 403: errorDoc("the caller may not do this, or the API is disabled") });
   if (r.params?.app) out[404] = errorDoc("no such app, or none the caller can read");
+  if ("legacy" in r) return out;
   if (r.body) Object.assign(out, { 400: errorDoc("the body breaks the schema"), 413: errorDoc(`the body is over ${r.body.maxBytes} bytes`), 415: errorDoc("the body is not application/json") });
   else if (r.method !== "GET") out[413] = errorDoc("a body was sent (over 1 KiB) where none is taken");
   return out;
@@ -34,7 +34,7 @@ export function openApiDocument(routes: AnyApiRoute[], o: { version: string; ser
       ...Object.entries(r.query ?? {}).map(([n, schema]) => ({ name: n, in: "query", required: false, schema, ...(schema.description ? { description: schema.description } : {}) })),
     ];
     const body = "legacy" in r ? undefined : (r as ApiRoute).body;
-    const auth = "legacy" in r ? undefined : (r as ApiRoute).auth;
+    const auth = r.auth;
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       operationId: `${r.method.toLowerCase()}${r.path.replace(/^\/api\/v1/, "").replace(/\{(\w+)\}/g, "By-$1").replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase())}`,
       summary: r.summary,
