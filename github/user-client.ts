@@ -33,6 +33,18 @@ export interface DeviceCode {
   expiresIn: number;
 }
 
+/** A user token GitHub handed out, with the refresh token that renews it when the App's user tokens expire. */
+export interface UserGrant {
+  token: string;
+  refreshToken?: string;
+}
+
+const TOKEN = /^[\w.-]{1,512}$/;
+const grantOf = (b: { access_token?: unknown; refresh_token?: unknown }): UserGrant | undefined =>
+  typeof b.access_token === "string" && TOKEN.test(b.access_token)
+    ? { token: b.access_token, ...(typeof b.refresh_token === "string" && TOKEN.test(b.refresh_token) ? { refreshToken: b.refresh_token } : {}) }
+    : undefined;
+
 /** A GitHub that answered in an unexpected way: the page says so, the log keeps the status. */
 export class GitHubUserError extends Error {
   constructor(
@@ -92,16 +104,30 @@ export class GitHubUserClient {
   }
 
   /** Asks once whether the user entered the device code: their token, or what GitHub says instead (authorization_pending, slow_down, expired_token, access_denied). */
-  async deviceToken(deviceCode: string): Promise<{ token: string } | { error: string }> {
+  async deviceToken(deviceCode: string): Promise<UserGrant | { error: string }> {
     const r = await this.#fetch(`${this.o.webUrl}/login/oauth/access_token`, {
       method: "POST",
       headers: { accept: "application/json", "content-type": "application/json" },
       body: JSON.stringify({ client_id: this.o.clientId, device_code: deviceCode, grant_type: "urn:ietf:params:oauth:grant-type:device_code" }),
     });
-    const b = (await r.json().catch(() => ({}))) as { access_token?: unknown; error?: unknown };
-    if (r.ok && typeof b.access_token === "string" && /^[\w.-]{1,512}$/.test(b.access_token)) return { token: b.access_token };
+    const b = (await r.json().catch(() => ({}))) as { access_token?: unknown; refresh_token?: unknown; error?: unknown };
+    const grant = grantOf(b);
+    if (r.ok && grant) return grant;
     if (typeof b.error === "string" && /^[a-z_]{1,40}$/.test(b.error)) return { error: b.error };
     throw new GitHubUserError(`GitHub answered the device login with HTTP ${r.status}`, r.status);
+  }
+
+  /** A new user token for a refresh token (GitHub Apps whose user tokens expire, after 8 hours by default); 401 when GitHub refuses it. */
+  async refresh(refreshToken: Sensitive): Promise<UserGrant> {
+    const r = await this.#fetch(`${this.o.webUrl}/login/oauth/access_token`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: this.o.clientId, client_secret: this.o.clientSecret.unwrap(), grant_type: "refresh_token", refresh_token: refreshToken.unwrap() }),
+    });
+    const b = (await r.json().catch(() => ({}))) as Record<string, unknown>;
+    const grant = grantOf(b);
+    if (!r.ok || !grant) throw new GitHubUserError(`GitHub did not renew the sign-in (${typeof b.error === "string" ? b.error.slice(0, 100) : `HTTP ${r.status}`})`, 401);
+    return grant;
   }
 
   async user(token: Sensitive): Promise<GitHubUser> {

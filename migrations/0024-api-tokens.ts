@@ -3,7 +3,8 @@ import { sql, type Kysely } from "kysely";
 /**
  * Per-user API tokens. Only the SHA-256 of a token is kept (a table dump opens nothing); the user's
  * GitHub token is sealed under a key derived from the API token itself, so berth can re-check the
- * user's permissions on GitHub only while the token is presented. Revoking deletes the row.
+ * user's permissions on GitHub only while the token is presented (its refresh token likewise, kept
+ * when the App's user tokens expire). Revoking deletes the row.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -14,6 +15,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("login", "text", (c) => c.notNull())
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("github_token_sealed", "text", (c) => c.notNull())
+    .addColumn("github_refresh_sealed", "text")
     .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn("last_used_at", "timestamptz")
     .execute();

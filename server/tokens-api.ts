@@ -103,7 +103,7 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
           }
           const token = new Sensitive(answer.token);
           const user = await users.user(token);
-          const issued = await auth.issue(user, token, b.name ?? "berth login");
+          const issued = await auth.issue(user, token, b.name ?? "berth login", answer.refreshToken ? new Sensitive(answer.refreshToken) : undefined);
           if (!issued) return sendError(res, 409, tooMany);
           log.info({ login: user.login, tokenId: issued.id }, "API token issued through a device login");
           sendJson(res, 201, { id: issued.id, name: b.name ?? "berth login", token: issued.token, login: user.login });

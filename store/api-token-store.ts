@@ -10,6 +10,7 @@ export interface NewApiToken {
   login: string;
   name: string;
   githubTokenSealed: string;
+  githubRefreshSealed?: string;
 }
 
 /** Stores a token unless its user holds MAX_TOKENS_PER_USER already (checked under a per-user lock); its id, or undefined. */
@@ -20,7 +21,7 @@ export async function insertApiToken(db: Db, t: NewApiToken): Promise<number | u
     if (Number(held.n) >= MAX_TOKENS_PER_USER) return undefined;
     const row = await tx
       .insertInto("api_tokens")
-      .values({ token_hash: t.tokenHash, github_user_id: t.githubUserId, login: t.login, name: t.name, github_token_sealed: t.githubTokenSealed })
+      .values({ token_hash: t.tokenHash, github_user_id: t.githubUserId, login: t.login, name: t.name, github_token_sealed: t.githubTokenSealed, github_refresh_sealed: t.githubRefreshSealed ?? null })
       .returning("id")
       .executeTakeFirstOrThrow();
     return row.id;
@@ -51,4 +52,9 @@ export async function touchApiToken(db: Db, id: number): Promise<void> {
     .where("id", "=", id)
     .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", sql<Date>`now() - interval '1 minute'`)]))
     .execute();
+}
+
+/** Keeps the renewed GitHub grant of a token (sealed under the token by the caller). */
+export async function resealApiToken(db: Db, id: number, githubTokenSealed: string, githubRefreshSealed: string | null): Promise<void> {
+  await db.updateTable("api_tokens").set({ github_token_sealed: githubTokenSealed, github_refresh_sealed: githubRefreshSealed }).where("id", "=", id).execute();
 }

@@ -234,6 +234,7 @@ export interface ApiTokensTable {
   login: string;
   name: string;
   github_token_sealed: string;
+  github_refresh_sealed: string | null;
   created_at: Generated<Date>;
   last_used_at: Date | null;
 }

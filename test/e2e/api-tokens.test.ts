@@ -40,11 +40,14 @@ describe("per-user API tokens and device login", () => {
     const client = new pg.Client({ connectionString: h.databaseUrl });
     await client.connect();
     await client.query("insert into apps (name, repo_full_name, repo_id, installation_id, default_branch) values ($1, $2, '4242', '77', 'main')", [h.app, repo]);
+    await client.query("insert into apps (name, repo_full_name, repo_id, installation_id, default_branch) values ($1, $2, '4343', '77', 'main')", [`${h.app}-two`, `${repo}-two`]);
+    h.github.repositories.set(`${repo}-two`, { id: 4343, defaultBranch: "main" });
     await client.end();
     h.github.people.addUser("alice", { [repo]: "write" });
     h.github.people.addUser("bob", { [repo]: "read" });
     h.github.people.addUser("carol");
     h.github.people.addUser("dave", { [repo]: "write" });
+    h.github.people.addUser("erin", { [repo]: "write", [`${repo}-two`]: "read" });
   }, 120_000);
 
   afterAll(async () => {
@@ -112,6 +115,17 @@ describe("per-user API tokens and device login", () => {
     await client.end();
     expect(JSON.stringify(rows)).not.toContain(second.token);
     expect(JSON.stringify(rows)).not.toContain("gho_fake_");
+  });
+
+  it("renews the GitHub sign-in behind a device-login token when it expires, with its refresh token", async () => {
+    const token = await tokenFor("erin");
+    expect((await api(token, "GET", `/apps/${h.app}`)).status).toBe(200);
+    h.github.people.expireTokens("erin"); // 8 hours later, for an App whose user tokens expire
+    const before = h.github.people.refreshes;
+    // An app erin's access to is not cached yet: berth asks GitHub, is refused, renews, asks again.
+    expect((await api(token, "GET", `/apps/${h.app}-two`)).status).toBe(200);
+    expect(h.github.people.refreshes).toBe(before + 1);
+    expect((await api(token, "PUT", `/apps/${h.app}-two/secrets/X`, { value: "x" })).status).toBe(403); // read only, still as erin
   });
 
   it("creates a token on the dashboard's Tokens page (shown once), which the API accepts until it is revoked there", async () => {
