@@ -11,8 +11,9 @@ import { credentials, LOGIN_COMMAND } from "./credentials.js";
 import { DEPLOY_COMMANDS } from "./deploy-commands.js";
 import { readSecret } from "./prompt.js";
 import { SERVER_COMMANDS } from "./servers-command.js";
+import { TOKEN_COMMANDS } from "./token-commands.js";
 
-export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, LOGIN_COMMAND];
+export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, ...TOKEN_COMMANDS, LOGIN_COMMAND];
 
 /** Runs one command line; the exit code: 0, 1 when the server refused, 2 for a usage mistake. */
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, stdin: () => string = () => readFileSync(0, "utf8")): Promise<number> {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -168,10 +168,22 @@ describe("per-user API tokens and device login", () => {
     const file = join(work, "berth", "credentials.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect((JSON.parse(readFileSync(file, "utf8")) as { token: string }).token).toMatch(/^berth_/);
-    const apps = spawn(process.execPath, [CLI, "apps", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let listed = "";
-    apps.stdout.on("data", (c: Buffer) => (listed += c.toString()));
-    expect(await new Promise((r) => apps.on("exit", r))).toBe(0);
-    expect((JSON.parse(listed) as { name: string }[]).map((a) => a.name)).toEqual([h.app]);
+    const cli = async (...argv: string[]): Promise<{ code: number | null; out: string }> => {
+      const c = spawn(process.execPath, [CLI, ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let text = "";
+      c.stdout.on("data", (b: Buffer) => (text += b.toString()));
+      return { code: await new Promise<number | null>((r) => c.on("exit", r)), out: text };
+    };
+    const apps = await cli("apps", "--json");
+    expect(apps.code).toBe(0);
+    expect((JSON.parse(apps.out) as { name: string }[]).map((a) => a.name)).toContain(h.app);
+    const tokens = await cli("tokens", "--json");
+    const mine = JSON.parse(tokens.out) as { id: number; name: string }[];
+    expect(mine.map((t) => t.name)).toContain(`berth CLI on ${hostname().slice(0, 40)}`);
+    const newest = Math.max(...mine.map((t) => t.id));
+    expect(await cli("tokens", "revoke", String(newest))).toEqual({ code: 0, out: `revoked token ${newest}\n` });
+    const after = await cli("apps");
+    expect(after.code).toBe(1);
+    expect(after.out).toContain("This API token is unknown or was revoked");
   }, 60_000);
 });
