@@ -84,6 +84,13 @@ export class ApiAuth {
     return dashboard ? this.#renewing(caller, () => dashboard.access(caller.viewer, app)) : "none";
   }
 
+  /** The caller's access to each app, looked up a few at a time (see DashboardAuth.accessAll). */
+  async accessAll<T extends Pick<App, "id" | "repo_full_name">>(caller: Caller, apps: T[]): Promise<Map<number, Access>> {
+    if (caller.admin) return new Map(apps.map((a) => [a.id, "admin"]));
+    const dashboard = this.dashboard;
+    return dashboard ? this.#renewing(caller, () => dashboard.accessAll(caller.viewer, apps)) : new Map();
+  }
+
   /** Whether the caller manages servers: the operator, or an admin of the account that owns the installation. */
   async installationAdmin(caller: Caller): Promise<boolean> {
     if (caller.admin) return true;

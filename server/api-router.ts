@@ -147,8 +147,7 @@ async function answer(route: ApiRoute, params: Record<string, string>, req: Inco
     }
   } catch (e) {
     if (!(e instanceof SessionEnded)) throw e;
-    res.setHeader("www-authenticate", 'Bearer realm="berth"');
-    return sendError(res, 401, "GitHub no longer accepts the sign-in behind this API token: revoke it and create a new one (log in again first).");
+    return signInEnded(res);
   }
   let body: unknown;
   const sent = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
@@ -179,5 +178,15 @@ async function answer(route: ApiRoute, params: Record<string, string>, req: Inco
       }
     }
   }
-  await route.handle({ req, res, url, params, body, caller, app: app as App, access });
+  try {
+    await route.handle({ req, res, url, params, body, caller, app: app as App, access });
+  } catch (e) {
+    if (!(e instanceof SessionEnded) || res.headersSent) throw e;
+    signInEnded(res);
+  }
+}
+
+function signInEnded(res: ServerResponse): void {
+  res.setHeader("www-authenticate", 'Bearer realm="berth"');
+  sendError(res, 401, "GitHub no longer accepts the sign-in behind this API token: revoke it and create a new one (log in again first).");
 }

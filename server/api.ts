@@ -37,7 +37,8 @@ export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiAc
       responses: { 200: json("the apps", list(APP)) },
       handle: async ({ res, caller }) => {
         const apps = await listApps(db);
-        const shown = caller.admin || !auth.dashboard ? apps : await auth.dashboard.accessAll(caller.viewer, apps).then((a) => apps.filter((x) => allows(a.get(x.id) ?? "none", "read")));
+        const access = await auth.accessAll(caller, apps);
+        const shown = apps.filter((a) => allows(access.get(a.id) ?? "none", "read"));
         sendJson(res, 200, shown.map(appJson));
       },
     },

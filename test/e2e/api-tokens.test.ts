@@ -108,6 +108,8 @@ describe("per-user API tokens and device login", () => {
     h.github.people.revokeTokens("dave");
     const ended = await api(second.token, "GET", `/apps/${h.app}`);
     expect(ended.status).toBe(401);
+    expect((await api(second.token, "GET", "/apps")).status).toBe(401); // the listing asks GitHub too, and says so
+
     // Stored: hashes only, no token and no GitHub token in the clear.
     const client = new pg.Client({ connectionString: h.databaseUrl });
     await client.connect();
