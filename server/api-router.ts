@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import type { Logger } from "../core/logger.js";
+import { Sensitive } from "../core/sensitive.js";
 import { allows, type Access } from "../github/user-client.js";
 import type { App, Db } from "../store/db.js";
 import { findAppByName } from "../store/queries.js";
@@ -121,7 +122,8 @@ export function apiRouter(routes: AnyApiRoute[], deps: { db: Db; auth: ApiAuth; 
 }
 
 async function answer(route: ApiRoute, params: Record<string, string>, req: IncomingMessage, res: ServerResponse, url: URL, deps: { db: Db; auth: ApiAuth }): Promise<void> {
-  let caller: Caller = { admin: true, login: "anonymous" };
+  // A public route's caller is nobody: a user without a GitHub sign-in, who may read and do nothing.
+  let caller: Caller = { admin: false, login: "anonymous", userId: "", tokenId: 0, viewer: { login: "anonymous", admin: false, csrf: "", idHash: "" }, apiToken: new Sensitive(""), refreshSealed: null };
   if (route.auth !== "public") {
     const c = await deps.auth.caller(req);
     if ("status" in c) {
