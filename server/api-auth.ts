@@ -72,7 +72,8 @@ export class ApiAuth {
       const viewer: Viewer = { login: row.login, admin: false, csrf: "", idHash: `api-token:${row.id}`, userId: String(row.github_user_id), token: github };
       return { admin: false, login: row.login, userId: String(row.github_user_id), tokenId: row.id, viewer, apiToken: new Sensitive(given), refreshSealed: row.github_refresh_sealed };
     }
-    if (!this.adminToken) return { status: 403, error: "The API is disabled: set BERTH_API_TOKEN on the berth server to enable it." };
+    // No admin token is set: only people's own tokens open the API.
+    if (!this.adminToken) return { status: 403, error: "This berth has no admin token (BERTH_API_TOKEN): send a token of your own (dashboard → Tokens, or berth login --github), or set BERTH_API_TOKEN on the server." };
     if (!bearerMatches(header, this.adminToken)) return { status: 401, error: "Send Authorization: Bearer <BERTH_API_TOKEN>." };
     return { admin: true, login: "operator (API token)" };
   }

@@ -9,7 +9,7 @@ const errorDoc = (description: string): ResponseDoc => ({ description, schema: E
 function routerResponses(r: AnyApiRoute): Record<number, ResponseDoc> {
   const out: Record<number, ResponseDoc> = { 405: errorDoc("another method is allowed on this path (see Allow)") };
   if (Object.values(r.params ?? {}).some((p) => p.pattern !== undefined)) out[404] = errorDoc("no such route (a path parameter of the wrong form)");
-  if (r.auth !== "public") Object.assign(out, { 401: errorDoc("no token, or an unknown one"), 403: errorDoc("the caller may not do this, or the API is disabled") });
+  if (r.auth !== "public") Object.assign(out, { 401: errorDoc("no token, or an unknown one"), 403: errorDoc("the caller may not do this, or no admin token is set and none of a person's was sent") });
   if (r.params?.app) out[404] = errorDoc("no such app, or none the caller can read");
   if ("legacy" in r) return out;
   if (r.body) Object.assign(out, { 400: errorDoc("the body breaks the schema"), 413: errorDoc(`the body is over ${r.body.maxBytes} bytes`), 415: errorDoc("the body is not application/json") });
