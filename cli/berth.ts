@@ -13,8 +13,9 @@ import { EXEC_COMMAND } from "./exec-command.js";
 import { WebSocket } from "ws";
 import { readSecret } from "./prompt.js";
 import { SERVER_COMMANDS } from "./servers-command.js";
+import { TOKEN_COMMANDS } from "./token-commands.js";
 
-export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, EXEC_COMMAND, LOGIN_COMMAND];
+export const COMMANDS: Command[] = [...APP_COMMANDS, ...DEPLOY_COMMANDS, ...SERVER_COMMANDS, ...TOKEN_COMMANDS, EXEC_COMMAND, LOGIN_COMMAND];
 
 /** Runs one command line; the exit code: 0, 1 when the server refused, 2 for a usage mistake. */
 export async function run(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, stdin: () => string = () => readFileSync(0, "utf8")): Promise<number> {

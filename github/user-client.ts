@@ -24,6 +24,27 @@ export interface GitHubUser {
   id: string;
 }
 
+/** A device login GitHub started: the user types userCode at verificationUri; berth polls with deviceCode. */
+export interface DeviceCode {
+  deviceCode: string;
+  userCode: string;
+  verificationUri: string;
+  interval: number;
+  expiresIn: number;
+}
+
+/** A user token GitHub handed out, with the refresh token that renews it when the App's user tokens expire. */
+export interface UserGrant {
+  token: string;
+  refreshToken?: string;
+}
+
+const TOKEN = /^[\w.-]{1,512}$/;
+const grantOf = (b: { access_token?: unknown; refresh_token?: unknown }): UserGrant | undefined =>
+  typeof b.access_token === "string" && TOKEN.test(b.access_token)
+    ? { token: b.access_token, ...(typeof b.refresh_token === "string" && TOKEN.test(b.refresh_token) ? { refreshToken: b.refresh_token } : {}) }
+    : undefined;
+
 /** A GitHub that answered in an unexpected way: the page says so, the log keeps the status. */
 export class GitHubUserError extends Error {
   constructor(
@@ -64,6 +85,49 @@ export class GitHubUserClient {
       throw new GitHubUserError(`GitHub did not hand out a token (${typeof body.error === "string" ? body.error.slice(0, 100) : `HTTP ${r.status}`})`, r.status);
     }
     return body.access_token;
+  }
+
+  /** Starts GitHub's device flow for the App's client id: the code the user types at verificationUri. */
+  async deviceCode(): Promise<DeviceCode> {
+    const r = await this.#fetch(`${this.o.webUrl}/login/device/code`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: this.o.clientId }),
+    });
+    const b = (await r.json().catch(() => ({}))) as Record<string, unknown>;
+    const ok = (v: unknown, re: RegExp): v is string => typeof v === "string" && re.test(v);
+    if (!r.ok || !ok(b.device_code, /^[\w-]{1,100}$/) || !ok(b.user_code, /^[A-Z0-9-]{1,20}$/) || !ok(b.verification_uri, /^https?:\/\/[\x21-\x7e]{1,300}$/)) {
+      throw new GitHubUserError(`GitHub did not start a device login (${typeof b.error === "string" ? b.error.slice(0, 100) : `HTTP ${r.status}`}); the App needs "Enable Device Flow" in its settings`, r.status);
+    }
+    const bounded = (v: unknown, min: number, max: number, d: number): number => (Number.isInteger(v) ? Math.min(max, Math.max(min, v as number)) : d);
+    return { deviceCode: b.device_code, userCode: b.user_code, verificationUri: b.verification_uri, interval: bounded(b.interval, 1, 60, 5), expiresIn: bounded(b.expires_in, 1, 3600, 900) };
+  }
+
+  /** Asks once whether the user entered the device code: their token, or what GitHub says instead (authorization_pending, slow_down, expired_token, access_denied). */
+  async deviceToken(deviceCode: string): Promise<UserGrant | { error: string }> {
+    const r = await this.#fetch(`${this.o.webUrl}/login/oauth/access_token`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: this.o.clientId, device_code: deviceCode, grant_type: "urn:ietf:params:oauth:grant-type:device_code" }),
+    });
+    const b = (await r.json().catch(() => ({}))) as { access_token?: unknown; refresh_token?: unknown; error?: unknown };
+    const grant = grantOf(b);
+    if (r.ok && grant) return grant;
+    if (typeof b.error === "string" && /^[a-z_]{1,40}$/.test(b.error)) return { error: b.error };
+    throw new GitHubUserError(`GitHub answered the device login with HTTP ${r.status}`, r.status);
+  }
+
+  /** A new user token for a refresh token (GitHub Apps whose user tokens expire, after 8 hours by default); 401 when GitHub refuses it. */
+  async refresh(refreshToken: Sensitive): Promise<UserGrant> {
+    const r = await this.#fetch(`${this.o.webUrl}/login/oauth/access_token`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: this.o.clientId, client_secret: this.o.clientSecret.unwrap(), grant_type: "refresh_token", refresh_token: refreshToken.unwrap() }),
+    });
+    const b = (await r.json().catch(() => ({}))) as Record<string, unknown>;
+    const grant = grantOf(b);
+    if (!r.ok || !grant) throw new GitHubUserError(`GitHub did not renew the sign-in (${typeof b.error === "string" ? b.error.slice(0, 100) : `HTTP ${r.status}`})`, 401);
+    return grant;
   }
 
   async user(token: Sensitive): Promise<GitHubUser> {

@@ -21,6 +21,7 @@ import * as sleep from "./0020-sleep.js";
 import * as domains from "./0021-domains.js";
 import * as protectedPreviews from "./0022-protected-previews.js";
 import * as execSessions from "./0023-exec-sessions.js";
+import * as apiTokens from "./0024-api-tokens.js";
 
 /** Every migration in order; listed statically so a bundled or compiled tree needs no directory scan. */
 export const migrations: Record<string, Migration> = {
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   "0021-domains": domains,
   "0022-protected-previews": protectedPreviews,
   "0023-exec-sessions": execSessions,
+  "0024-api-tokens": apiTokens,
 };

@@ -11,6 +11,8 @@ import { bearerMatches } from "./admin-session.js";
 import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
 import { TOKEN_HEADER } from "./preview-gate.js";
 import { sendError, sendJson, type Route } from "./respond.js";
+import type { LegacyApiRoute } from "./api-router.js";
+import { APP_PARAM, ENVIRONMENT, err, obj, str, time } from "./api-schemas.js";
 
 const PATH = /^\/api\/v1\/apps\/([a-z0-9-]{1,63})\/environments\/(production|pr-\d{1,9})\/access-token$/;
 
@@ -20,7 +22,19 @@ const PATH = /^\/api\/v1\/apps\/([a-z0-9-]{1,63})\/environments\/(production|pr-
  * the admin token, or a dashboard session with write access to the repository (a POST from a session
  * also needs its CSRF token in `X-Berth-CSRF`, so no other site can rotate it).
  */
-export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): Route {
+export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): LegacyApiRoute[] {
+  const legacy = accessTokenRoute(db, auth, o);
+  const token = obj({ app: str, environment: str, header: str, token: str, createdAt: time, access: { type: ["string", "null"], enum: ["public", "github", null] } });
+  const refusals = { 401: err("no admin token and no dashboard session"), 403: err("not a writer, or a session's POST without X-Berth-CSRF"), 404: err("no such app"), 503: err("no BERTH_SECRET_KEY to seal tokens with") };
+  const params = { app: APP_PARAM, env: ENVIRONMENT };
+  const path = "/api/v1/apps/{app}/environments/{env}/access-token";
+  return [
+    { method: "GET", path, params, auth: "write", legacy, summary: "A protected environment's machine token (made on first use), for the X-Berth-Preview-Token header", responses: { 200: { description: "the token", schema: token }, ...refusals } },
+    { method: "POST", path, params, auth: "write", legacy, summary: "Rotates a protected environment's machine token: the old one stops working at once", responses: { 201: { description: "the new token", schema: token }, ...refusals } },
+  ];
+}
+
+function accessTokenRoute(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): Route {
   return async (req, res, url) => {
     const m = PATH.exec(url.pathname);
     if (!m) return false;

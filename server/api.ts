@@ -4,12 +4,17 @@ import type { SecretBox } from "../core/secret-box.js";
 import { deleteSecret, listSecretNames, putSecret } from "../store/secret-store.js";
 import { publicName } from "../core/names.js";
 import { Sensitive } from "../core/sensitive.js";
-import { findAppByName, getDeployment, listApps, listDeployments } from "../store/queries.js";
+import { allows } from "../github/user-client.js";
+import { getDeployment, listApps, listDeployments } from "../store/queries.js";
 import { phaseTimeline } from "../store/phases.js";
-import { readJson, sendError, sendJson, type Route } from "./respond.js";
-import { apiAllowed } from "./admin-session.js";
+import { sendError, sendJson } from "./respond.js";
+import type { ApiAuth } from "./api-auth.js";
+import type { ApiRoute } from "./api-router.js";
+import { APP, APP_PARAM, DEPLOYMENT, ID_PARAM, empty, err, int, json, list, obj, str } from "./api-schemas.js";
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const SCOPE = { type: "string", enum: ["production", "previews"], description: "which value: production's (the default) or the previews'" } as const;
+const noApp = err("no such app, or none the caller can read");
 
 /** What the API does beyond reading and writing rows; absent where this process has no queues or GitHub. */
 export interface ApiActions {
@@ -18,129 +23,117 @@ export interface ApiActions {
   rollback?: (app: App, deploymentId?: number) => Promise<Deployment>;
 }
 
-/** The REST API under /api/v1, for the admin bearer token. */
-export function apiRoutes(db: Db, token: Sensitive | undefined, box?: SecretBox, actions: ApiActions = {}): Route {
-  return async (req, res, url) => {
-    if (!url.pathname.startsWith("/api/v1/") && url.pathname !== "/api/v1") return false;
-    if (!apiAllowed(req, res, token)) return true;
-    const path = url.pathname.replace(/\/+$/, "");
-    if (req.method === "GET" && path === "/api/v1/apps") {
-      const apps = await listApps(db);
-      sendJson(res, 200, apps.map(appJson));
-      return true;
-    }
-    const one = /^\/api\/v1\/apps\/([a-z0-9-]+)$/.exec(path);
-    if (one && (req.method === "GET" || req.method === "PATCH")) {
-      const app = await findAppByName(db, one[1] ?? "");
-      if (!app) {
-        sendError(res, 404, `No app named ${one[1]}; GET /api/v1/apps lists them.`);
-        return true;
-      }
-      if (req.method === "GET") {
-        sendJson(res, 200, appJson(app));
-        return true;
-      }
-      const body = (await readJson(req, 4096)) as { buildConcurrency?: unknown } | undefined;
-      const limit = body?.buildConcurrency;
-      if (!body || Object.keys(body).some((k) => k !== "buildConcurrency") || !(limit === null || (Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= 64))) {
-        sendError(res, 400, 'Send a JSON body {"buildConcurrency": N} with N from 1 to 64, or null for the server default (BERTH_APP_BUILD_CONCURRENCY).');
-        return true;
-      }
-      const updated = await db.updateTable("apps").set({ build_concurrency: limit as number | null }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
-      await actions.redispatch?.(app.id); // a raised limit starts waiting builds now, not at the next sweep
-      sendJson(res, 200, appJson(updated));
-      return true;
-    }
-    const secret = /^\/api\/v1\/apps\/([a-z0-9-]+)\/secrets(?:\/([^/]+))?$/.exec(path);
-    if (secret) {
-      const app = await findAppByName(db, secret[1] ?? "");
-      if (!app) {
-        sendError(res, 404, `No app named ${secret[1]}; GET /api/v1/apps lists them.`);
-        return true;
-      }
-      const name = secret[2] ? decodeURIComponent(secret[2]) : undefined;
-      const scopeParam = url.searchParams.get("scope") ?? "production";
-      if (scopeParam !== "production" && scopeParam !== "previews") {
-        sendError(res, 400, `scope is production (the default) or previews; got ${JSON.stringify(scopeParam)}.`);
-        return true;
-      }
-      const scope: SecretScope = scopeParam;
-      if (req.method === "GET" && !name) {
-        sendJson(res, 200, await listSecretNames(db, app.id));
-        return true;
-      }
-      if (name && !SECRET_NAME.test(name)) {
-        sendError(res, 400, `Secret names are upper case letters, digits and underscores (like DB_PASSWORD); got ${JSON.stringify(name)}.`);
-        return true;
-      }
-      if (req.method === "PUT" && name) {
-        if (!box) {
-          sendError(res, 409, "berth has no BERTH_SECRET_KEY, so it cannot store secrets encrypted: set it (openssl rand -hex 32) and restart.");
-          return true;
-        }
-        const body = (await readJson(req, 65_536)) as { value?: unknown } | undefined;
-        if (typeof body?.value !== "string") {
-          sendError(res, 400, 'Send a JSON body {"value": "..."} of at most 64 KiB.');
-          return true;
-        }
-        await putSecret(db, box, app.id, name, new Sensitive(body.value), scope);
-        res.writeHead(204).end();
-        return true;
-      }
-      if (req.method === "DELETE" && name) {
-        if (await deleteSecret(db, app.id, name, scope)) res.writeHead(204).end();
-        else sendError(res, 404, `App ${publicName(app)} has no ${scope} value of secret ${name}.`);
-        return true;
-      }
-    }
-    const rollback = /^\/api\/v1\/apps\/([a-z0-9-]+)\/rollback$/.exec(path);
-    if (rollback && req.method === "POST") {
-      const app = await findAppByName(db, rollback[1] ?? "");
-      if (!app) {
-        sendError(res, 404, `No app named ${rollback[1]}; GET /api/v1/apps lists them.`);
-        return true;
-      }
-      if (!actions.rollback) {
-        sendError(res, 409, "This berth has no GitHub App configured, so it cannot release: finish /setup first.");
-        return true;
-      }
-      const sent = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-      const parsed = await readJson(req, 4096);
-      const body = (parsed ?? {}) as { deployment?: unknown };
-      // An unreadable body must not turn into "roll back to the previous release".
-      if ((sent && parsed === undefined) || typeof body !== "object" || (body.deployment !== undefined && !Number.isInteger(body.deployment))) {
-        sendError(res, 400, 'Send an empty body for the release before the live one, or {"deployment": <id>} (ids from GET /api/v1/apps/{app}/deployments).');
-        return true;
-      }
-      try {
-        const d = await actions.rollback(app, body.deployment as number | undefined);
-        sendJson(res, 202, { id: d.id, environment: d.environment, sha: d.sha, state: d.state, image: d.image, rollbackOf: d.rollback_of });
-      } catch (e) {
-        if (!(e instanceof RollbackRefused)) throw e;
-        sendError(res, e.status, e.message);
-      }
-      return true;
-    }
-    const m = /^\/api\/v1\/apps\/([a-z0-9-]+)\/deployments(?:\/(\d+))?$/.exec(path);
-    if (req.method === "GET" && m) {
-      const app = await findAppByName(db, m[1] ?? "");
-      if (!app) {
-        sendError(res, 404, `No app named ${m[1]}; GET /api/v1/apps lists them.`);
-        return true;
-      }
-      if (m[2]) {
-        const found = await getDeployment(db, Number(m[2]));
-        if (found?.app.id === app.id) sendJson(res, 200, deploymentJson(found.deployment));
-        else sendError(res, 404, `App ${publicName(app)} has no deployment ${m[2]}; GET /api/v1/apps/${publicName(app)}/deployments lists them.`);
-        return true;
-      }
-      const rows = await listDeployments(db, app.id, Math.min(Number(url.searchParams.get("limit") ?? 50) || 50, 500));
-      sendJson(res, 200, rows.map(deploymentJson));
-      return true;
-    }
-    sendError(res, 404, `No API route ${req.method} ${path}.`);
-    return true;
+/** Apps, their secrets, deployments and rollback under /api/v1. */
+export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiActions = {}): ApiRoute[] {
+  const scopeOf = (url: URL): SecretScope | string => {
+    const s = url.searchParams.get("scope") ?? "production";
+    return s === "production" || s === "previews" ? s : `scope is production (the default) or previews; got ${JSON.stringify(s)}.`;
   };
+  const secretName = (name: string): string | undefined =>
+    SECRET_NAME.test(name) ? undefined : `Secret names are upper case letters, digits and underscores (like DB_PASSWORD); got ${JSON.stringify(name)}.`;
+  return [
+    {
+      method: "GET", path: "/api/v1/apps", auth: "read", summary: "List the apps the caller can read",
+      responses: { 200: json("the apps", list(APP)) },
+      handle: async ({ res, caller }) => {
+        const apps = await listApps(db);
+        const access = await auth.accessAll(caller, apps);
+        const shown = apps.filter((a) => allows(access.get(a.id) ?? "none", "read"));
+        sendJson(res, 200, shown.map(appJson));
+      },
+    },
+    {
+      method: "GET", path: "/api/v1/apps/{app}", auth: "read", summary: "One app", params: { app: APP_PARAM },
+      responses: { 200: json("the app", APP), 404: noApp },
+      handle: async ({ res, app }) => sendJson(res, 200, appJson(app)),
+    },
+    {
+      method: "PATCH", path: "/api/v1/apps/{app}", auth: "write", summary: "Change an app's build limit", params: { app: APP_PARAM },
+      body: {
+        schema: { type: "object", properties: { buildConcurrency: { type: ["integer", "null"], minimum: 1, maximum: 64 } }, required: ["buildConcurrency"], additionalProperties: false },
+        maxBytes: 4096,
+        example: { buildConcurrency: 2 },
+        invalid: 'Send a JSON body {"buildConcurrency": N} with N from 1 to 64, or null for the server default (BERTH_APP_BUILD_CONCURRENCY).',
+      },
+      responses: { 200: json("the changed app", APP), 400: err("not a valid limit"), 404: noApp },
+      handle: async ({ res, app, body }) => {
+        const limit = (body as { buildConcurrency: number | null }).buildConcurrency;
+        const updated = await db.updateTable("apps").set({ build_concurrency: limit }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow();
+        await actions.redispatch?.(app.id); // a raised limit starts waiting builds now, not at the next sweep
+        sendJson(res, 200, appJson(updated));
+      },
+    },
+    {
+      method: "GET", path: "/api/v1/apps/{app}/secrets", auth: "write", summary: "Names of an app's secrets (never values)", params: { app: APP_PARAM },
+      responses: { 200: json("secret names with their scopes", list({ type: "object" })), 404: noApp },
+      handle: async ({ res, app }) => sendJson(res, 200, await listSecretNames(db, app.id)),
+    },
+    {
+      method: "PUT", path: "/api/v1/apps/{app}/secrets/{name}", auth: "write", summary: "Set a secret's value", params: { app: APP_PARAM, name: { type: "string", description: "upper case letters, digits and underscores" } },
+      query: { scope: SCOPE },
+      body: { schema: { type: "object", properties: { value: { type: "string", maxLength: 65_536 } }, required: ["value"] }, maxBytes: 65_536 + 1024, example: { value: "s3cr3t" }, invalid: 'Send a JSON body {"value": "..."} of at most 64 KiB.' },
+      responses: { 204: empty("stored, encrypted"), 400: err("a bad name, scope or body"), 404: noApp, 409: err("berth has no BERTH_SECRET_KEY") },
+      handle: async ({ res, url, app, params, body }) => {
+        const scope = scopeOf(url);
+        const bad = secretName(params.name!) ?? (scope === "production" || scope === "previews" ? undefined : scope);
+        if (bad) return sendError(res, 400, bad);
+        if (!box) return sendError(res, 409, "berth has no BERTH_SECRET_KEY, so it cannot store secrets encrypted: set it (openssl rand -hex 32) and restart.");
+        await putSecret(db, box, app.id, params.name!, new Sensitive((body as { value: string }).value), scope as SecretScope);
+        res.writeHead(204).end();
+      },
+    },
+    {
+      method: "DELETE", path: "/api/v1/apps/{app}/secrets/{name}", auth: "write", summary: "Remove a secret's value", params: { app: APP_PARAM, name: { type: "string" } },
+      query: { scope: SCOPE },
+      responses: { 204: empty("removed"), 400: err("a bad name or scope"), 404: err("no such app or secret") },
+      handle: async ({ res, url, app, params }) => {
+        const scope = scopeOf(url);
+        const bad = secretName(params.name!) ?? (scope === "production" || scope === "previews" ? undefined : scope);
+        if (bad) return sendError(res, 400, bad);
+        if (await deleteSecret(db, app.id, params.name!, scope as SecretScope)) res.writeHead(204).end();
+        else sendError(res, 404, `App ${publicName(app)} has no ${scope} value of secret ${params.name}.`);
+      },
+    },
+    {
+      method: "POST", path: "/api/v1/apps/{app}/rollback", auth: "write", summary: "Release an earlier deployment again (the one before the live one by default)", params: { app: APP_PARAM },
+      body: {
+        schema: { type: "object", properties: { deployment: { type: "integer", minimum: 1 } }, additionalProperties: false },
+        maxBytes: 4096,
+        optional: true,
+        example: { deployment: 41 },
+        invalid: 'Send an empty body for the release before the live one, or {"deployment": <id>} (ids from GET /api/v1/apps/{app}/deployments).',
+      },
+      responses: { 202: json("the rollback deployment", obj({ id: int, environment: str, sha: str, state: str, image: { type: ["string", "null"] }, rollbackOf: { type: ["integer", "null"] } })), 400: err("a bad body"), 404: noApp, 409: err("nothing to roll back to, or no GitHub App") },
+      handle: async ({ res, app, body }) => {
+        if (!actions.rollback) return sendError(res, 409, "This berth has no GitHub App configured, so it cannot release: finish /setup first.");
+        try {
+          const d = await actions.rollback(app, (body as { deployment?: number } | undefined)?.deployment);
+          sendJson(res, 202, { id: d.id, environment: d.environment, sha: d.sha, state: d.state, image: d.image, rollbackOf: d.rollback_of });
+        } catch (e) {
+          if (!(e instanceof RollbackRefused)) throw e;
+          sendError(res, e.status, e.message);
+        }
+      },
+    },
+    {
+      method: "GET", path: "/api/v1/apps/{app}/deployments", auth: "read", summary: "An app's deployments, newest first", params: { app: APP_PARAM },
+      query: { limit: { type: "string", pattern: "^[0-9]{1,3}$", description: "at most this many (default 50, at most 500)" } },
+      responses: { 200: json("deployments", list(DEPLOYMENT)), 404: noApp },
+      handle: async ({ res, url, app }) => {
+        const rows = await listDeployments(db, app.id, Math.min(Number(url.searchParams.get("limit") ?? 50) || 50, 500));
+        sendJson(res, 200, rows.map(deploymentJson));
+      },
+    },
+    {
+      method: "GET", path: "/api/v1/apps/{app}/deployments/{id}", auth: "read", summary: "One deployment with its phases", params: { app: APP_PARAM, id: ID_PARAM },
+      responses: { 200: json("the deployment", DEPLOYMENT), 404: err("no such app or deployment") },
+      handle: async ({ res, app, params }) => {
+        const found = await getDeployment(db, Number(params.id));
+        if (found?.app.id === app.id) sendJson(res, 200, deploymentJson(found.deployment));
+        else sendError(res, 404, `App ${publicName(app)} has no deployment ${params.id}; GET /api/v1/apps/${publicName(app)}/deployments lists them.`);
+      },
+    },
+  ];
 }
 
 function deploymentJson(d: Deployment): Record<string, unknown> {
@@ -165,5 +158,3 @@ function deploymentJson(d: Deployment): Record<string, unknown> {
 function appJson(a: App): Record<string, unknown> {
   return { name: publicName(a), repository: a.repo_full_name, defaultBranch: a.default_branch, buildConcurrency: a.build_concurrency, archivedAt: a.archived_at, createdAt: a.created_at };
 }
-
-

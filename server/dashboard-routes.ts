@@ -9,6 +9,9 @@ import { engineOptions } from "../releaser/docker-wire.js";
 import type { App, Db, Deployment } from "../store/db.js";
 import { LOCAL_RELEASE_SERVER, findServer, openServerTls } from "../store/server-store.js";
 import { AccessCache } from "./access-cache.js";
+import { ApiAuth } from "./api-auth.js";
+import type { AnyApiRoute } from "./api-router.js";
+import { tokensPage } from "./tokens-page.js";
 import { dashboardActions } from "./dashboard-actions.js";
 import { DashboardAuth } from "./dashboard-auth.js";
 import { dashboardPages } from "./dashboard-pages.js";
@@ -45,10 +48,11 @@ export interface DashboardDeps {
 }
 
 /**
- * The dashboard's routes: `api` goes before the REST API's catch-all (the runtime logs route lives
- * under /api/v1), `pages` after it (sign-in, pages, buttons, servers, deployment pages).
+ * The dashboard's routes: `api` joins the /api/v1 table (runtime logs), `pages` are the rest (sign-in,
+ * pages, buttons, servers, tokens, deployment pages); `apiAuth` authorizes API calls with the same
+ * permission lookups and cache as the pages.
  */
-export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Route[]; pages: Route[]; auth: DashboardAuth; engineFor: (server: string) => Promise<Docker | undefined> } {
+export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: AnyApiRoute[]; pages: Route[]; apiAuth: ApiAuth; users: GitHubUserClient | undefined; auth: DashboardAuth; engineFor: (server: string) => Promise<Docker | undefined> } {
   const { db, secretBox } = deps;
   const users = config.oauth
     ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
@@ -61,9 +65,15 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Rou
   };
   const ingress = (app: string) => ({ appHost: hostnameFor(app, PRODUCTION, config.domain), addresses: config.ingressAddresses });
   const runtimeDeps = { db, instance: config.instance, engineFor, ingress };
+  const apiAuth = new ApiAuth(db, config.apiToken, auth);
+  const logs = runtimeLogRoutes({ db, instance: config.instance, auth, box: secretBox, engineFor });
   return {
-    api: [runtimeLogRoutes({ db, instance: config.instance, auth, apiToken: config.apiToken, box: secretBox, engineFor }), execWithoutUpgrade(), accessTokenRoutes(db, auth, { apiToken: config.apiToken, box: secretBox })],
+    api: [...logs.api, execWithoutUpgrade(), ...accessTokenRoutes(db, auth, { apiToken: config.apiToken, box: secretBox })],
+    apiAuth,
+    users,
     pages: [
+      logs.page,
+      tokensPage(db, auth, apiAuth),
       loginRoutes(db, auth, { publicUrl: config.publicUrl, apiToken: config.apiToken }),
       previewLoginRoutes(db, auth, (hostname) => publicUrl(hostname, config.tls, config.ingressHttpPort, config.ingressHttpsPort)),
       dashboardPages(db, auth, { configured: Boolean(config.github), githubWebUrl: config.githubWebUrl, urlFor: deps.urlFor, buildConcurrency: config.buildConcurrency, appBuildConcurrency: config.appBuildConcurrency, runtime: (app) => appRuntime(runtimeDeps, app) }),

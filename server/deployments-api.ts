@@ -1,58 +1,72 @@
 import { randomUUID } from "node:crypto";
-import type { Sensitive } from "../core/sensitive.js";
 import { PRODUCTION, publicName } from "../core/names.js";
+import { allows } from "../github/user-client.js";
 import type { Db, Deployment } from "../store/db.js";
-import { findAppByName, getDeployment } from "../store/queries.js";
-import { apiAllowed } from "./admin-session.js";
+import { getDeployment } from "../store/queries.js";
+import type { ApiAuth } from "./api-auth.js";
+import type { ApiRoute } from "./api-router.js";
+import { APP_PARAM, DEPLOYMENT_BRIEF, ID_PARAM, err, json } from "./api-schemas.js";
 import { CancelRefused, cancelDeployment } from "./cancel-deployment.js";
 import { RedeployRefused, redeploy } from "./redeploy.js";
-import { readJson, sendError, sendJson, type Route } from "./respond.js";
+import { sendError, sendJson } from "./respond.js";
 import type { WebhookDeps } from "./start-deployment.js";
 
 const brief = (d: Deployment) => ({ id: d.id, environment: d.environment, sha: d.sha, state: d.state });
+const NO_APP = "This berth has no GitHub App configured, so it cannot build: finish /setup first.";
 
 /**
- * Deployments an operator starts or stops through the API (admin bearer token):
+ * Deployments an operator starts or stops through the API:
  * `POST /api/v1/apps/{app}/deployments` with `{"environment": "production"}` builds and releases the
  * commit the environment runs again, with `"sha"` that commit instead; `POST
  * /api/v1/deployments/{id}/cancel` stops one not yet releasing. Absent deps (no GitHub App yet): 409.
  */
-export function deploymentsApiRoutes(db: Db, token: Sensitive | undefined, deps: WebhookDeps | undefined): Route {
-  return async (req, res, url) => {
-    if (req.method !== "POST") return false;
-    const path = url.pathname.replace(/\/+$/, "");
-    const create = /^\/api\/v1\/apps\/([a-z0-9-]+)\/deployments$/.exec(path);
-    const cancel = /^\/api\/v1\/deployments\/(\d{1,9})\/cancel$/.exec(path);
-    if (!create && !cancel) return false;
-    if (!apiAllowed(req, res, token)) return true;
-    const fail = (status: number, message: string): true => {
-      sendError(res, status, message);
-      return true;
-    };
-    if (!deps) return fail(409, "This berth has no GitHub App configured, so it cannot build: finish /setup first.");
-    try {
-      if (create) {
-        const app = await findAppByName(db, create[1] ?? "");
-        if (!app) return fail(404, `No app named ${create[1]}; GET /api/v1/apps lists them.`);
-        const body = ((await readJson(req, 4096)) ?? {}) as { environment?: unknown; sha?: unknown };
-        const environment = body.environment ?? PRODUCTION;
-        if (typeof body !== "object" || typeof environment !== "string" || (body.sha !== undefined && typeof body.sha !== "string")) {
-          return fail(400, 'Send {"environment": "production" | "pr-<N>"} and optionally {"sha": "<40 hex>"}.');
-        }
-        const d = await redeploy(deps, app, { environment, sha: body.sha as string | undefined, deliveryId: `api-${randomUUID()}` });
-        sendJson(res, 202, brief(d));
-        return true;
-      }
-      const found = await getDeployment(db, Number(cancel![1]));
-      if (!found) return fail(404, `No deployment ${cancel![1]}.`);
-      const d = await cancelDeployment(deps, found.app, found.deployment, "an operator (API)");
-      deps.log.info({ app: publicName(found.app), deploymentId: d.id }, "cancelled through the API");
-      sendJson(res, 202, brief(d));
-      return true;
-    } catch (e) {
-      if (!(e instanceof RedeployRefused) && !(e instanceof CancelRefused)) throw e;
-      sendError(res, e.status, e.message);
-      return true;
-    }
+export function deploymentsApiRoutes(db: Db, auth: ApiAuth, deps: WebhookDeps | undefined): ApiRoute[] {
+  const refused = (res: Parameters<typeof sendError>[0], e: unknown): void => {
+    if (!(e instanceof RedeployRefused) && !(e instanceof CancelRefused)) throw e;
+    sendError(res, e.status, e.message);
   };
+  return [
+    {
+      method: "POST", path: "/api/v1/apps/{app}/deployments", auth: "write", params: { app: APP_PARAM },
+      summary: "Build and release a commit again: the environment's live one, or the given sha",
+      body: {
+        schema: { type: "object", properties: { environment: { type: "string", maxLength: 20, description: "production (default) or pr-<N>" }, sha: { type: "string", maxLength: 40, description: "40 hex characters" } }, additionalProperties: false },
+        maxBytes: 4096,
+        optional: true,
+        example: { environment: "production" },
+        invalid: 'Send {"environment": "production" | "pr-<N>"} and optionally {"sha": "<40 hex>"}.',
+      },
+      responses: { 202: json("the new deployment, queued", DEPLOYMENT_BRIEF), 400: err("a bad body or sha"), 404: err("no such app or environment, or nothing to redeploy"), 409: err("the preview is closed, the fork commit unapproved, or no GitHub App") },
+      handle: async ({ res, app, body, caller }) => {
+        if (!deps) return sendError(res, 409, NO_APP);
+        const b = (body ?? {}) as { environment?: string; sha?: string };
+        try {
+          const d = await redeploy(deps, app, { environment: b.environment ?? PRODUCTION, sha: b.sha, deliveryId: `api-${randomUUID()}` });
+          deps.log.info({ app: publicName(app), deploymentId: d.id, by: caller.login }, "redeployed through the API");
+          sendJson(res, 202, brief(d));
+        } catch (e) {
+          refused(res, e);
+        }
+      },
+    },
+    {
+      method: "POST", path: "/api/v1/deployments/{id}/cancel", auth: "read", params: { id: ID_PARAM },
+      summary: "Cancel a deployment that is queued, waiting or building (write access to its app)",
+      responses: { 202: json("the cancelled deployment", DEPLOYMENT_BRIEF), 403: err("no write access to the app"), 404: err("no such deployment"), 409: err("it is releasing or done already, or no GitHub App") },
+      handle: async ({ res, params, caller }) => {
+        if (!deps) return sendError(res, 409, NO_APP);
+        const found = await getDeployment(db, Number(params.id));
+        const access = found ? await auth.access(caller, found.app) : "none"; // a sign-in GitHub ended: 401 from the router
+        if (!found || !allows(access, "read")) return sendError(res, 404, `No deployment ${params.id}.`);
+        if (!allows(access, "write")) return sendError(res, 403, `You can read ${publicName(found.app)}'s repository but not write to it, which cancelling needs.`);
+        try {
+          const d = await cancelDeployment(deps, found.app, found.deployment, caller.admin ? "an operator (API)" : `${caller.login} (API)`);
+          deps.log.info({ app: publicName(found.app), deploymentId: d.id }, "cancelled through the API");
+          sendJson(res, 202, brief(d));
+        } catch (e) {
+          refused(res, e);
+        }
+      },
+    },
+  ];
 }

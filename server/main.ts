@@ -35,11 +35,7 @@ import { systemResolver } from "../releaser/domain-check.js";
 import { startReconciler } from "../releaser/reconciler.js";
 import { startReleaseWorker } from "../releaser/release-worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
-import { apiRoutes } from "./api.js";
-import { serverRoutes } from "./servers-api.js";
-import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
-import { startHealthWatch } from "./health-watch.js";
-import { createHttpServer, healthRoute, probeHealth, WEBHOOK_PATH } from "./http-server.js";
+import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";
 import { LogStreams } from "./log-streams.js";
 import { dashboardRoutes, type DashboardDeps } from "./dashboard-routes.js";
@@ -47,23 +43,24 @@ import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
 import { handleInstallation, type InstallationEvent } from "./installation-handler.js";
-import { lastReceivedAt, recordDelivery, recordedDeliveries } from "../store/webhook-inbox.js";
+import { recordDelivery } from "../store/webhook-inbox.js";
 import { deliveryTopic, refusedField } from "./webhook-topic.js";
 import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 import { Metrics } from "../core/metrics.js";
 import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js";
-import { deploymentsApiRoutes } from "./deployments-api.js";
-import { moveApiRoutes } from "./move-api.js";
-import { domainRoutes } from "./domains-api.js";
 import type { WebhookDeps } from "./start-deployment.js";
 import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isMainThread } from "node:worker_threads";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
-import { sleepApiRoutes, type SleepControl } from "./sleep-api.js";
+import type { SleepControl } from "./sleep-api.js";
+import { API_VERSION, apiRoute } from "./api-table.js";
 import { execSockets } from "./exec-socket.js";
+import { startRedelivery } from "./redelivery-wiring.js";
+import { previewGateFor } from "./preview-gate.js";
+import { protectedHostnames } from "../store/preview-access-store.js";
 
 export interface StartOptions {
   /** Whether this process sends the report outbox to GitHub (the builder thread leaves it to its parent). */
@@ -71,8 +68,6 @@ export interface StartOptions {
   /** Called when a report was added and no sender of this process will see it. */
   reportAdded?: () => void;
 }
-import { previewGateFor } from "./preview-gate.js";
-import { protectedHostnames } from "../store/preview-access-store.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger, opts: StartOptions = {}): Promise<() => Promise<void>> {
@@ -185,27 +180,10 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
       stops.push(() => inbox.stop());
     }
     if (probot) {
-      // Webhooks that arrived while Postgres or Redis was down got a 5xx, and GitHub does not retry
-      // them by itself: once healthy again, berth asks GitHub to deliver them again.
-      const deliveries = new OctokitHookDeliveries(probot);
-      const asked = new Set<string>();
-      const hooksLog = log.child({ component: "redelivery" });
-      const recorded = (guids: string[]) => recordedDeliveries(db, guids);
-      const watch = startHealthWatch({
-        probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
-        onRecovered: (since) => redeliverFailed(deliveries, since, asked, hooksLog, recorded),
-        intervalMs: 1000,
-        log: hooksLog,
-      });
-      // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
-      markUnhealthy = () => watch.markUnhealthy();
-      stops.push(watch.stop);
-      // Deliveries GitHub could not make while berth was not running at all: asked for once it listens,
-      // from the newest delivery it recorded (it was up then), at most GitHub's three days back.
-      afterListen = async () => {
-        const since = Math.max((await lastReceivedAt(db))?.getTime() ?? 0, Date.now() - 3 * 86_400_000) - 60_000;
-        await redeliverFailed(deliveries, new Date(since), asked, hooksLog, recorded);
-      };
+      const redelivery = startRedelivery(probot, db, redis, log.child({ component: "redelivery" }));
+      markUnhealthy = redelivery.markUnhealthy;
+      afterListen = redelivery.afterListen;
+      stops.push(redelivery.stop);
     }
     const webhooks = config.github
       ? webhookReceiver({
@@ -219,20 +197,28 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
       : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
     const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor, sleep: sleepControl });
+    const api = apiRoute({
+      db,
+      auth: dashboard.apiAuth,
+      log: log.child({ component: "api" }),
+      box: secretBox,
+      actions: {
+        redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
+        rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
+      },
+      webhooks: webhookDeps,
+      sleep: sleepControl,
+      previewSleepAfterMs: config.previewSleepAfterMs,
+      urlFor,
+      servers: { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) },
+      users: dashboard.users,
+      version: API_VERSION,
+      extra: dashboard.api,
+    });
     server = createHttpServer(webhooks, [
       healthRoute(db, redis),
       metricsRoute(metrics, config.apiToken),
-      // Before apiRoutes, which answers 404 for every /api/v1 path it does not know.
-      serverRoutes(db, config.apiToken, secretBox, { localDocker: config.dockerHost, localOptions: dockerOptions(config.dockerHost) }),
-      deploymentsApiRoutes(db, config.apiToken, webhookDeps),
-      moveApiRoutes(db, config.apiToken, webhookDeps),
-      domainRoutes(db, config.apiToken),
-      sleepApiRoutes(db, config.apiToken, sleepControl, config.previewSleepAfterMs),
-      ...dashboard.api,
-      apiRoutes(db, config.apiToken, secretBox, {
-        redispatch: (appId) => dispatchBuilds({ db, queues, appBuildConcurrency: config.appBuildConcurrency }, appId),
-        rollback: reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined,
-      }),
+      api.route, // everything under /api/v1, from one table (server/api-table.ts)
       ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type Docker from "dockerode";
 import { PRODUCTION, publicName } from "../core/names.js";
-import type { Sensitive } from "../core/sensitive.js";
 import { allows } from "../github/user-client.js";
 import { appContainers, readLogs, type AppContainer } from "../releaser/container-logs.js";
 import type { App, Db } from "../store/db.js";
@@ -10,7 +9,8 @@ import { findAppByName } from "../store/queries.js";
 import { LOCAL_RELEASE_SERVER } from "../store/server-store.js";
 import { appRedactor } from "../store/secret-store.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { apiAllowed } from "./admin-session.js";
+import type { ApiRoute } from "./api-router.js";
+import { APP_PARAM, err } from "./api-schemas.js";
 import { SessionEnded, askToSignIn, type DashboardAuth } from "./dashboard-auth.js";
 import { sendError, type Route } from "./respond.js";
 import { sendPage } from "./html-page.js";
@@ -22,7 +22,6 @@ export interface RuntimeLogDeps {
   /** The Docker engine of a server by name (the releases' `server`); undefined when berth cannot reach it. */
   engineFor: (server: string) => Promise<Docker | undefined>;
   auth: DashboardAuth;
-  apiToken: Sensitive | undefined;
   /** Opens the app's secrets, whose values are masked in every line (as in build logs). */
   box: SecretBox | undefined;
   /** Following streams open at once, for all clients: each holds a socket and a Docker log stream per container. */
@@ -56,10 +55,10 @@ export function parseLogQuery(q: URLSearchParams): LogQuery | string {
 /**
  * Runtime logs of an app environment's containers (web, processes, services), read from Docker on
  * the server the environment runs on: `GET /api/v1/apps/{app}/logs?environment=&process=&tail=&follow=`
- * (admin bearer token) and `/apps/{app}/logs/stream` (a dashboard session that can read the app) as
+ * (an API token that can read the app) and `/apps/{app}/logs/stream` (a dashboard session that can) as
  * newline-delimited JSON, streaming while following; `/apps/{app}/logs` is the page that follows them.
  */
-export function runtimeLogRoutes(deps: RuntimeLogDeps): Route {
+export function runtimeLogRoutes(deps: RuntimeLogDeps): { api: ApiRoute[]; page: Route } {
   let following = 0;
   const maxFollowing = deps.maxFollowing ?? 64;
 
@@ -94,36 +93,57 @@ export function runtimeLogRoutes(deps: RuntimeLogDeps): Route {
     }
   };
 
-  return async (req, res, url) => {
+  const api: ApiRoute = {
+    method: "GET", path: "/api/v1/apps/{app}/logs", auth: "read", params: { app: APP_PARAM },
+    summary: "Runtime logs of an environment's containers, newline-delimited JSON, streaming while following",
+    query: {
+      environment: { type: "string", pattern: "^(production|pr-[0-9]{1,9})$", description: "production (default) or pr-<N>" },
+      process: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$", description: "web, a process type or a service; all when absent" },
+      tail: { type: "string", pattern: "^[0-9]{1,5}$", description: "lines per container from the end (default 100, at most 10000)" },
+      follow: { type: "string", enum: ["true", "false", "1", "0"], description: "keep streaming new lines" },
+    },
+    responses: {
+      200: { description: "one JSON object per line: {container, process, stream, time, line}", contentType: "application/x-ndjson" },
+      400: err("a bad query"),
+      404: err("no such app, or no such containers"),
+      429: err("too many following streams"),
+      503: err("berth cannot reach the environment's server"),
+    },
+    handle: async ({ req, res, url, app }) => {
+      const q = parseLogQuery(url.searchParams);
+      if (typeof q === "string") return sendError(res, 400, q);
+      await stream(req, res, app, q);
+    },
+  };
+
+  const page: Route = async (req, res, url) => {
     if (req.method !== "GET") return false;
-    const api = /^\/api\/v1\/apps\/([a-z0-9-]{1,63})\/logs\/?$/.exec(url.pathname);
-    const page = /^\/apps\/([a-z0-9-]{1,63})\/logs(\/stream)?$/.exec(url.pathname);
-    if (!api && !page) return false;
-    if (api && !apiAllowed(req, res, deps.apiToken)) return true;
-    const viewer = page ? await deps.auth.viewer(req) : undefined;
-    if (page && !viewer) {
+    const m = /^\/apps\/([a-z0-9-]{1,63})\/logs(\/stream)?$/.exec(url.pathname);
+    if (!m) return false;
+    const viewer = await deps.auth.viewer(req);
+    if (!viewer) {
       askToSignIn(req, res, url);
       return true;
     }
-    const name = (api ?? page)![1]!;
+    const name = m[1]!;
     const app = await findAppByName(deps.db, name);
     try {
-      if (viewer && !(app && allows(await deps.auth.access(viewer, app), "read"))) return notFound(res, name);
+      if (!(app && allows(await deps.auth.access(viewer, app), "read"))) return notFound(res, name);
     } catch (e) {
       if (!(e instanceof SessionEnded)) throw e;
       askToSignIn(req, res, url);
       return true;
     }
-    if (!app) return notFound(res, name);
     const q = parseLogQuery(url.searchParams);
     if (typeof q === "string") {
       sendError(res, 400, q);
       return true;
     }
-    if (api || page![2]) await stream(req, res, app, q);
-    else await logsPage(deps, res, app, q, viewer!);
+    if (m[2]) await stream(req, res, app, q);
+    else await logsPage(deps, res, app, q, viewer);
     return true;
   };
+  return { api: [api], page };
 }
 
 function notFound(res: ServerResponse, name: string): true {

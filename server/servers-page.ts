@@ -1,9 +1,9 @@
 import type { ServerResponse } from "node:http";
-import { sql } from "kysely";
 import type { SecretBox } from "../core/secret-box.js";
 import { checkEngine, EngineCheckError } from "../releaser/check-engine.js";
 import { engineOptions } from "../releaser/docker-wire.js";
 import type { Db } from "../store/db.js";
+import { installationAccounts } from "../store/dashboard-queries.js";
 import { LOCAL_RELEASE_SERVER, appsByServer, deleteServer, findServer, insertServer, listServers } from "../store/server-store.js";
 import { SessionEnded, askToSignIn, type DashboardAuth, type Viewer } from "./dashboard-auth.js";
 import { sendProblem } from "./login-routes.js";
@@ -16,12 +16,6 @@ export interface ServersPageOptions {
   /** BERTH_DOCKER_HOST, shown as the built-in server `local`. */
   localDocker: string;
   checkTimeoutMs?: number;
-}
-
-/** The accounts that own installed repositories: their admins manage servers. */
-async function installationAccounts(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom("apps").select(sql<string>`split_part(repo_full_name, '/', 1)`.as("owner")).distinct().execute();
-  return rows.map((r) => r.owner).slice(0, 20);
 }
 
 /**

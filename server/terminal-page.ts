@@ -1,3 +1,5 @@
+import type { ApiRoute } from "./api-router.js";
+import { APP_PARAM, err } from "./api-schemas.js";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type Docker from "dockerode";
@@ -25,12 +27,19 @@ const ASSETS: Record<string, { module: string; type: string }> = {
 const loaded = new Map<string, Buffer>();
 
 /** A plain HTTP request to the exec endpoint: 426, saying it is a WebSocket (server/exec-socket.ts answers upgrades). */
-export function execWithoutUpgrade(): Route {
-  return async (_req, res, url) => {
-    if (!/^\/api\/v1\/apps\/[a-z0-9-]{1,63}\/exec\/?$/.test(url.pathname)) return false;
-    res.setHeader("upgrade", "websocket");
-    sendError(res, 426, "exec is a WebSocket: connect with Upgrade: websocket (berth exec does), or open the terminal in the dashboard.");
-    return true;
+export function execWithoutUpgrade(): ApiRoute {
+  return {
+    method: "GET", path: "/api/v1/apps/{app}/exec", auth: "write", params: { app: APP_PARAM },
+    summary: "A shell or command in one of an environment's containers: a WebSocket (Upgrade: websocket), see the README's Exec",
+    query: {
+      environment: { type: "string", pattern: "^(production|pr-[0-9]{1,9})$", description: "production (default) or pr-<N>" },
+      container: { type: "string", description: "web, a process type or a service" },
+    },
+    responses: { 426: err("exec is a WebSocket: this request did not ask to upgrade") },
+    handle: async ({ res }) => {
+      res.setHeader("upgrade", "websocket");
+      sendError(res, 426, "exec is a WebSocket: connect with Upgrade: websocket (berth exec does), or open the terminal in the dashboard.");
+    },
   };
 }
 

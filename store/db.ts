@@ -231,10 +231,23 @@ export interface SessionsTable {
   expires_at: Date;
 }
 
+export interface ApiTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  github_user_id: string;
+  login: string;
+  name: string;
+  github_token_sealed: string;
+  github_refresh_sealed: string | null;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+}
+
 export interface Database {
   exec_sessions: ExecSessionsTable;
   preview_tokens: PreviewTokensTable;
   preview_grants: PreviewGrantsTable;
+  api_tokens: ApiTokensTable;
   domains: DomainsTable;
   placements: PlacementsTable;
   environment_sleep: EnvironmentSleepTable;
@@ -256,6 +269,7 @@ export type Release = Selectable<ReleasesTable>;
 export type Environment = Selectable<EnvironmentsTable>;
 export type Server = Selectable<ServersTable>;
 export type Session = Selectable<SessionsTable>;
+export type ApiToken = Selectable<ApiTokensTable>;
 export type Db = Kysely<Database>;
 
 /** The states in which a deployment still changes by itself; every other state is final for a viewer. */

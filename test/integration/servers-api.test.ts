@@ -13,6 +13,8 @@ import { Sensitive } from "../../core/sensitive.js";
 import { dockerOptions } from "../../releaser/docker-wire.js";
 import { createHttpServer } from "../../server/http-server.js";
 import { serverRoutes } from "../../server/servers-api.js";
+import { ApiAuth } from "../../server/api-auth.js";
+import { apiRouter } from "../../server/api-router.js";
 import { createDb, type Db } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { upsertApp } from "../../store/queries.js";
@@ -60,7 +62,9 @@ describe("POST, GET and DELETE /api/v1/servers against a real droid", () => {
     db = createDb(new Sensitive(fresh.url));
     await migrate(db);
     const local = "unix:///var/run/docker.sock";
-    api = createHttpServer(undefined, [serverRoutes(db, new Sensitive(TOKEN), box, { localDocker: local, localOptions: dockerOptions(local, {}), checkTimeoutMs: 3000 })], createLogger("silent"));
+    const routes = serverRoutes(db, box, { localDocker: local, localOptions: dockerOptions(local, {}), checkTimeoutMs: 3000 });
+    const log = createLogger("silent");
+    api = createHttpServer(undefined, [apiRouter(routes, { db, auth: new ApiAuth(db, new Sensitive(TOKEN), undefined), log })], log);
     base = `http://127.0.0.1:${await listen(api)}/api/v1`;
   });
 

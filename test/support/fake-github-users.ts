@@ -19,6 +19,10 @@ export class FakeGitHubUsers {
   signedIn: string | undefined;
   private readonly oauthCodes = new Map<string, { login: string; redirectUri: string }>();
   private readonly userTokens = new Map<string, string>();
+  /** Refresh tokens (device logins get one, as from an App whose user tokens expire) by token → login; single use. */
+  private readonly refreshTokens = new Map<string, string>();
+  /** Device logins by device code: the user code shown, and who entered it (null: refused; undefined: not yet). */
+  readonly deviceLogins = new Map<string, { userCode: string; login?: string | null; polls: number }>();
 
   constructor(private readonly repositories: ReadonlyMap<string, { id: number; defaultBranch: string }>) {}
 
@@ -42,6 +46,31 @@ export class FakeGitHubUsers {
       back.searchParams.set("state", url.searchParams.get("state") ?? "");
       res.writeHead(302, { location: back.href }).end();
       return true;
+    }
+    if (url.pathname === "/login/device/code" && req.method === "POST") {
+      if (body.client_id !== this.oauthClient.id) return send(404, { message: "unknown client_id" }), true;
+      const deviceCode = randomUUID().replace(/-/g, "");
+      const userCode = `${randomUUID().slice(0, 4)}-${randomUUID().slice(0, 4)}`.toUpperCase();
+      this.deviceLogins.set(deviceCode, { userCode, polls: 0 });
+      return send(200, { device_code: deviceCode, user_code: userCode, verification_uri: `http://${req.headers.host}/login/device`, expires_in: 900, interval: 1 }), true;
+    }
+    if (url.pathname === "/login/oauth/access_token" && req.method === "POST" && body.grant_type === "urn:ietf:params:oauth:grant-type:device_code") {
+      const login = this.deviceLogins.get(String(body.device_code));
+      if (body.client_id !== this.oauthClient.id) return send(200, { error: "incorrect_client_credentials" }), true;
+      if (!login) return send(200, { error: "expired_token" }), true;
+      login.polls++;
+      if (login.login === undefined) return send(200, { error: "authorization_pending" }), true;
+      this.deviceLogins.delete(String(body.device_code)); // one use, as on GitHub
+      if (login.login === null) return send(200, { error: "access_denied" }), true;
+      return send(200, this.grant(login.login)), true;
+    }
+    if (url.pathname === "/login/oauth/access_token" && req.method === "POST" && body.grant_type === "refresh_token") {
+      const login = this.refreshTokens.get(String(body.refresh_token));
+      this.refreshTokens.delete(String(body.refresh_token));
+      if (body.client_id !== this.oauthClient.id || body.client_secret !== this.oauthClient.secret) return send(200, { error: "incorrect_client_credentials" }), true;
+      if (!login) return send(200, { error: "bad_refresh_token" }), true;
+      this.refreshes++;
+      return send(200, this.grant(login)), true;
     }
     if (url.pathname === "/login/oauth/access_token" && req.method === "POST") {
       const grant = this.oauthCodes.get(String(body.code));
@@ -72,8 +101,31 @@ export class FakeGitHubUsers {
     return send(200, { id: repo.id, name: m[2], full_name: fullName, default_branch: repo.defaultBranch, private: true, permissions }), true;
   }
 
+  /** A user types a device login's code at /login/device (login null: they press Cancel); whether the code was known. */
+  enterDeviceCode(userCode: string, login: string | null): boolean {
+    for (const d of this.deviceLogins.values()) if (d.userCode === userCode) return (d.login = login), true;
+    return false;
+  }
+
+  /** Refresh-token grants answered so far. */
+  refreshes = 0;
+
+  private grant(login: string): Record<string, unknown> {
+    const token = `gho_fake_${randomUUID().replace(/-/g, "")}`;
+    const refresh = `ghr_fake_${randomUUID().replace(/-/g, "")}`;
+    this.userTokens.set(token, login);
+    this.refreshTokens.set(refresh, login);
+    return { access_token: token, expires_in: 28_800, refresh_token: refresh, refresh_token_expires_in: 15_897_600, token_type: "bearer", scope: "" };
+  }
+
   /** Revokes every token of a user, as when they revoke the App's authorization. */
   revokeTokens(login: string): void {
+    for (const [token, who] of this.userTokens) if (who === login) this.userTokens.delete(token);
+    for (const [token, who] of this.refreshTokens) if (who === login) this.refreshTokens.delete(token);
+  }
+
+  /** Expires a user's access tokens (8 hours on, for an App whose user tokens expire); their refresh tokens still work. */
+  expireTokens(login: string): void {
     for (const [token, who] of this.userTokens) if (who === login) this.userTokens.delete(token);
   }
 

@@ -1,0 +1,35 @@
+import type { Redis } from "ioredis";
+import type { Probot } from "probot";
+import type { Logger } from "../core/logger.js";
+import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
+import type { Db } from "../store/db.js";
+import { lastReceivedAt, recordedDeliveries } from "../store/webhook-inbox.js";
+import { startHealthWatch } from "./health-watch.js";
+import { probeHealth } from "./http-server.js";
+
+/**
+ * Webhooks GitHub could not deliver: those that arrived while Postgres or Redis was down got a 5xx, and
+ * those sent while berth was not running at all found no listener; GitHub retries neither by itself.
+ * Once healthy again (and once listening after a start), berth asks GitHub to deliver them again.
+ */
+export function startRedelivery(probot: Probot, db: Db, redis: Redis, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
+  const deliveries = new OctokitHookDeliveries(probot);
+  const asked = new Set<string>();
+  const recorded = (guids: string[]) => recordedDeliveries(db, guids);
+  const watch = startHealthWatch({
+    probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
+    onRecovered: (since) => redeliverFailed(deliveries, since, asked, log, recorded),
+    intervalMs: 1000,
+    log,
+  });
+  return {
+    // A handler that failed answered 5xx; an outage shorter than a probe interval is seen this way.
+    markUnhealthy: () => watch.markUnhealthy(),
+    // From the newest delivery berth recorded (it was up then), at most GitHub's three days back.
+    afterListen: async () => {
+      const since = Math.max((await lastReceivedAt(db))?.getTime() ?? 0, Date.now() - 3 * 86_400_000) - 60_000;
+      await redeliverFailed(deliveries, new Date(since), asked, log, recorded);
+    },
+    stop: async () => watch.stop(),
+  };
+}
