@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { publicName } from "../core/names.js";
 import type { SecretBox } from "../core/secret-box.js";
-import type { Sensitive } from "../core/sensitive.js";
 import { sameString } from "../core/session-token.js";
-import { allows } from "../github/user-client.js";
+import { allows, type Access } from "../github/user-client.js";
 import type { App, Db } from "../store/db.js";
 import { hostAccesses, previewToken, rotatePreviewToken } from "../store/preview-access-store.js";
 import { findAppByName } from "../store/queries.js";
-import { bearerMatches } from "./admin-session.js";
+import type { ApiAuth } from "./api-auth.js";
 import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
 import { TOKEN_HEADER } from "./preview-gate.js";
 import { sendError, sendJson, type Route } from "./respond.js";
@@ -22,7 +21,7 @@ const PATH = /^\/api\/v1\/apps\/([a-z0-9-]{1,63})\/environments\/(production|pr-
  * the admin token, or a dashboard session with write access to the repository (a POST from a session
  * also needs its CSRF token in `X-Berth-CSRF`, so no other site can rotate it).
  */
-export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): LegacyApiRoute[] {
+export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiAuth: ApiAuth; box: SecretBox | undefined }): LegacyApiRoute[] {
   const legacy = accessTokenRoute(db, auth, o);
   const token = obj({ app: str, environment: str, header: str, token: str, createdAt: time, access: { type: ["string", "null"], enum: ["public", "github", null] } });
   const refusals = { 401: err("no admin token and no dashboard session"), 403: err("not a writer, or a session's POST without X-Berth-CSRF"), 404: err("no such app"), 503: err("no BERTH_SECRET_KEY to seal tokens with") };
@@ -34,14 +33,14 @@ export function accessTokenRoutes(db: Db, auth: DashboardAuth, o: { apiToken: Se
   ];
 }
 
-function accessTokenRoute(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive | undefined; box: SecretBox | undefined }): Route {
+function accessTokenRoute(db: Db, auth: DashboardAuth, o: { apiAuth: ApiAuth; box: SecretBox | undefined }): Route {
   return async (req, res, url) => {
     const m = PATH.exec(url.pathname);
     if (!m) return false;
     if (req.method !== "GET" && req.method !== "POST") return void sendError(res, 405, "GET shows the access token; POST rotates it."), true;
     const [, appName = "", environment = ""] = m;
     const app = await findAppByName(db, appName);
-    const allowed = await mayManage(req, res, auth, o.apiToken, app);
+    const allowed = await mayManage(req, res, auth, o.apiAuth, app);
     if (allowed !== true) return true;
     if (!app) return void sendError(res, 404, `No app named ${appName}; GET /api/v1/apps lists them.`), true;
     if (!o.box) return void sendError(res, 503, "Access tokens are kept sealed under BERTH_SECRET_KEY: set it on the berth server."), true;
@@ -61,12 +60,24 @@ function accessTokenRoute(db: Db, auth: DashboardAuth, o: { apiToken: Sensitive 
   };
 }
 
-/** The admin bearer token, or a signed-in writer of the app's repository; otherwise answers and returns false. */
-async function mayManage(req: IncomingMessage, res: ServerResponse, auth: DashboardAuth, apiToken: Sensitive | undefined, app: App | undefined): Promise<boolean> {
+/** A bearer token (the admin's, or a writer's own), or a signed-in writer of the app's repository; otherwise answers and returns false. */
+async function mayManage(req: IncomingMessage, res: ServerResponse, auth: DashboardAuth, apiAuth: ApiAuth, app: App | undefined): Promise<boolean> {
   if (req.headers.authorization) {
-    if (apiToken && bearerMatches(req.headers.authorization, apiToken)) return true;
-    res.setHeader("www-authenticate", 'Bearer realm="berth"');
-    sendError(res, 401, "Send Authorization: Bearer <BERTH_API_TOKEN>, or sign in to the dashboard as a writer of the repository.");
+    // The admin token, or a person's own API token with their GitHub permissions (as every API route).
+    const caller = await apiAuth.caller(req);
+    if ("status" in caller) {
+      res.setHeader("www-authenticate", 'Bearer realm="berth"');
+      return void sendError(res, caller.status, caller.error), false;
+    }
+    let access: Access = "none";
+    try {
+      access = app ? await apiAuth.access(caller, app) : "none";
+    } catch (e) {
+      if (!(e instanceof SessionEnded)) throw e;
+      return void sendError(res, 401, "GitHub no longer accepts this token's sign-in: run berth login again."), false;
+    }
+    if (allows(access, "write")) return true;
+    sendError(res, app && allows(access, "read") ? 403 : 404, app && allows(access, "read") ? "Only writers of the repository see its access tokens." : "No such app.");
     return false;
   }
   const viewer = await auth.viewer(req);

@@ -68,7 +68,7 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Any
   const apiAuth = new ApiAuth(db, config.apiToken, auth);
   const logs = runtimeLogRoutes({ db, instance: config.instance, auth, box: secretBox, engineFor });
   return {
-    api: [...logs.api, execWithoutUpgrade(), ...accessTokenRoutes(db, auth, { apiToken: config.apiToken, box: secretBox })],
+    api: [...logs.api, execWithoutUpgrade(), ...accessTokenRoutes(db, auth, { apiAuth, box: secretBox })],
     apiAuth,
     users,
     pages: [

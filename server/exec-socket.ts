@@ -4,12 +4,11 @@ import type Docker from "dockerode";
 import { WebSocketServer, type WebSocket } from "ws";
 import { publicName } from "../core/names.js";
 import type { Logger } from "../core/logger.js";
-import type { Sensitive } from "../core/sensitive.js";
 import { allows } from "../github/user-client.js";
 import { appContainers } from "../releaser/container-logs.js";
 import type { Db } from "../store/db.js";
 import { findAppByName } from "../store/queries.js";
-import { bearerMatches } from "./admin-session.js";
+import type { ApiAuth } from "./api-auth.js";
 import { SessionEnded, type DashboardAuth } from "./dashboard-auth.js";
 import { parseExecQuery, pickContainer, sameOrigin } from "./exec-request.js";
 import { bridgeExec, type ExecBridgeLimits, type ExecEnd } from "./exec-bridge.js";
@@ -34,7 +33,8 @@ export interface ExecDeps {
   instance: string;
   /** BERTH_PUBLIC_URL: a browser's upgrade must come from a page of this origin. */
   publicUrl: string;
-  apiToken: Sensitive | undefined;
+  /** Bearer tokens: the admin token, or a person's own API token. */
+  apiAuth: ApiAuth;
   auth: DashboardAuth;
   /** The Docker engine of a server by name; undefined when berth cannot reach it. */
   engineFor: (server: string) => Promise<Docker | undefined>;
@@ -76,9 +76,16 @@ export function execSockets(deps: ExecDeps): { upgrade: (req: IncomingMessage, s
   const writer = async (req: IncomingMessage, appName: string): Promise<{ who: string; app: NonNullable<Awaited<ReturnType<typeof findAppByName>>> }> => {
     const app = await findAppByName(deps.db, appName);
     if (req.headers.authorization !== undefined) {
-      if (!deps.apiToken || !bearerMatches(req.headers.authorization, deps.apiToken)) throw new Refused(401, "Send Authorization: Bearer <BERTH_API_TOKEN>.");
-      if (!app) throw new Refused(404, `No app named ${appName}; GET /api/v1/apps lists them.`);
-      return { who: "admin token", app };
+      // The admin token, or a person's own API token with their GitHub permissions (as every API route).
+      const caller = await deps.apiAuth.caller(req);
+      if ("status" in caller) throw new Refused(caller.status, caller.error);
+      const access = app ? await deps.apiAuth.access(caller, app).catch((e: unknown) => {
+        if (e instanceof SessionEnded) throw new Refused(401, "GitHub no longer accepts this token's sign-in: run berth login again.");
+        throw e;
+      }) : "none";
+      if (!app || !allows(access, "read")) throw new Refused(404, `No app named ${appName}, or none you can read; GET /api/v1/apps lists them.`);
+      if (!allows(access, "write")) throw new Refused(403, `A terminal needs write access to ${app.repo_full_name}; your GitHub account can only read it.`);
+      return { who: caller.admin ? "admin token" : `${caller.login} (API token)`, app };
     }
     const viewer = await deps.auth.viewer(req);
     if (!viewer) throw new Refused(401, "Sign in first: open / and log in with GitHub, or send the admin bearer token.");

@@ -222,7 +222,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
       ...dashboard.pages,
       ...(probot ? [] : [setupRoutes({ publicUrl: config.publicUrl, githubWebUrl: config.githubWebUrl, githubApiUrl: config.githubApiUrl, envFile: join(config.dataDir, APP_FILE), log })]),
     ], log, metrics);
-    const exec = execSockets({ db, log, instance: config.instance, publicUrl: config.publicUrl, apiToken: config.apiToken, auth: dashboard.auth, engineFor: dashboard.engineFor });
+    const exec = execSockets({ db, log, instance: config.instance, publicUrl: config.publicUrl, apiAuth: dashboard.apiAuth, auth: dashboard.auth, engineFor: dashboard.engineFor });
     server.on("upgrade", exec.upgrade);
     closeExec = exec.close;
     await new Promise<void>((resolve) => server?.listen(config.port, config.host, resolve));

@@ -4,6 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
+import { execOnce, execUrl } from "../support/exec-client.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { waitFor } from "../support/services.js";
 
@@ -89,6 +90,19 @@ describe("per-user API tokens and device login", () => {
     expect((await api(alice, "GET", "/servers")).status).toBe(200);
     // The admin token belongs to nobody: it has no tokens of its own.
     expect((await api(ADMIN_TOKEN, "GET", "/tokens")).status).toBe(403);
+  });
+
+  it("opens exec and the preview access token by the person's own permission, as every API route", async () => {
+    const [alice, bob, carol] = [await tokenFor("alice"), await tokenFor("bob"), await tokenFor("carol")];
+    const exec = (token: string) => execOnce(execUrl(h.berth.url, h.app, { environment: "production", cmd: "true" }), { authorization: `Bearer ${token}` });
+    // A writer passes the check and finds no container (production runs nothing yet); a reader may not; a stranger sees no app.
+    expect((await exec(alice)).status).toBe(404);
+    expect([(await exec(bob)).status, (await exec(carol)).status, (await exec("berth_" + "x".repeat(43))).status]).toEqual([403, 404, 401]);
+    const tokenOf = (token: string) => api(token, "GET", `/apps/${h.app}/environments/production/access-token`);
+    const shown = await tokenOf(alice);
+    expect(shown.status).toBe(200);
+    expect(((await shown.json()) as { token: string }).token).toMatch(/\S{20,}/);
+    expect([(await tokenOf(bob)).status, (await tokenOf(carol)).status]).toEqual([403, 404]);
   });
 
   it("lists, creates (bounded) and revokes a user's tokens; a revoked token and a GitHub-revoked sign-in stop working", async () => {
