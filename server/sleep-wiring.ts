@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
@@ -47,7 +48,7 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
   };
   const address = async (): Promise<string | undefined> => {
     const at = await gateway();
-    return at ? waker.listen(at) : undefined;
+    return at ? waker.listen(at, wakerPort(w.config.instance)) : undefined;
   };
   const sleeper: Sleeper = new Sleeper({
     db: w.db,
@@ -63,7 +64,19 @@ export function startSleep(w: SleepWiring): { sleeper: Sleeper; stop: () => Prom
     onWoken: (trigger, seconds) => w.metrics.woke(trigger, seconds),
   });
   w.proxy.overlay = sleeper.overlay;
+  // Listening at once, on the port routes already name, serves sleeping hostnames from the first second
+  // after a restart; on a fresh host the proxy's network does not exist yet and the first route listens.
+  void address().catch((err: unknown) => w.log.warn({ err }, "the waker could not listen yet; it will when a route needs it"));
   return { sleeper, stop: () => waker.close(), address };
+}
+
+/**
+ * The waker's port on the proxy network's gateway: the same for an installation on every start (from
+ * its instance name, so two installations on one host differ), in 20000–29999, below Linux's ephemeral
+ * ports (32768 up), which outgoing connections take.
+ */
+export function wakerPort(instance: string): number {
+  return 20_000 + (createHash("sha256").update(instance).digest().readUInt32BE(0) % 10_000);
 }
 
 /**

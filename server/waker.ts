@@ -66,21 +66,37 @@ export class Waker {
     });
   }
 
-  /** Listens on the given address (the proxy network's gateway) once; resolves `address:port` for the proxy's route. */
-  listen(address: string): Promise<string> {
-    this.#listening ??= new Promise<string>((resolve, reject) => {
+  /**
+   * Listens on the given address (the proxy network's gateway) once; resolves `address:port` for the
+   * proxy's route. The preferred port first: the same one every start, so the routes berth wrote before a
+   * restart (sleeping hostnames, the TLS ask, the preview gate) reach the new process at once rather than
+   * after the first reconciler pass rewrites them; any free port when it is taken.
+   */
+  listen(address: string, preferredPort = 0): Promise<string> {
+    this.#listening ??= this.#bind(address, preferredPort)
+      .catch((e: unknown) => {
+        if (preferredPort === 0 || (e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+        this.log.warn({ address, port: preferredPort }, "the waker's usual port is taken; listening on another, which routes get at the next pass");
+        return this.#bind(address, 0);
+      })
+      .catch((e: unknown) => {
+        this.#listening = undefined;
+        throw e;
+      });
+    return this.#listening;
+  }
+
+  #bind(address: string, port: number): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(0, address, () => {
+      this.#server.listen(port, address, () => {
+        this.#server.off("error", reject);
         const a = this.#server.address() as AddressInfo;
         this.#address = a.address;
         this.log.info({ address: a.address, port: a.port }, "waker listening for sleeping environments");
         resolve(`${a.address}:${a.port}`);
       });
-    }).catch((e: unknown) => {
-      this.#listening = undefined;
-      throw e;
     });
-    return this.#listening;
   }
 
   async close(): Promise<void> {

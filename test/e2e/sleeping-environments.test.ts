@@ -123,6 +123,19 @@ describe("sleeping environments", () => {
     expect(await metric('berth_environment_wakes_total{trigger="api"}')).toBe(1);
   }, 60_000);
 
+  it("wakes on the first request right after berth restarts, before any reconciler pass rewrote a route", async () => {
+    if ((await state()) !== "sleeping") expect((await api("POST", `/environments/pr-${PR}/sleep`)).status).toBe(200);
+    h.env.BERTH_RECONCILE_INTERVAL = "600"; // the first pass then comes 5 s after the start
+    try {
+      await h.restart();
+      const r = await getVia(h.ingressPort, host);
+      expect(`${r.status} ${r.body}`).toBe("200 awake and well\n");
+    } finally {
+      h.env.BERTH_RECONCILE_INTERVAL = "1";
+      await h.restart();
+    }
+  }, 90_000);
+
   it("stays awake while requests keep coming (idle time read from the proxy's access log)", async () => {
     if ((await state()) !== "live") await api("POST", `/environments/pr-${PR}/wake`);
     const start = Date.now();
