@@ -14,6 +14,8 @@ export interface IngressTarget {
   domain: string;
   /** BERTH_INGRESS_ADDRESSES: A/AAAA records must all be among them. */
   addresses: readonly string[];
+  /** Hostnames berth serves itself outside BERTH_DOMAIN (BERTH_PUBLIC_URL's): never an app's domain. */
+  reserved?: readonly string[];
 }
 
 /** How long one domain's lookups may take in all. */
@@ -27,6 +29,11 @@ const bare = (name: string): string => name.toLowerCase().replace(/\.$/, "");
  */
 export async function checkDomain(name: string, target: IngressTarget, dns: DomainResolver): Promise<{ verified: true } | { verified: false; problem: string }> {
   const under = (host: string): boolean => host === bare(target.domain) || host.endsWith(`.${bare(target.domain)}`);
+  // berth's own names: BERTH_DOMAIN and every app and preview hostname under it, and berth's own host.
+  // Routed as an app's domain, such a name would share (or take) that host's traffic and cookies.
+  if (under(bare(name)) || (target.reserved ?? []).includes(bare(name))) {
+    return { verified: false, problem: `${name} is a hostname berth serves itself (BERTH_DOMAIN ${target.domain}, its apps and previews, or berth's own): it cannot be an app's custom domain.` };
+  }
   const want = target.addresses.length > 0
     ? `a CNAME record ${name} → ${target.appHost} (or, for an apex domain, A/AAAA records to ${target.addresses.join(", ")})`
     : `a CNAME record ${name} → ${target.appHost}`;

@@ -10,6 +10,8 @@ export interface DomainDeps {
   resolver: DomainResolver;
   domain: string;
   ingressAddresses: readonly string[];
+  /** berth's own hostname (BERTH_PUBLIC_URL's), when the proxy routes it. */
+  reserved?: readonly string[];
 }
 
 /** At most this many domains are looked up at once in a reconciler pass. */
@@ -19,6 +21,7 @@ const targetOf = (deps: DomainDeps, app: { name: string; public_name: string | n
   appHost: hostnameFor(publicName(app), PRODUCTION, deps.domain),
   domain: deps.domain,
   addresses: deps.ingressAddresses,
+  reserved: deps.reserved,
 });
 
 /**

@@ -85,12 +85,15 @@ async function mayManage(req: IncomingMessage, res: ServerResponse, auth: Dashbo
   if (req.method === "POST" && !sameString(String(req.headers["x-berth-csrf"] ?? ""), viewer.csrf)) {
     return void sendError(res, 403, "A POST from a dashboard session needs the page's CSRF token in X-Berth-CSRF."), false;
   }
+  let access: Access = "none";
   try {
-    if (app && allows(await auth.access(viewer, app), "write")) return true;
+    access = app ? await auth.access(viewer, app) : "none";
   } catch (e) {
     if (!(e instanceof SessionEnded)) throw e;
     return void sendError(res, 401, "Your GitHub sign-in ended; sign in to the dashboard again."), false;
   }
-  sendError(res, app ? 403 : 404, app ? "Only writers of the repository see its access tokens." : "No such app.");
+  if (allows(access, "write")) return true;
+  // Someone who cannot read the repository learns nothing of the app, not even that it exists.
+  sendError(res, allows(access, "read") ? 403 : 404, allows(access, "read") ? "Only writers of the repository see its access tokens." : "No such app.");
   return false;
 }

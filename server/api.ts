@@ -48,7 +48,7 @@ export function appRoutes(db: Db, auth: ApiAuth, box?: SecretBox, actions: ApiAc
       handle: async ({ res, app }) => sendJson(res, 200, appJson(app)),
     },
     {
-      method: "PATCH", path: "/api/v1/apps/{app}", auth: "write", summary: "Change an app's build limit", params: { app: APP_PARAM },
+      method: "PATCH", path: "/api/v1/apps/{app}", auth: "installation", summary: "Change an app's build limit (it draws on every app's build capacity: installation admins only)", params: { app: APP_PARAM },
       body: {
         schema: { type: "object", properties: { buildConcurrency: { type: ["integer", "null"], minimum: 1, maximum: 64 } }, required: ["buildConcurrency"], additionalProperties: false },
         maxBytes: 4096,

@@ -92,7 +92,12 @@ export function bridgeExec(
     touch();
     if (isBinary) {
       bytesIn += data.length;
-      if (!stream.destroyed && stream.writable) stream.write(data);
+      // Docker reads slower than a client can send: stop reading the socket until it drained, so
+      // input waits in TCP buffers, not in berth's memory.
+      if (!stream.destroyed && stream.writable && !stream.write(data)) {
+        ws.pause();
+        stream.once("drain", () => ws.resume());
+      }
       return;
     }
     const control = parseControl(data.toString("utf8"));

@@ -72,9 +72,10 @@ export function schemaError(schema: JsonSchema, value: unknown, path = "body"): 
     const o = value as Record<string, unknown>;
     const keys = Object.keys(o);
     if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) return `${path}: expected at most ${schema.maxProperties} keys`;
-    for (const k of schema.required ?? []) if (!(k in o)) return `${path}.${k}: required`;
+    for (const k of schema.required ?? []) if (!Object.hasOwn(o, k)) return `${path}.${k}: required`;
     for (const k of keys) {
-      const sub = schema.properties?.[k];
+      // Own keys only: "__proto__" or "constructor" must not find Object.prototype's.
+      const sub = schema.properties && Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
       if (sub) {
         const e = schemaError(sub, o[k], `${path}.${k}`);
         if (e) return e;

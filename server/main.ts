@@ -53,6 +53,7 @@ import type { WebhookDeps } from "./start-deployment.js";
 import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isMainThread } from "node:worker_threads";
+import type { Duplex } from "node:stream";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
 import type { SleepControl } from "./sleep-api.js";
@@ -132,7 +133,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
     const settings = { domain, tls, ingressHttpPort, ingressHttpsPort, healthTimeoutMs, drainMs, keepImages, appLimits };
     // The proxy on berth's own host is every hostname's front door: "first served" is timed through it.
     const served = ingressProbe({ address: "127.0.0.1", tls: config.tls, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort });
-    const domains = { resolver: systemResolver(config.dnsServer), domain: config.domain, ingressAddresses: config.ingressAddresses };
+    const domains = { resolver: systemResolver(config.dnsServer), domain: config.domain, ingressAddresses: config.ingressAddresses, reserved: [proxiedHostname(config.publicUrl)].filter((h): h is string => Boolean(h)) };
     const releases = startReleaseWorker({ db, host, proxy, fleet, registry: config.registry, domains, reporter, settings, secretBox, log: releaseLog, served }, newRedis());
     observeReleases(releases, db, metrics);
     workers.push(releases);
@@ -141,7 +142,13 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
     // Sleeping environments: the proxy's route overlay, the waker and the reconciler's sleep step.
     // berth's own hostname (BERTH_PUBLIC_URL's) is served through the proxy too, on the waker's listener.
     const selfHost = proxiedHostname(config.publicUrl);
-    const self = selfHost ? { hostname: selfHost, handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()) } : undefined;
+    const self = selfHost
+      ? {
+          hostname: selfHost,
+          handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()),
+          upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => (server ? void server.emit("upgrade", req, socket, head) : void socket.destroy()),
+        }
+      : undefined;
     // Protected environments: the front door asks the gate, on the waker's listener, before it answers.
     const gate = previewGateFor(config, db, releaseLog).handle;
     const sleep = startSleep({ db, docker, host, proxy, config, reporter, metrics, log: releaseLog, knows: (hostname) => knownHostname(db, hostname), self, gate });

@@ -26,9 +26,9 @@ export function previewLoginRoutes(db: Db, auth: DashboardAuth, originOf: (hostn
     const hostname = (url.searchParams.get("host") ?? "").toLowerCase();
     const next = previewNext(url.searchParams.get("next"));
     const host = HOSTNAME.test(hostname) ? (await hostAccesses(db, { hostname }))[0] : undefined;
-    if (!host) return void sendProblem(res, 404, "berth serves no app at that address (any more)."), true;
-    const back = `${originOf(host.hostname)}${next}`;
-    if (host.access === "public") return void redirect(res, back), true;
+    // Only protected hosts: a public one needs no login, and redirecting to any app host from berth's
+    // own origin would lend berth's address to a link into a fork's preview.
+    if (!host || host.access !== "github") return void sendProblem(res, 404, "berth serves no protected preview at that address (any more)."), true;
     const viewer = await auth.viewer(req);
     const self = (url.pathname + url.search).slice(0, 512);
     const signIn = `${auth.o.users ? "/login" : "/"}?next=${encodeURIComponent(self)}`;

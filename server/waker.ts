@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.js";
 import type { IngressAddress } from "../releaser/served-probe.js";
 import type { WakeOutcome } from "../releaser/sleep.js";
@@ -25,7 +26,7 @@ export interface WakerOptions {
   /** Caddy's on-demand TLS ask: whether berth serves a hostname (only those get a certificate). */
   knows?: (hostname: string) => Promise<boolean>;
   /** berth's own hostname (BERTH_PUBLIC_URL's), routed here by the proxy and handed to berth's HTTP server. */
-  self?: { hostname: string; handle: (req: IncomingMessage, res: ServerResponse) => void };
+  self?: { hostname: string; handle: (req: IncomingMessage, res: ServerResponse) => void; upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void };
   /** The proxy's forward_auth for protected environments (server/preview-gate.ts), asked on this address. */
   gate?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
@@ -63,6 +64,13 @@ export class Waker {
         if (!res.headersSent) unavailable(res, "berth could not wake this app; try again shortly.");
         else res.destroy();
       });
+    });
+    // berth's own hostname takes WebSockets too (the exec terminal); nothing else upgrades here.
+    this.#server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const hostname = (req.headers.host ?? "").toLowerCase().replace(/:\d+$/, "");
+      const self = this.options.self;
+      if (self?.upgrade && hostname === self.hostname) self.upgrade(req, socket, head);
+      else socket.destroy();
     });
   }
 

@@ -35,8 +35,12 @@ export async function hostAccesses(db: Db, where: { hostname?: string; appId?: n
   for (const r of await q.execute()) {
     const access = accessFor(r.manifest, { environment: r.environment, private: r.private, untrusted: Boolean(r.fork || r.author_bot) });
     const base = { appId: r.appId, repoFullName: r.repo, environment: r.environment, access };
-    out.set(r.hostname, { hostname: r.hostname, ...base });
-    if (r.domain) out.set(r.domain, { hostname: r.domain, ...base });
+    // Two rows for one hostname (which checkDomain keeps from happening) never make it less protected.
+    const keep = (name: string): void => {
+      if (out.get(name)?.access !== "github") out.set(name, { hostname: name, ...base });
+    };
+    keep(r.hostname);
+    if (r.domain) keep(r.domain);
   }
   const all = [...out.values()];
   return hostname === undefined ? all : all.filter((h) => h.hostname === hostname);

@@ -4,6 +4,8 @@ import type { PreviewGrantsTable } from "./preview-tables.js";
 
 /** Login tickets not yet redeemed, over all hostnames; past this, new logins wait (503) until some expire. */
 export const MAX_OPEN_TICKETS = 10_000;
+/** Login tickets one GitHub user may have open: one reader cannot use up everyone's. */
+export const MAX_OPEN_TICKETS_PER_USER = 20;
 /** Preview sessions kept; past this the oldest are dropped (their browsers log in again). */
 export const MAX_PREVIEW_SESSIONS = 100_000;
 
@@ -25,8 +27,12 @@ const expiresIn = (ms: number) => sql<Date>`now() + ${`${Math.round(ms)} millise
 /** Records a login ticket; false when too many are open (expired ones are swept first). */
 export async function createTicket(db: Db, t: NewGrant): Promise<boolean> {
   await db.deleteFrom("preview_grants").where("expires_at", "<", sql<Date>`now()`).execute();
-  const open = await db.selectFrom("preview_grants").select((eb) => eb.fn.countAll<string>().as("n")).where("kind", "=", "ticket").executeTakeFirstOrThrow();
-  if (Number(open.n) >= MAX_OPEN_TICKETS) return false;
+  const open = await db
+    .selectFrom("preview_grants")
+    .select((eb) => [eb.fn.countAll<string>().as("n"), eb.fn.sum<string>(eb.case().when("login", "=", t.login).then(1).else(0).end()).as("mine")])
+    .where("kind", "=", "ticket")
+    .executeTakeFirstOrThrow();
+  if (Number(open.n) >= MAX_OPEN_TICKETS || Number(open.mine ?? 0) >= MAX_OPEN_TICKETS_PER_USER) return false;
   await db.insertInto("preview_grants").values(row("ticket", t)).execute();
   return true;
 }

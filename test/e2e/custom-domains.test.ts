@@ -70,6 +70,19 @@ describe("custom domains, routed once their DNS points at berth", () => {
     await waitFor("api.shop.test no longer routed", async () => (await getVia(h.ingressPort, "api.shop.test")).status === 404, 30_000, 100);
   });
 
+  it("never routes a hostname berth serves itself (another app's, a preview's, BERTH_DOMAIN's) as a custom domain", async () => {
+    const domain = h.host.split(".").slice(1).join(".");
+    const victim = `victim-pr-3.${domain}`;
+    await dns.set({ [victim]: "127.0.0.1", "shop.test": "10.9.9.9", "www.shop.test": "127.0.0.1" });
+    const post = await fetch(`${h.berth.url}/api/v1/apps/${h.app}/domains`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ name: victim }) });
+    expect(post.status).toBe(201);
+    const listed = async () => ((await api("/domains")) as { name: string; state: string; problem: string | null }[]).find((d) => d.name === victim);
+    await waitFor("the claim checked", async () => (await listed())?.problem?.includes("berth serves itself") === true, 30_000, 200);
+    expect((await listed())?.state).toBe("pending");
+    expect((await getVia(h.ingressPort, victim)).status).toBe(404);
+    await fetch(`${h.berth.url}/api/v1/apps/${h.app}/domains/${victim}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  });
+
   it("refuses hostile domains and placements in berth.yaml with the reason, and production keeps serving", async () => {
     const yaml = "domains: ['*.evil.test', '../../etc', { name: a.test, redirect_to: 'evil.test/x' }]\nplacement: { server: '../etc', labels: { 'a b': c } }\n";
     const sha = h.repo.commit({ ...staticSite("never served\n"), "berth.yaml": yaml }, "hostile");

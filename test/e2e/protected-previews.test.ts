@@ -146,6 +146,9 @@ describe("protected previews", () => {
     expect(rotated.body.token).not.toBe(token);
     expect((await anonymous(2, "/", { "x-berth-preview-token": token })).status).toBe(401);
     expect((await anonymous(2, "/", { "x-berth-preview-token": String(rotated.body.token) })).status).toBe(200);
+    // berth's login route leads only to protected hosts: never from berth's origin to a public app.
+    const toPublic = await fetch(`${h.berth.url}/preview-login?host=${h.host}&next=/`, { redirect: "manual" }); // production: public
+    expect(toPublic.status).toBe(404);
     // Without credentials the API shows no token.
     expect((await fetch(`${h.berth.url}/api/v1/apps/${h.app}/environments/pr-2/access-token`)).status).toBe(401);
   });

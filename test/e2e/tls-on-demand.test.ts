@@ -3,7 +3,9 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDns, type TestDns } from "../support/dnsmasq.js";
 import { staticSite } from "../support/git-repo.js";
-import { startHarness, type Harness } from "../support/harness.js";
+import type { ClientOptions } from "ws";
+import { execOnce, execUrl } from "../support/exec-client.js";
+import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { completedCheck } from "../support/harness-queries.js";
 import { freePort, waitFor } from "../support/services.js";
 
@@ -79,5 +81,9 @@ describe("HTTPS on demand through the proxy", () => {
     const r = await httpsGet(httpsPort, self, "/healthz");
     expect(r).toMatchObject({ status: 200 });
     expect("body" in r ? r.body : "").toContain('"postgres"');
+    // WebSockets too: the exec terminal, upgraded through the proxy and the waker's listener.
+    const url = execUrl(`https://127.0.0.1:${httpsPort}`, h.app, { environment: "production", tty: "false", cmd: ["echo", "via-the-proxy"] });
+    const ran = await execOnce(url, { authorization: `Bearer ${ADMIN_TOKEN}`, host: `${self}:${httpsPort}` }, "", 30_000, { servername: self, rejectUnauthorized: false } as ClientOptions);
+    expect([ran.status, ran.stdout.trim(), ran.code]).toEqual([101, "via-the-proxy", 0]);
   });
 });

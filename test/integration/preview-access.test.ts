@@ -4,7 +4,7 @@ import { Sensitive } from "../../core/sensitive.js";
 import { createDb, type Db } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
 import { hostAccesses, previewToken, previewTokenMatches, rotatePreviewToken } from "../../store/preview-access-store.js";
-import { createPreviewSession, createTicket, findPreviewSession, redeemTicket } from "../../store/preview-grant-store.js";
+import { createPreviewSession, createTicket, findPreviewSession, MAX_OPEN_TICKETS_PER_USER, redeemTicket } from "../../store/preview-grant-store.js";
 import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
 
@@ -59,6 +59,13 @@ describe("protected previews in Postgres", () => {
     await createPreviewSession(db, { idHash: "s1", hostname: "shop-pr-1.localhost", login: "alice", ttlMs: 60_000 });
     expect(await findPreviewSession(db, "s1", "shop-pr-1.localhost")).toMatchObject({ login: "alice" });
     expect(await findPreviewSession(db, "s1", "shop-pr-2.localhost")).toBeUndefined();
+  });
+
+  it("bounds the login tickets one user may have open, leaving others theirs", async () => {
+    const t = (login: string, n: number) => ({ idHash: `${login}-${n}`, hostname: "shop-pr-1.localhost", login, ttlMs: 60_000 });
+    for (let n = 0; n < MAX_OPEN_TICKETS_PER_USER; n++) expect(await createTicket(db, t("mallory", n))).toBe(true);
+    expect(await createTicket(db, t("mallory", 99))).toBe(false);
+    expect(await createTicket(db, t("carol", 0))).toBe(true);
   });
 
   it("keeps one machine token per environment, shows it again, and rotates it", async () => {

@@ -1,4 +1,4 @@
-import { WebSocket } from "ws";
+import { WebSocket, type ClientOptions } from "ws";
 
 /** What an exec session sent back: stdout, stderr, the exit code, or the HTTP refusal of the upgrade. */
 export interface ExecResult {
@@ -14,9 +14,9 @@ export interface ExecResult {
  * Runs one exec session against berth's WebSocket (server/exec-socket.ts) as the CLI would: input
  * sent, then `eof`, output collected by stream until berth closes.
  */
-export function execOnce(url: string, headers: Record<string, string>, input = "", timeoutMs = 30_000): Promise<ExecResult> {
+export function execOnce(url: string, headers: Record<string, string>, input = "", timeoutMs = 30_000, options: ClientOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, "ws"), { headers });
+    const ws = new WebSocket(url.replace(/^http/, "ws"), { ...options, headers });
     const r: ExecResult = { stdout: "", stderr: "", code: null, messages: [] };
     const timer = setTimeout(() => (ws.terminate(), reject(new Error(`exec did not end within ${timeoutMs} ms: ${JSON.stringify(r)}`))), timeoutMs);
     ws.on("unexpected-response", (_req, res) => {

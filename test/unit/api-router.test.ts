@@ -138,6 +138,10 @@ describe("schemaError", () => {
     expect(schemaError(s, { a: [], n: 0 })).toBe("body.n: expected at least 1");
     expect(schemaError(s, { a: [], n: 1.5 })).toBe("body.n: expected integer or null, got number");
     expect(schemaError(s, { a: [], z: 1 })).toBe("body.z: unknown key");
+    // Keys that name Object.prototype's own are unknown keys too, and a required key must be the body's own.
+    expect(schemaError(s, JSON.parse('{"a": [], "constructor": 1}'))).toBe("body.constructor: unknown key");
+    expect(schemaError(s, JSON.parse('{"a": [], "__proto__": {"x": 1}}'))).toBe("body.__proto__: unknown key");
+    expect(schemaError({ ...s, required: ["toString"] }, { a: [] })).toBe("body.toString: required");
     expect(schemaError(s, [])).toBe("body: expected object, got array");
     expect(schemaError({ enum: ["x", "y"] }, "z")).toBe('body: expected one of "x", "y"');
     expect(schemaError({ anyOf: [{ type: "string" }, { type: "integer" }] }, true)).toBe("body: expected string, got boolean");

@@ -84,7 +84,7 @@ describe("protected sites in the Caddyfile", () => {
     expect(site).toBe(
       [
         "http://app-pr-1.localhost {",
-        "\t@berth_basic header_regexp Authorization ^Basic\\s+YmVydGg6",
+        "\t@berth_basic header_regexp Authorization (?i)^basic\\s+YmVydGg6",
         "\trequest_header @berth_basic -Authorization",
         "\trequest_header -X-Berth-Preview-Token",
         '\trequest_header Cookie "(?:__Host-)?berth_(?:preview|session)=[^;]*;?\\s*()" "$1"',
