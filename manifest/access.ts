@@ -4,8 +4,8 @@ import type { EnvironmentAccess, Manifest } from "./types.js";
 /** What decides an environment's access besides its berth.yaml. */
 export interface AccessFacts {
   environment: string;
-  /** The repository is private. */
-  private: boolean;
+  /** The repository is private; null when berth does not know yet, which counts as private. */
+  private: boolean | null;
   /** A fork's or a bot's pull request: its own berth.yaml cannot open what would be protected. */
   untrusted: boolean;
 }
@@ -18,7 +18,7 @@ export interface AccessFacts {
  */
 export function accessFor(manifest: Manifest | null, f: AccessFacts): EnvironmentAccess {
   if (f.environment === PRODUCTION) return manifest?.access ?? "public";
-  const fallback: EnvironmentAccess = f.private || manifest?.access === "github" ? "github" : "public";
+  const fallback: EnvironmentAccess = f.private !== false || manifest?.access === "github" ? "github" : "public";
   const own = manifest?.previews?.access;
   if (own === undefined || (f.untrusted && fallback === "github")) return fallback;
   return own;

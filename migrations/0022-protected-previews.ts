@@ -2,14 +2,16 @@ import { sql, type Kysely } from "kysely";
 
 /**
  * Protected previews (issue 15). `apps.private` is the repository's visibility as GitHub last said it
- * (a private repository's previews need a GitHub login by default). `preview_tokens` holds each
+ * (a private repository's previews need a GitHub login by default; null: not known yet, as private). `preview_tokens` holds each
  * environment's machine token, sealed under BERTH_SECRET_KEY (shown again to writers) and hashed (what
  * a request is compared with). `preview_grants` holds the single-use login tickets (kind `ticket`,
  * about a minute) and the per-hostname sessions they become (kind `session`): keyed by the SHA-256 of
  * the random value only the browser holds, with the user's GitHub token sealed under that value.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable("apps").addColumn("private", "boolean", (c) => c.notNull().defaultTo(false)).execute();
+  // Null until GitHub said (a push, a pull request, the installation, or the reconciler asking): an
+  // app from before this migration is treated as private until then, never as public by default.
+  await db.schema.alterTable("apps").addColumn("private", "boolean").execute();
   await db.schema
     .createTable("preview_tokens")
     .addColumn("app_id", "integer", (c) => c.notNull().references("apps.id").onDelete("cascade"))

@@ -4,6 +4,7 @@ import { closeEnvironment, openPreviews, pendingTeardowns } from "../store/envir
 import { prNumberOf } from "../core/names.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { repoRef, type GitHubReporter } from "../github/github-reporter.js";
+import { learnVisibility } from "./repo-visibility.js";
 import { listApps } from "../store/queries.js";
 import { healOnce, type HttpFailures } from "./autoheal.js";
 import { resendLostReports } from "../github/lost-reports.js";
@@ -60,6 +61,8 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<PassReport> {
 
 async function pass(deps: ReconcilerDeps, report: PassReport): Promise<void> {
   const now = (deps.clock ?? systemClock).now();
+  // Before routes are applied below: a repository found public opens its previews in this pass.
+  await learnVisibility(deps.db, deps.github, deps.log);
   // One listing of open pull requests per app and pass keeps the API budget flat however many previews run.
   const openPulls = new Map<number, Promise<Set<number> | undefined>>();
   for (const { env, app } of await openPreviews(deps.db)) {

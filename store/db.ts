@@ -22,7 +22,8 @@ export interface AppsTable {
   /** When its repository left the installation; null while it is installed. */
   archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** The repository is private (as GitHub last said): its previews need a GitHub login by default. */
-  private: Generated<boolean>;
+  /** The repository is private; null until GitHub said (treated as private). */
+  private: Generated<boolean | null>;
   created_at: Generated<Date>;
 }
 

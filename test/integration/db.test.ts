@@ -31,7 +31,7 @@ describe("Postgres state", () => {
     expect([...a, ...b, ...c]).toEqual(Object.keys(migrations));
     expect(Object.keys(migrations)).toEqual([...Object.keys(migrations)].sort());
     const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' order by 1`.execute(db);
-    expect(tables.rows.map((r) => r.tablename)).toEqual(["apps", "build_logs", "deployments", "domains", "environment_sleep", "environments", "github_reports", "kysely_migration", "kysely_migration_lock", "placements", "preview_grants", "preview_tokens", "releases", "secrets", "servers", "sessions", "webhook_deliveries"]);
+    expect(tables.rows.map((r) => r.tablename)).toEqual(["api_tokens", "apps", "build_logs", "deployments", "domains", "environment_sleep", "environments", "exec_sessions", "github_reports", "kysely_migration", "kysely_migration_lock", "placements", "preview_grants", "preview_tokens", "releases", "secrets", "servers", "sessions", "webhook_deliveries"]);
   });
 
   it("records a delivery once and keeps the app's repository facts current", async () => {

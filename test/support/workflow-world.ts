@@ -170,7 +170,7 @@ export class WorkflowWorld {
   /** A new app of its own repository. */
   async app(name: string): Promise<App> {
     const id = ++repoIds + 9000;
-    return upsertApp(this.db, { name, repoFullName: `acme/${name}`, repoId: String(id), installationId: "42", defaultBranch: "main" });
+    return upsertApp(this.db, { name, repoFullName: `acme/${name}`, repoId: String(id), installationId: "42", defaultBranch: "main", private: false });
   }
 
   /** A recorded deployment of the app, queued unless told otherwise. */

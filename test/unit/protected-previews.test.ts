@@ -14,6 +14,8 @@ describe("accessFor", () => {
     expect(accessFor(m, preview)).toBe("public");
     expect(accessFor(m, { ...preview, environment: "production", private: true })).toBe("public");
     expect(accessFor(null, { ...preview, private: true })).toBe("github");
+    // Not known yet (an app from before protected previews): as private, never public by default.
+    expect(accessFor(m, { ...preview, private: null })).toBe("github");
   });
 
   it("follows previews.access and production's access", () => {

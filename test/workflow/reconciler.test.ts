@@ -35,6 +35,16 @@ describe("reconcileOnce (real Postgres, fake engine and GitHub)", { timeout: 10_
   const caddyfile = (): string => w.host.find(PROXY_CONTAINER)?.files.get(CADDYFILE_PATH) ?? "";
   const resourcesOf = (app: App, environment: string) => w.host.listManaged({ "berth.app": app.name, "berth.environment": environment });
 
+  it("asks GitHub about repositories of unknown visibility, whose previews need a login until it answers", async () => {
+    const [open, closed, silent] = [await w.app("open"), await w.app("closed"), await w.app("silent")];
+    await w.db.updateTable("apps").set({ private: null }).execute();
+    w.github.repositories.set("acme/open", { id: 1, name: "open", full_name: "acme/open", default_branch: "main", owner: { login: "acme" }, private: false });
+    w.github.repositories.set("acme/closed", { id: 2, name: "closed", full_name: "acme/closed", default_branch: "main", owner: { login: "acme" }, private: true });
+    await reconcileOnce(w.reconcilerDeps({}));
+    const privacy = async (id: number) => (await w.db.selectFrom("apps").select("private").where("id", "=", id).executeTakeFirstOrThrow()).private;
+    expect([await privacy(open.id), await privacy(closed.id), await privacy(silent.id)]).toEqual([false, true, null]);
+  });
+
   it("expires previews by their own previews.expire_after first, and by BERTH_PREVIEW_TTL otherwise", async () => {
     const keep = await w.app("keep");
     const drop = await w.app("drop");

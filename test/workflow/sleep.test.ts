@@ -66,7 +66,7 @@ describe("Sleeper (real Postgres, fake engine)", { timeout: 15_000 }, () => {
     expect(await running(app, "pr-1")).toEqual(["service", "web"]);
     // Awake and sleepable: its requests are logged for the idle time.
     await pass();
-    expect(caddyfile()).toMatch(/http:\/\/nap-pr-1\.berth\.test \{\n\tlog \{\n\t\toutput stdout\n\t\tformat json/);
+    expect(caddyfile()).toMatch(/http:\/\/nap-pr-1\.berth\.test \{\n\tlog \{\n\t\toutput stdout\n\t\tformat filter \{\n\t\t\twrap json/);
 
     // A request 8s in keeps it awake at 12s; 19s in it has been idle for 11s.
     log = requestLine(host, w.clock.now() + 8_000);
