@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticSite } from "../support/git-repo.js";
 import { startHarness, type Harness } from "../support/harness.js";
@@ -30,7 +31,16 @@ describe("GitHub reports survive a restart, end to end", () => {
       shas.push(sha);
     }
     await waitFor("reports on their way to GitHub", () => h.github.requests.some((r) => r.method === "POST" && r.path.endsWith("/check-runs")), 30_000, 50);
-    await new Promise((r) => setTimeout(r, 1000)); // the deliveries' reports are recorded
+    // Every delivery worked off (a deployment recorded for each push, with its reports): a delivery
+    // still waiting in the inbox at the stop would be superseded by a newer push after the restart.
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    try {
+      await waitFor("a deployment for each push", async () => Number((await db.query<{ n: string }>("select count(*) as n from deployments where sha = any($1)", [shas])).rows[0]?.n) === N, 60_000, 100);
+    } finally {
+      await db.end();
+    }
+    await new Promise((r) => setTimeout(r, 500)); // and their reports recorded
 
     const stopping = Date.now();
     await h.berth.stop();
