@@ -4,7 +4,9 @@ import type { Access } from "../github/user-client.js";
 /**
  * What GitHub said a user may do with a repository, kept briefly: a page of 50 apps must not ask
  * GitHub 50 times on every view, and a revoked permission must not work for long. Bounded: the oldest
- * entry goes when it is full. Lookups of the same key while one is in flight share it.
+ * entry goes when it is full. Lookups of the same key with the same credential while one is in flight
+ * share it: a lookup made with one credential (an API token whose GitHub sign-in expired) must not fail
+ * another (the same user's valid dashboard session), which would then be signed out.
  */
 export class AccessCache {
   readonly #entries = new Map<string, { access: Access; at: number }>();
@@ -14,12 +16,13 @@ export class AccessCache {
     private readonly o: { ttlMs?: number; maxEntries?: number; clock?: Clock } = {},
   ) {}
 
-  async get(user: string, repo: string, load: () => Promise<Access>): Promise<Access> {
+  async get(user: string, repo: string, load: () => Promise<Access>, credential = ""): Promise<Access> {
     const key = `${user}\n${repo.toLowerCase()}`;
+    const flight = `${key}\n${credential}`;
     const now = (this.o.clock ?? systemClock).now();
     const hit = this.#entries.get(key);
     if (hit && now - hit.at < (this.o.ttlMs ?? 60_000)) return hit.access;
-    const pending = this.#inflight.get(key);
+    const pending = this.#inflight.get(flight);
     if (pending) return pending;
     const p = load().then((access) => {
       this.#entries.delete(key); // re-inserted last: the Map's order is the eviction order
@@ -27,11 +30,11 @@ export class AccessCache {
       while (this.#entries.size > (this.o.maxEntries ?? 10_000)) this.#entries.delete(this.#entries.keys().next().value!);
       return access;
     });
-    this.#inflight.set(key, p);
+    this.#inflight.set(flight, p);
     try {
       return await p;
     } finally {
-      this.#inflight.delete(key);
+      this.#inflight.delete(flight);
     }
   }
 

@@ -91,7 +91,7 @@ export class DashboardAuth {
     if (!users || !viewer.token || !viewer.userId) return "none";
     const token = viewer.token;
     try {
-      return await this.o.cache.get(viewer.userId, app.repo_full_name, () => users.access(token, app.repo_full_name));
+      return await this.o.cache.get(viewer.userId, app.repo_full_name, () => users.access(token, app.repo_full_name), viewer.idHash);
     } catch (e) {
       if (e instanceof GitHubUserError && e.status === 401) {
         await this.end(viewer);
@@ -116,7 +116,7 @@ export class DashboardAuth {
     for (const account of accounts) {
       if (account.toLowerCase() === viewer.login.toLowerCase()) return true;
       try {
-        const role = await this.o.cache.get(viewer.userId, `org:${account}`, async () => ((await users.orgRole(token, account)) === "admin" ? "admin" : "none"));
+        const role = await this.o.cache.get(viewer.userId, `org:${account}`, async () => ((await users.orgRole(token, account)) === "admin" ? "admin" : "none"), viewer.idHash);
         if (role === "admin") return true;
       } catch (e) {
         if (e instanceof GitHubUserError && e.status === 401) {

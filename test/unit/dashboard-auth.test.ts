@@ -87,6 +87,14 @@ describe("AccessCache", () => {
     expect(cache.size).toBe(0);
   });
 
+  it("never fails one credential's lookup with another's in flight for the same user", async () => {
+    const cache = new AccessCache({ clock: clock() });
+    const expired = cache.get("1", "o/r", async () => Promise.reject(new Error("401 for the API token")), "api-token:7");
+    const session = cache.get("1", "o/r", async () => "write", "session-hash");
+    await expect(expired).rejects.toThrow("401");
+    expect(await session).toBe("write");
+  });
+
   it("does not keep a failed lookup", async () => {
     const cache = new AccessCache({ clock: clock() });
     await expect(cache.get("1", "o/r", async () => Promise.reject(new Error("down")))).rejects.toThrow("down");
