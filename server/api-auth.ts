@@ -5,7 +5,6 @@ import { Sensitive } from "../core/sensitive.js";
 import { GitHubUserError, type Access, type UserGrant } from "../github/user-client.js";
 import type { App, Db } from "../store/db.js";
 import { findApiToken, insertApiToken, resealApiToken, touchApiToken } from "../store/api-token-store.js";
-import { installationAccounts } from "../store/dashboard-queries.js";
 import { bearerMatches } from "./admin-session.js";
 import { SessionEnded, type DashboardAuth, type Viewer } from "./dashboard-auth.js";
 
@@ -92,12 +91,11 @@ export class ApiAuth {
     return dashboard ? this.#renewing(caller, () => dashboard.accessAll(caller.viewer, apps)) : new Map();
   }
 
-  /** Whether the caller manages servers: the operator, or an admin of the account that owns the installation. */
+  /** Whether the caller manages servers: the operator, or an admin of the account that owns berth's GitHub App. */
   async installationAdmin(caller: Caller): Promise<boolean> {
     if (caller.admin) return true;
     const dashboard = this.dashboard;
-    const accounts = await installationAccounts(this.db);
-    return dashboard ? this.#renewing(caller, () => dashboard.installationAdmin(caller.viewer, accounts)) : false;
+    return dashboard ? this.#renewing(caller, () => dashboard.installationAdmin(caller.viewer)) : false;
   }
 
   /** Runs a lookup; when GitHub refused the user's token and the API token holds a refresh token, renews it once and runs it again. */

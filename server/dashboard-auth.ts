@@ -29,6 +29,8 @@ export interface DashboardAuthOptions {
   secure: boolean;
   ttlMs: number;
   log: Logger;
+  /** The account that owns berth's GitHub App (github/app-owner.ts): its admins manage servers. */
+  adminAccounts?: () => Promise<string[]>;
 }
 
 /** Permission lookups for one page at once: 50 apps cost 50 requests to GitHub, 8 in flight. */
@@ -105,11 +107,11 @@ export class DashboardAuth {
 
   /**
    * Whether the viewer manages servers: the operator session, or a GitHub user who is the account that
-   * owns the App's installation (a user account) or an admin of it (an organization). `accounts` are
-   * the owners of the installed repositories.
+   * owns berth's GitHub App (a user account) or an admin of it (an organization).
    */
-  async installationAdmin(viewer: Viewer, accounts: string[]): Promise<boolean> {
+  async installationAdmin(viewer: Viewer): Promise<boolean> {
     if (viewer.admin) return true;
+    const accounts = (await this.o.adminAccounts?.()) ?? [];
     const { users } = this.o;
     if (!users || !viewer.token || !viewer.userId) return false;
     const token = viewer.token;

@@ -45,6 +45,8 @@ export interface DashboardDeps {
   urlFor: (app: string, environment: string) => string;
   /** Sleep and wake; absent in a process without the releaser role. */
   sleep?: SleepControl;
+  /** The account that owns berth's GitHub App: its admins manage servers. */
+  adminAccounts?: () => Promise<string[]>;
 }
 
 /**
@@ -57,7 +59,7 @@ export function dashboardRoutes(config: Config, deps: DashboardDeps): { api: Any
   const users = config.oauth
     ? new GitHubUserClient({ webUrl: config.githubWebUrl, apiUrl: config.githubApiUrl, clientId: config.oauth.clientId, clientSecret: config.oauth.clientSecret })
     : undefined;
-  const auth = new DashboardAuth(db, { users, cache: new AccessCache(), secure: config.publicUrl.startsWith("https:"), ttlMs: config.sessionTtlMs, log: deps.log.child({ component: "dashboard" }) });
+  const auth = new DashboardAuth(db, { users, cache: new AccessCache(), secure: config.publicUrl.startsWith("https:"), ttlMs: config.sessionTtlMs, log: deps.log.child({ component: "dashboard" }), adminAccounts: deps.adminAccounts });
   const engineFor = async (name: string): Promise<Docker | undefined> => {
     if (name === LOCAL_RELEASE_SERVER) return deps.docker;
     const row = await findServer(db, name);

@@ -19,6 +19,7 @@ import { DeploymentReporter } from "../github/deployment-reporter.js";
 import { ConfigError } from "../core/errors.js";
 import { startBuilderThread } from "./builder-thread.js";
 import { createProbot } from "../github/probot-app.js";
+import { appOwner } from "../github/app-owner.js";
 import { OctokitReporter } from "../github/github-reporter.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { hostnameFor, publicUrl } from "../core/names.js";
@@ -203,7 +204,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
         })
       : undefined;
     const rollback: DashboardDeps["rollback"] = reporter ? (app, target) => startRollback({ db, queues, reporter }, app, target) : undefined;
-    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor, sleep: sleepControl });
+    const dashboard = dashboardRoutes(config, { db, log, docker, secretBox, pageSecret, streams, webhooks: webhookDeps, rollback, urlFor, sleep: sleepControl, adminAccounts: probot ? appOwner(probot, log) : undefined });
     const api = apiRoute({
       db,
       auth: dashboard.apiAuth,

@@ -3,7 +3,6 @@ import type { SecretBox } from "../core/secret-box.js";
 import { checkEngine, EngineCheckError } from "../releaser/check-engine.js";
 import { engineOptions } from "../releaser/docker-wire.js";
 import type { Db } from "../store/db.js";
-import { installationAccounts } from "../store/dashboard-queries.js";
 import { LOCAL_RELEASE_SERVER, appsByServer, deleteServer, findServer, insertServer, listServers } from "../store/server-store.js";
 import { SessionEnded, askToSignIn, type DashboardAuth, type Viewer } from "./dashboard-auth.js";
 import { sendProblem } from "./login-routes.js";
@@ -35,8 +34,8 @@ export function serversPage(db: Db, auth: DashboardAuth, o: ServersPageOptions):
       return true;
     }
     try {
-      if (!(await auth.installationAdmin(viewer, await installationAccounts(db)))) {
-        sendProblem(res, 403, "Servers are managed by admins of the account that owns berth's GitHub App installation, or with BERTH_API_TOKEN.");
+      if (!(await auth.installationAdmin(viewer))) {
+        sendProblem(res, 403, "Servers are managed by admins of the account that owns berth's GitHub App, or with BERTH_API_TOKEN.");
         return true;
       }
     } catch (e) {

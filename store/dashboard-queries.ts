@@ -103,9 +103,3 @@ export async function buildQueue(db: Db, limit = 500): Promise<QueueEntry[]> {
 export async function setActor(db: Db, deploymentId: number, actor: string): Promise<void> {
   await db.updateTable("deployments").set({ actor: actor.slice(0, 100) }).where("id", "=", deploymentId).execute();
 }
-
-/** The accounts that own installed repositories: their admins manage servers. */
-export async function installationAccounts(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom("apps").select(sql<string>`split_part(repo_full_name, '/', 1)`.as("owner")).distinct().execute();
-  return rows.map((r) => r.owner).slice(0, 20);
-}

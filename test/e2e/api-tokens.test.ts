@@ -92,6 +92,15 @@ describe("per-user API tokens and device login", () => {
     expect((await api(ADMIN_TOKEN, "GET", "/tokens")).status).toBe(403);
   });
 
+  it("leaves servers to admins of the account that owns berth's App, not to whoever installed it on their own account", async () => {
+    const client = new pg.Client({ connectionString: h.databaseUrl });
+    await client.connect();
+    await client.query("insert into apps (name, repo_full_name, repo_id, installation_id, default_branch) values ($1, 'carol/mine', '4545', '78', 'main')", [`${h.app}-carol`]);
+    await client.end();
+    const carol = await tokenFor("carol");
+    expect((await api(carol, "GET", "/servers")).status).toBe(403);
+  });
+
   it("opens exec and the preview access token by the person's own permission, as every API route", async () => {
     const [alice, bob, carol] = [await tokenFor("alice"), await tokenFor("bob"), await tokenFor("carol")];
     const exec = (token: string) => execOnce(execUrl(h.berth.url, h.app, { environment: "production", cmd: "true" }), { authorization: `Bearer ${token}` });

@@ -55,6 +55,8 @@ export class FakeGitHub {
   readonly checkRuns = new Map<number, CheckRun>();
   readonly deployments = new Map<number, FakeDeployment>();
   readonly requests: { method: string; path: string; at: number }[] = [];
+  /** The account that owns the App (GET /app): its admins manage berth's servers. */
+  appOwner = "octo-org";
   /** How long writes (POST, PATCH, DELETE) take to answer: a GitHub slower than this local fake. */
   writeDelayMs = 0;
   /** Issue comments by id, with the issue they belong to. */
@@ -142,6 +144,10 @@ export class FakeGitHub {
     const p = url.pathname.replace(/^\/api\/v3/, "");
     if (this.people.handle(req, url, p, body, send, res)) return;
     let m: RegExpExecArray | null;
+    if (p === "/app" && req.method === "GET") {
+      if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
+      return send(200, { id: 1, slug: "berth-test", name: "berth (test)", owner: { login: this.appOwner, type: "Organization" } });
+    }
     if ((m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p)) && req.method === "POST") {
       if (!/^bearer ey/i.test(req.headers.authorization ?? "")) return send(401, { message: "JWT required" });
       return send(201, { token: `ghs_fake_${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" });
