@@ -60,6 +60,7 @@ import { knownHostname } from "../store/queries.js";
 import type { SleepControl } from "./sleep-api.js";
 import { API_VERSION, apiRoute } from "./api-table.js";
 import { execSockets } from "./exec-socket.js";
+import { markProxied } from "./client-address.js";
 import { startRedelivery } from "./redelivery-wiring.js";
 import { previewGateFor } from "./preview-gate.js";
 import { protectedHostnames } from "../store/preview-access-store.js";
@@ -146,7 +147,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
     const self = selfHost
       ? {
           hostname: selfHost,
-          handle: (req: IncomingMessage, res: ServerResponse) => (server ? void server.emit("request", req, res) : void res.writeHead(503).end()),
+          handle: (req: IncomingMessage, res: ServerResponse) => (markProxied(req), server ? void server.emit("request", req, res) : void res.writeHead(503).end()),
           upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => (server ? void server.emit("upgrade", req, socket, head) : void socket.destroy()),
         }
       : undefined;

@@ -1,3 +1,4 @@
+import { clientAddress, perClientLimit } from "./client-address.js";
 import { Sensitive } from "../core/sensitive.js";
 import type { Logger } from "../core/logger.js";
 import { GitHubUserError, type GitHubUserClient } from "../github/user-client.js";
@@ -14,17 +15,6 @@ const NEW_TOKEN = obj({ id: int, name: str, token: { type: "string", description
 const ADMIN_HAS_NONE = "The admin token belongs to no GitHub user and has no tokens of its own.";
 const tooMany = `You hold ${MAX_TOKENS_PER_USER} API tokens, the most allowed: revoke one first (DELETE /api/v1/tokens/{id} or the dashboard's Tokens page).`;
 
-/** A fixed-window bound on calls that anyone may make and that each cost a request to GitHub. */
-function windowLimit(perMinute: number): () => boolean {
-  let windowStart = 0;
-  let used = 0;
-  return () => {
-    const now = Date.now();
-    if (now - windowStart > 60_000) [windowStart, used] = [now, 0];
-    return ++used <= perMinute;
-  };
-}
-
 /**
  * A user's own API tokens (`/api/v1/tokens`, called with one of them) and the device login that issues
  * one to the CLI: `POST /api/v1/login/device` starts GitHub's device flow with the App's client id (on
@@ -32,7 +22,10 @@ function windowLimit(perMinute: number): () => boolean {
  * trades their GitHub token for a berth token that carries their GitHub permissions.
  */
 export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | undefined, log: Logger): ApiRoute[] {
-  const allow = windowLimit(120);
+  // Each call costs a request to GitHub. A CLI polls every 5 s (12 a minute), so one address (an office
+  // behind one NAT) may run ten logins at once; a start is rare.
+  const allowStart = perClientLimit(30, 300);
+  const allowPoll = perClientLimit(120, 1200);
   const noOAuth = "Device login is not set up: give berth the App's GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET and enable Device Flow in the App's settings.";
   return [
     {
@@ -68,9 +61,9 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
     {
       method: "POST", path: "/api/v1/login/device", auth: "public", summary: "Start a GitHub device login (the CLI's berth login --github)",
       responses: { 200: json("the code to enter on GitHub", obj({ deviceCode: str, userCode: str, verificationUri: str, interval: int, expiresIn: int })), 429: err("too many logins started"), 502: err("GitHub refused"), 503: err("not set up") },
-      handle: async ({ res }) => {
+      handle: async ({ req, res }) => {
         if (!users) return sendError(res, 503, noOAuth);
-        if (!allow()) return sendError(res, 429, "Too many device logins in the last minute; try again shortly.");
+        if (!allowStart(clientAddress(req))) return sendError(res, 429, "Too many device logins in the last minute; try again shortly.");
         try {
           sendJson(res, 200, await users.deviceCode());
         } catch (e) {
@@ -91,9 +84,9 @@ export function tokenRoutes(db: Db, auth: ApiAuth, users: GitHubUserClient | und
         502: err("GitHub refused"),
         503: err("not set up"),
       },
-      handle: async ({ res, body }) => {
+      handle: async ({ req, res, body }) => {
         if (!users) return sendError(res, 503, noOAuth);
-        if (!allow()) return sendError(res, 429, "Too many device logins in the last minute; try again shortly.");
+        if (!allowPoll(clientAddress(req))) return sendError(res, 429, "Too many device logins in the last minute; try again shortly.");
         const b = body as { deviceCode: string; name?: string };
         try {
           const answer = await users.deviceToken(b.deviceCode);
