@@ -1,3 +1,4 @@
+import { startContainer } from "./container-start.js";
 import Docker from "dockerode";
 import tar from "tar-stream";
 import { demux, healthOf } from "./docker-wire.js";
@@ -109,12 +110,9 @@ export class DockerodeHost implements DockerHost {
   }
 
   async startContainer(id: string): Promise<void> {
-    try {
-      await this.docker.getContainer(id).start();
-    } catch (e) {
-      if (!isStatus(e, 304)) throw e;
-    }
+    await startContainer(this.docker.getContainer(id));
   }
+
 
   async inspectContainer(idOrName: string): Promise<ContainerInfo | undefined> {
     try {

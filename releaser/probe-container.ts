@@ -1,3 +1,4 @@
+import { startContainer } from "./container-start.js";
 import type Docker from "dockerode";
 import { LABEL } from "../core/names.js";
 import { ExecTimeoutError, execOutput, pullImage } from "./docker-run.js";
@@ -85,9 +86,8 @@ export class ProbeContainer {
       }
     }
     this.#joined.clear();
-    await this.docker.getContainer(this.name).start().catch((e: unknown) => {
-      if (!isStatus(e, 304)) throw e;
-    });
+    // Its restart policy may start it that instant itself, after an engine restart.
+    await startContainer(this.docker.getContainer(this.name));
     return this.name;
   }
 
