@@ -90,8 +90,6 @@ export interface Config {
   /** BERTH_DNS_SERVER (host:port) for custom domains' lookups (undefined: the system's), and BERTH_INGRESS_ADDRESSES their A/AAAA records may point at. */
   dnsServer: string | undefined;
   ingressAddresses: string[];
-  /** BERTH_BUILDER_THREAD: in a process that also serves, run the builder role on a thread of its own (off by default: it costs about 45 MB). */
-  builderThread: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -134,12 +132,6 @@ export function loadConfig(given: Env = process.env): Config {
     return ms;
   };
 
-  const onOff = (name: string, fallback: boolean): boolean => {
-    const raw = env[name];
-    if (!raw) return fallback;
-    if (raw !== "on" && raw !== "off") problems.push(`${name}=${raw}: expected on or off`);
-    return raw === "on" || (raw !== "off" && fallback);
-  };
   const size = (name: string): number | undefined => {
     const raw = env[name];
     if (!raw) return undefined;
@@ -228,7 +220,6 @@ export function loadConfig(given: Env = process.env): Config {
     sessionTtlMs: duration("BERTH_SESSION_TTL", "8h", "30d"),
     reconcileIntervalSeconds: int("BERTH_RECONCILE_INTERVAL", 60, 1, 86400),
     roles: roles as Role[],
-    builderThread: onOff("BERTH_BUILDER_THREAD", false),
     logLevel: env.LOG_LEVEL || "info",
     healthTimeoutMs: int("BERTH_HEALTH_TIMEOUT", 60, 1, 3600) * 1000,
     drainMs: int("BERTH_DRAIN_SECONDS", 2, 0, 600) * 1000,

@@ -17,7 +17,6 @@ import { createDb } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 import { DeploymentReporter } from "../github/deployment-reporter.js";
 import { ConfigError } from "../core/errors.js";
-import { startBuilderThread } from "./builder-thread.js";
 import { createProbot } from "../github/probot-app.js";
 import { appOwner } from "../github/app-owner.js";
 import { OctokitReporter } from "../github/github-reporter.js";
@@ -53,7 +52,6 @@ import { metricsRoute, observeReleases, storeSnapshot } from "./metrics-route.js
 import type { WebhookDeps } from "./start-deployment.js";
 import { onTheProxy, startSleep } from "./sleep-wiring.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isMainThread } from "node:worker_threads";
 import type { Duplex } from "node:stream";
 import { proxiedHostname } from "../core/names.js";
 import { knownHostname } from "../store/queries.js";
@@ -65,15 +63,8 @@ import { startRedelivery } from "./redelivery-wiring.js";
 import { previewGateFor } from "./preview-gate.js";
 import { protectedHostnames } from "../store/preview-access-store.js";
 
-export interface StartOptions {
-  /** Whether this process sends the report outbox to GitHub (the builder thread leaves it to its parent). */
-  sends?: boolean;
-  /** Called when a report was added and no sender of this process will see it. */
-  reportAdded?: () => void;
-}
-
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
-export async function start(config: Config, log: Logger, opts: StartOptions = {}): Promise<() => Promise<void>> {
+export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
   const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
@@ -97,8 +88,8 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
   const probot = createProbot(config, log);
   const github = probot ? new OctokitReporter(probot) : undefined;
   const reportLog = log.child({ component: "reporter" });
-  const sender = github && opts.sends !== false ? new ReportSender(db, github, reportLog) : undefined;
-  const outbox = new ReportOutbox(db, reportLog, () => (sender ? sender.wake() : opts.reportAdded?.()));
+  const sender = github ? new ReportSender(db, github, reportLog) : undefined;
+  const outbox = new ReportOutbox(db, reportLog, () => sender?.wake());
   const urlFor = (app: string, environment: string): string =>
     publicUrl(hostnameFor(app, environment, config.domain), config.tls, config.ingressHttpPort, config.ingressHttpsPort);
   // Page links are keyed with the webhook secret (or the secrets key): both stay on the server.
@@ -110,9 +101,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = {}
   const docker = new Docker(dockerOptions(config.dockerHost));
   const workers: Worker[] = [];
   let sleepControl: SleepControl | undefined;
-  if (github && reporter && config.roles.includes("builder") && config.roles.includes("server") && config.builderThread) {
-    stops.push(await startBuilderThread(log, () => sender?.wake()));
-  } else if (github && reporter && config.roles.includes("builder")) {
+  if (github && reporter && config.roles.includes("builder")) {
     const workDir = join(tmpdir(), "berth-builds");
     await mkdir(workDir, { recursive: true });
     const subscriber = newRedis();
@@ -288,7 +277,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
-if (isMainThread && process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   main().catch((err) => {
     process.stderr.write(`berth failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

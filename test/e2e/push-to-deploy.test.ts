@@ -33,8 +33,7 @@ describe("push to deploy, end to end", () => {
     (await docker.listImages({ filters: JSON.stringify({ label: [`berth.app=${h.app}`] }) })).flatMap((i) => i.RepoTags ?? []).sort();
 
   beforeAll(async () => {
-    // The builder on its own thread (BERTH_BUILDER_THREAD): the same pushes, builds and reports.
-    h = await startHarness({ BERTH_KEEP_IMAGES: "2", BERTH_BUILD_PROGRESS_INTERVAL: "1s", BERTH_BUILDER_THREAD: "on" });
+    h = await startHarness({ BERTH_KEEP_IMAGES: "2", BERTH_BUILD_PROGRESS_INTERVAL: "1s" });
   });
 
   afterAll(async () => {
