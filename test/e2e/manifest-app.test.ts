@@ -123,7 +123,9 @@ describe("berth.yaml apps, end to end", () => {
     const { sha, check, body } = await release("2");
     // starts counts the releases on the data volume, which the next test checks.
     expect(body).toBe(`greeting=hello\nsecret=k-123\ncache=cache\nstarts=${startsOf(body)}\nmigrated=cache-ok\nredis=release\nversion=2\n`);
-    const log = await (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    // Process containers start after web is switched, and the check run can conclude before they did.
+    const readLog = async () => (await fetch((check.details_url ?? "").replace("?", "/log?"))).text();
+    const log = await waitFor("the workers started", async () => ((await readLog()).includes("started 2 × worker") ? readLog() : undefined), 30_000, 200);
     expect(log).toContain("running release command: sh -c echo migrating");
     expect(log).toContain("migrating");
     expect(log).not.toContain("k-123");
