@@ -62,6 +62,8 @@ function accessTokenRoute(db: Db, auth: DashboardAuth, o: { apiAuth: ApiAuth; bo
 
 /** A bearer token (the admin's, or a writer's own), or a signed-in writer of the app's repository; otherwise answers and returns false. */
 async function mayManage(req: IncomingMessage, res: ServerResponse, auth: DashboardAuth, apiAuth: ApiAuth, app: App | undefined): Promise<boolean> {
+  let lookup: () => Promise<Access>;
+  let ended: string;
   if (req.headers.authorization) {
     // The admin token, or a person's own API token with their GitHub permissions (as every API route).
     const caller = await apiAuth.caller(req);
@@ -69,28 +71,23 @@ async function mayManage(req: IncomingMessage, res: ServerResponse, auth: Dashbo
       res.setHeader("www-authenticate", 'Bearer realm="berth"');
       return void sendError(res, caller.status, caller.error), false;
     }
-    let access: Access = "none";
-    try {
-      access = app ? await apiAuth.access(caller, app) : "none";
-    } catch (e) {
-      if (!(e instanceof SessionEnded)) throw e;
-      return void sendError(res, 401, "GitHub no longer accepts this token's sign-in: run berth login again."), false;
+    lookup = () => apiAuth.access(caller, app!);
+    ended = "GitHub no longer accepts this token's sign-in: run berth login again.";
+  } else {
+    const viewer = await auth.viewer(req);
+    if (!viewer) return void sendError(res, 401, "Sign in to the dashboard (GitHub login) as a writer of the repository, or send the admin token."), false;
+    if (req.method === "POST" && !sameString(String(req.headers["x-berth-csrf"] ?? ""), viewer.csrf)) {
+      return void sendError(res, 403, "A POST from a dashboard session needs the page's CSRF token in X-Berth-CSRF."), false;
     }
-    if (allows(access, "write")) return true;
-    sendError(res, app && allows(access, "read") ? 403 : 404, app && allows(access, "read") ? "Only writers of the repository see its access tokens." : "No such app.");
-    return false;
-  }
-  const viewer = await auth.viewer(req);
-  if (!viewer) return void sendError(res, 401, "Sign in to the dashboard (GitHub login) as a writer of the repository, or send the admin token."), false;
-  if (req.method === "POST" && !sameString(String(req.headers["x-berth-csrf"] ?? ""), viewer.csrf)) {
-    return void sendError(res, 403, "A POST from a dashboard session needs the page's CSRF token in X-Berth-CSRF."), false;
+    lookup = () => auth.access(viewer, app!);
+    ended = "Your GitHub sign-in ended; sign in to the dashboard again.";
   }
   let access: Access = "none";
   try {
-    access = app ? await auth.access(viewer, app) : "none";
+    access = app ? await lookup() : "none";
   } catch (e) {
     if (!(e instanceof SessionEnded)) throw e;
-    return void sendError(res, 401, "Your GitHub sign-in ended; sign in to the dashboard again."), false;
+    return void sendError(res, 401, ended), false;
   }
   if (allows(access, "write")) return true;
   // Someone who cannot read the repository learns nothing of the app, not even that it exists.
