@@ -6,7 +6,7 @@ import type { LogWriter } from "../store/log-writer.js";
 import type { DockerHost } from "./docker-host.js";
 import type { Fleet } from "./fleet.js";
 import type { IngressProxy } from "./ingress-proxy.js";
-import { drainingReleases, markReplaced } from "./release-state.js";
+import { drainingReleases, markReplaced } from "./release/state.js";
 import { applyRoutes, type FrontDoor } from "./routes.js";
 import { removeResources } from "./teardown.js";
 

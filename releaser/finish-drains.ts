@@ -2,7 +2,7 @@ import type { Db } from "../store/db.js";
 import type { Logger } from "../core/logger.js";
 import { lockKeys, withLockIfFree } from "../store/locks.js";
 import type { DockerHost } from "./docker-host.js";
-import { markReplaced } from "./release-state.js";
+import { markReplaced } from "./release/state.js";
 
 /**
  * Stops releases left draining by a release that died after its switch (berth killed during the drain).

@@ -33,7 +33,7 @@ import { dockerOptions } from "../releaser/docker-wire.js";
 import { startFleet } from "../releaser/fleet-drivers.js";
 import { systemResolver } from "../releaser/domain-check.js";
 import { startReconciler } from "../releaser/reconciler.js";
-import { startReleaseWorker } from "../releaser/release-worker.js";
+import { startReleaseWorker } from "../releaser/release/worker.js";
 import { startTeardownWorker } from "../releaser/teardown-worker.js";
 import { createHttpServer, healthRoute, WEBHOOK_PATH } from "./http-server.js";
 import { dbLogSource } from "./log-stream-source.js";

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type ColumnType, type Generated, type Selectab
 import type { PreviewGrantsTable, PreviewTokensTable } from "./preview-tables.js";
 import type { Manifest } from "../manifest/manifest.js";
 import type { ExecSessionsTable } from "./exec-sessions-table.js";
+import type { ApiTokensTable, SessionsTable } from "./people-tables.js";
 import pg from "pg";
 import type { Sensitive } from "../core/sensitive.js";
 
@@ -218,30 +219,6 @@ export interface EnvironmentSleepTable {
   last_request_at: Date | null;
   woken_at: Date | null;
   updated_at: Generated<Date>;
-}
-
-/** A dashboard session (migration 0019). */
-export interface SessionsTable {
-  id_hash: string;
-  login: string;
-  github_user_id: string | null;
-  /** Signed in with BERTH_API_TOKEN: sees and does everything, has no GitHub token. */
-  admin: Generated<boolean>;
-  token_sealed: string | null;
-  created_at: Generated<Date>;
-  expires_at: Date;
-}
-
-export interface ApiTokensTable {
-  id: Generated<number>;
-  token_hash: string;
-  github_user_id: string;
-  login: string;
-  name: string;
-  github_token_sealed: string;
-  github_refresh_sealed: string | null;
-  created_at: Generated<Date>;
-  last_used_at: Date | null;
 }
 
 export interface Database {

@@ -138,7 +138,7 @@ export function dockerHostConformance(
       const tag = await image(["EXPOSE 8080", "EXPOSE 9090/udp"]);
       expect(await host.imageExposedPorts(tag)).toEqual({ "8080/tcp": {}, "9090/udp": {} });
       expect(await host.imageExposedPorts(BUSYBOX)).toBeUndefined();
-      // A rollback checks that its image is still there this way (release-workflow.ts).
+      // A rollback checks that its image is still there this way (releaser/release/workflow.ts).
       await expect(host.imageExposedPorts(`${uniqueName("berth-conf-missing-")}:gone`)).rejects.toThrow();
     });
 

@@ -14,7 +14,7 @@ import { ReportOutbox } from "../../github/report-outbox.js";
 import { ReportSender } from "../../github/report-sender.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import type { ReconcilerDeps } from "../../releaser/reconciler.js";
-import { runRelease, type ReleaseDeps, type ReleaseSettings } from "../../releaser/release-workflow.js";
+import { runRelease, type ReleaseDeps, type ReleaseSettings } from "../../releaser/release/workflow.js";
 import type { WebhookDeps } from "../../server/start-deployment.js";
 import { createDb, type App, type Db, type Deployment } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";

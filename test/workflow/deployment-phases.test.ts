@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
-import { runRelease } from "../../releaser/release-workflow.js";
+import { runRelease } from "../../releaser/release/workflow.js";
 import type { ServedProbe } from "../../releaser/served-probe.js";
 import { startDeployment } from "../../server/start-deployment.js";
 import type { App } from "../../store/db.js";

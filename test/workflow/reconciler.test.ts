@@ -2,7 +2,7 @@ import { teardownEnvironment } from "../../releaser/teardown.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { reconcileOnce } from "../../releaser/reconciler.js";
-import { runRelease } from "../../releaser/release-workflow.js";
+import { runRelease } from "../../releaser/release/workflow.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER } from "../../releaser/proxy-plan.js";
 import type { App, Deployment } from "../../store/db.js";
 import { closeEnvironment, getEnvironment, openPreview } from "../../store/environment-store.js";

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
-import { runRelease } from "../../releaser/release-workflow.js";
+import { runRelease } from "../../releaser/release/workflow.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER } from "../../releaser/proxy-plan.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import type { App, Db, Deployment } from "../../store/db.js";

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runBuild } from "../../builder/build-workflow.js";
 import { SecretBox } from "../../core/secret-box.js";
 import { Sensitive } from "../../core/sensitive.js";
-import { runRelease } from "../../releaser/release-workflow.js";
+import { runRelease } from "../../releaser/release/workflow.js";
 import type { App, Deployment } from "../../store/db.js";
 import { openPreview } from "../../store/environment-store.js";
 import { listSecretNames, putSecret } from "../../store/secret-store.js";

@@ -1,8 +1,8 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { RELEASE_QUEUE, WORKER_LIVENESS, type DeploymentJob } from "../jobs/queue.js";
-import { reportExhaustedJob } from "../jobs/worker-errors.js";
-import { runRelease, type ReleaseDeps } from "./release-workflow.js";
+import { RELEASE_QUEUE, WORKER_LIVENESS, type DeploymentJob } from "../../jobs/queue.js";
+import { reportExhaustedJob } from "../../jobs/worker-errors.js";
+import { runRelease, type ReleaseDeps } from "./workflow.js";
 
 /** The release role. Releases of different environments run side by side; one environment's are serialized by a lock. */
 export function startReleaseWorker(deps: ReleaseDeps, connection: Redis, concurrency = 4): Worker<DeploymentJob> {

@@ -1,6 +1,6 @@
 import type { Insertable } from "kysely";
-import type { Db, PathRoute, Release, ReleasesTable } from "../store/db.js";
-import { getEnvironment } from "../store/environment-store.js";
+import type { Db, PathRoute, Release, ReleasesTable } from "../../store/db.js";
+import { getEnvironment } from "../../store/environment-store.js";
 
 /** Why a built deployment must not be released any more: a newer commit is on its way, or its preview closed. */
 export async function staleReason(db: Db, appId: number, deploymentId: number, environment: string): Promise<{ title: string; summary: string } | undefined> {

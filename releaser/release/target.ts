@@ -1,13 +1,13 @@
-import { UserError } from "../core/errors.js";
-import { PRODUCTION, publicName } from "../core/names.js";
-import type { App, Deployment } from "../store/db.js";
-import type { LogWriter } from "../store/log-writer.js";
-import type { Fleet } from "./fleet.js";
-import { transferImage } from "./image-transfer.js";
-import { placeEnvironment } from "./placement.js";
-import type { Db } from "../store/db.js";
-import type { DockerHost } from "./docker-host.js";
-import type { IngressProxy } from "./ingress-proxy.js";
+import { UserError } from "../../core/errors.js";
+import { PRODUCTION, publicName } from "../../core/names.js";
+import type { App, Deployment } from "../../store/db.js";
+import type { LogWriter } from "../../store/log-writer.js";
+import type { Fleet } from "../fleet.js";
+import { transferImage } from "../image-transfer.js";
+import { placeEnvironment } from "../placement.js";
+import type { Db } from "../../store/db.js";
+import type { DockerHost } from "../docker-host.js";
+import type { IngressProxy } from "../ingress-proxy.js";
 
 /**
  * The droid this release goes to (placing the environment at its first release) and the image on it:

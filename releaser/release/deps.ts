@@ -1,15 +1,15 @@
-import type { AppLimits } from "../core/config.js";
-import type { Clock } from "../core/clock.js";
-import type { Logger } from "../core/logger.js";
-import type { SecretBox } from "../core/secret-box.js";
-import type { DeploymentReporter } from "../github/deployment-reporter.js";
-import type { Db } from "../store/db.js";
-import type { DockerHost } from "./docker-host.js";
-import type { DomainDeps } from "./domains.js";
-import type { Fleet } from "./fleet.js";
-import type { IngressProxy } from "./ingress-proxy.js";
-import type { FrontDoor } from "./routes.js";
-import type { ServedProbe } from "./served-probe.js";
+import type { AppLimits } from "../../core/config.js";
+import type { Clock } from "../../core/clock.js";
+import type { Logger } from "../../core/logger.js";
+import type { SecretBox } from "../../core/secret-box.js";
+import type { DeploymentReporter } from "../../github/deployment-reporter.js";
+import type { Db } from "../../store/db.js";
+import type { DockerHost } from "../docker-host.js";
+import type { DomainDeps } from "../domains.js";
+import type { Fleet } from "../fleet.js";
+import type { IngressProxy } from "../ingress-proxy.js";
+import type { FrontDoor } from "../routes.js";
+import type { ServedProbe } from "../served-probe.js";
 
 /** What a release needs: the stores, the servers and their proxies, and the operator's settings. */
 export interface ReleaseSettings {
