@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { staticSite, TestRepo } from "../test/support/git-repo.js";
-import { startHarness, WEBHOOK_SECRET, type Harness } from "../test/support/harness.js";
+import { startBerth, type BerthProcess } from "../test/support/berth-process.js";
+import { ADMIN_TOKEN, startHarness, WEBHOOK_SECRET, type Harness } from "../test/support/harness.js";
+import { freePort } from "../test/support/services.js";
 import { removeApp } from "../test/support/docker-cleanup.js";
 import { waitFor } from "../test/support/services.js";
 import { deliver, pullRequestPayload, pushPayload, type RepoFacts } from "../test/support/webhooks.js";
@@ -19,16 +21,21 @@ const SECONDS = Number(process.env.BENCH_BURST_SECONDS ?? 30);
 const REPOS = 20;
 // BENCH_BURST_ROLES=server: the intake and inbox alone, no builds competing for the CPU.
 const ROLES = process.env.BENCH_BURST_ROLES ?? "server,builder,releaser";
+// BENCH_BURST_SPLIT_ROLES=builder,releaser: those roles in a second berth process beside the first.
+const SPLIT = process.env.BENCH_BURST_SPLIT_ROLES;
 let h: Harness;
 let db: pg.Client;
+let second: BerthProcess | undefined;
 const repos: { repo: TestRepo; facts: RepoFacts; commits: string[]; pr: string }[] = [];
 
 beforeAll(async () => {
   // BENCH_NODE_OPTIONS: V8 or Node flags for berth's process only (e.g. --cpu-prof --cpu-prof-dir=DIR).
   const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
   h = await startHarness({ LOG_LEVEL: "warn", BERTH_BUILD_CONCURRENCY: "2", BERTH_ROLES: ROLES, ...nodeOptions }, Number(process.env.BENCH_REDIS_DB ?? 1));
+  if (SPLIT) second = await startBerth({ ...h.env, LOG_LEVEL: "info", BERTH_ROLES: SPLIT }, await freePort(), { ready: /"berth started"/ });
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
+  if (process.env.BENCH_ASYNC_COMMIT) await db.query(`alter database "${new URL(h.databaseUrl).pathname.slice(1)}" set synchronous_commit = off`);
   for (let i = 0; i < REPOS; i++) {
     const name = `${h.app}-r${i}`;
     const repo = new TestRepo(h.github.gitRoot, "octo-org", name);
@@ -42,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.end();
   for (const r of repos) r.repo.cleanup();
+  await second?.stop();
   await h?.stop();
   // The harness removes its own app; the burst's 20 repositories are 20 more apps, each with a
   // container, a network and images. Left behind, a few runs used up Docker's address pool.
@@ -61,6 +69,26 @@ const rssMiB = (pid: number): number => {
     return NaN; // berth is gone: said below, with its last output
   }
 };
+/** berth's own view of its answer times (from the request's headers to the answer's last byte): bucket bound → count, 2xx webhooks. */
+const answerBuckets = async (metric = "berth_webhook_answer_seconds"): Promise<Map<number, number>> => {
+  const text = await (await fetch(`${h.berth.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\d+)`, "gm"))) {
+    if (m[1]!.includes("status=") && !m[1]!.includes('status="2xx"')) continue;
+    const le = /le="([^"]+)"/.exec(m[1]!)?.[1] ?? "+Inf";
+    const bound = le === "+Inf" ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+};
+/** The bucket bound under which p % of the answers between two readings fell, and the share under 25 ms. */
+const serverSide = (before: Map<number, number>, after: Map<number, number>): string => {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const n = (b: number): number => (after.get(b) ?? 0) - (before.get(b) ?? 0);
+  const total = n(Infinity);
+  const at = (p: number): string => `≤${((bounds.find((b) => n(b) >= (p / 100) * total) ?? Infinity) * 1000).toFixed(0)}ms`;
+  return `p50 ${at(50)}, p99 ${at(99)}; ${((100 * n(0.025)) / total).toFixed(2)} % within 25ms (${total} answers)`;
+};
 const count = async (q: string): Promise<number> => Number((await db.query<{ n: string }>(q)).rows[0]?.n ?? 0);
 
 it("answers a burst of deliveries after recording each once, and works off only the newest of each topic", async () => {
@@ -69,6 +97,8 @@ it("answers a burst of deliveries after recording each once, and works off only 
   const cpuBefore = cpuSeconds(pid);
   const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   let rssPeak = rssBefore;
+  const bucketsBefore = await answerBuckets();
+  const recordBefore = await answerBuckets("berth_webhook_record_seconds");
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 250);
   const total = RATE * SECONDS;
   const lastPush = new Map<string, string>();
@@ -108,13 +138,20 @@ it("answers a burst of deliveries after recording each once, and works off only 
   const superseded = await count("select count(*) n from webhook_deliveries where outcome like 'superseded%'");
   const deployments = await count("select count(*) n from deployments");
   clearInterval(sampler);
+  const loopText = await (await fetch(`${h.berth.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  const bucketsAfter = await answerBuckets();
+  const recordAfter = await answerBuckets("berth_webhook_record_seconds");
+  const loopDelay = (q: string): string => `${(Number(new RegExp(`^berth_event_loop_delay_seconds\\{quantile="${q}"\\} (\\S+)`, "m").exec(loopText)?.[1]) * 1000).toFixed(1)}ms`;
   const rssAfter = rssMiB(pid);
 
   console.log(
     [
       "",
-      `${total} deliveries at ${RATE}/s for ${SECONDS}s (sent in ${sendSeconds.toFixed(1)}s) across ${REPOS} repositories: 70 % pushes, 30 % PR synchronize; roles ${ROLES}`,
+      `${total} deliveries at ${RATE}/s for ${SECONDS}s (sent in ${sendSeconds.toFixed(1)}s) across ${REPOS} repositories: 70 % pushes, 30 % PR synchronize; roles ${ROLES}${SPLIT ? ` + a second process with ${SPLIT}` : ""}`,
       `answer time: p50 ${pct(answers, 50).toFixed(1)}ms, p99 ${pct(answers, 99).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms (target p99 < 25ms: ${(pct(answers, 99) / 25).toFixed(2)} of it); ${failures.length} not answered 200`,
+      `answer time as berth measures it (headers in to answer out; the rest is the client and the network): ${serverSide(bucketsBefore, bucketsAfter)}`,
+      `  of which recording it in Postgres: ${serverSide(recordBefore, recordAfter)}`,
+      `  berth's event loop delay over the burst (10 ms resolution): p50 ${loopDelay("0.5")}, p99 ${loopDelay("0.99")}, max ${loopDelay("1")}`,
       `recorded ${recorded} rows, ${distinct} distinct deliveries; ${superseded} superseded before they started; ${deployments} deployments recorded; inbox drained ${(drainMs / 1000).toFixed(1)}s after the last answer`,
       `berth RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB peak, ${rssAfter.toFixed(0)} MiB after`,
       `berth CPU from the first delivery until the inbox drained: ${cpuBurst.toFixed(1)} s (${((cpuBurst * 1000) / total).toFixed(2)} ms a delivery); load average ${loadBefore} before, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} after`,
@@ -123,7 +160,7 @@ it("answers a burst of deliveries after recording each once, and works off only 
   );
   expect(h.berth.child.exitCode, h.berth.output().slice(-3000)).toBeNull();
   // Every repository ends on its last push, live (when this berth builds and releases).
-  if (ROLES.includes("releaser")) await waitFor("each repository's last push live", async () => {
+  if (ROLES.includes("releaser") || SPLIT?.includes("releaser")) await waitFor("each repository's last push live", async () => {
     const live = await db.query<{ repo: string; sha: string }>(
       "select a.repo_full_name repo, d.sha from releases r join deployments d on d.id = r.deployment_id join apps a on a.id = r.app_id where r.state = 'live' and r.environment = 'production'",
     );

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** What berth's stores say at scrape time: counted where the state lives, so every process agrees. */
@@ -38,7 +39,13 @@ export class Metrics {
     name: "berth_webhook_answer_seconds",
     help: "Time from a webhook request to berth's answer, by event and status class.",
     labelNames: ["event", "status"] as const,
-    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    buckets: [0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly #webhookRecord = new Histogram({
+    name: "berth_webhook_record_seconds",
+    help: "Time to record a verified webhook delivery in Postgres (the part of its answer spent waiting for the commit).",
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
   readonly #phase = new Histogram({
@@ -61,6 +68,21 @@ export class Metrics {
   });
 
   constructor(snapshot?: () => Promise<MetricsSnapshot>) {
+    // How late this process's event loop ran since the last scrape: every answer waits on it.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    new Gauge({
+      name: "berth_event_loop_delay_seconds",
+      help: "How late this process's event loop ran since the previous scrape, by quantile (0.5, 0.99, 1 for the maximum).",
+      labelNames: ["quantile"],
+      registers: [this.registry],
+      collect() {
+        this.set({ quantile: "0.5" }, loop.percentile(50) / 1e9);
+        this.set({ quantile: "0.99" }, loop.percentile(99) / 1e9);
+        this.set({ quantile: "1" }, loop.max / 1e9);
+        loop.reset();
+      },
+    });
     // One snapshot per scrape: the first gauge collected reads it, the others share it.
     let current: Promise<MetricsSnapshot> | undefined;
     const read = (first: boolean): Promise<MetricsSnapshot> | undefined => {
@@ -90,6 +112,10 @@ export class Metrics {
 
   webhookAnswered(event: string | undefined, status: number, seconds: number): void {
     this.#webhookAnswer.observe({ event: event && KNOWN_EVENTS.has(event) ? event : "other", status: `${Math.floor(status / 100)}xx` }, seconds);
+  }
+
+  webhookRecorded(seconds: number): void {
+    this.#webhookRecord.observe(seconds);
   }
 
   /** A deployment went live: each of its phases' durations (ms stamps since the epoch). */

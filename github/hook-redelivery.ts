@@ -22,16 +22,21 @@ export interface HookDeliveries {
 const failed = (d: HookDelivery): boolean => d.status_code === 0 || d.status_code >= 400 || d.status !== "OK";
 
 /**
- * The deliveries to ask GitHub for again: those that failed at or after `since`, one attempt per
- * delivery guid, unless an attempt of the same guid succeeded or this process asked for it already.
- * In the order of each guid's first attempt, so pushes are redelivered in the order they were made.
+ * The deliveries to ask GitHub for again, at or after `since`: those that failed, and those of
+ * `events` (the ones berth records) that it answered, which it may have lost: its intake commits
+ * without waiting for the disk, so a crash of Postgres or the machine loses the last moment of them
+ * (the caller leaves out what is recorded). One attempt per delivery guid, none for a guid that
+ * failed and then succeeded (unless answered counts) or that this process asked for already. In the
+ * order of each guid's first attempt, so pushes are redelivered in the order they were made.
  */
-export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked: ReadonlySet<string>): HookDelivery[] {
+export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked: ReadonlySet<string>, events: ReadonlySet<string> = new Set()): HookDelivery[] {
   const succeeded = new Set(deliveries.filter((d) => !failed(d)).map((d) => d.guid));
   const picked = new Map<string, { latest: HookDelivery; first: number }>();
   for (const d of deliveries) {
     const t = Date.parse(d.delivered_at);
-    if (!failed(d) || succeeded.has(d.guid) || asked.has(d.guid) || t < since.getTime()) continue;
+    const answered = !failed(d) && events.has(d.event);
+    if (asked.has(d.guid) || t < since.getTime()) continue;
+    if (!answered && (!failed(d) || succeeded.has(d.guid))) continue;
     const seen = picked.get(d.guid);
     if (!seen) picked.set(d.guid, { latest: d, first: t });
     else picked.set(d.guid, { latest: Date.parse(seen.latest.delivered_at) >= t ? seen.latest : d, first: Math.min(seen.first, t) });
@@ -44,18 +49,19 @@ export type Recorded = (guids: string[]) => Promise<ReadonlySet<string>>;
 
 /**
  * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres down: the
- * intake answered 5xx) or not running at all (GitHub could not connect); GitHub does not retry by
+ * intake answered 5xx) or not running at all (GitHub could not connect), and those of `events` it
+ * answered but lost (an uncommitted record, Postgres or the machine crashed); GitHub does not retry by
  * itself. Deliveries berth recorded after all are left out. Returns the guids asked for.
  */
-export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set()): Promise<string[]> {
-  const candidates = pickRedeliveries(await port.since(since), since, asked);
+export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set(), events: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const candidates = pickRedeliveries(await port.since(since), since, asked, events);
   const known = await recorded(candidates.map((d) => d.guid));
   const picked = candidates.filter((d) => !known.has(d.guid));
   for (const d of picked) {
     await port.redeliver(d.id);
     asked.add(d.guid);
   }
-  if (picked.length) log.warn({ deliveries: picked.map((d) => `${d.event} ${d.guid}`) }, "asked GitHub to redeliver webhooks that failed while berth was unhealthy or down");
+  if (picked.length) log.warn({ deliveries: picked.map((d) => `${d.event} ${d.guid}`) }, "asked GitHub to redeliver webhooks that failed or were lost while berth was unhealthy or down");
   return picked.map((d) => d.guid);
 }
 

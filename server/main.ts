@@ -27,7 +27,7 @@ import { createQueues, createRedis } from "../jobs/queue.js";
 import { SecretBox } from "../core/secret-box.js";
 import { ReportOutbox } from "../github/report-outbox.js";
 import { ReportSender } from "../github/report-sender.js";
-import { webhookReceiver, type ReceivedDelivery } from "./webhook-receiver.js";
+import { RECORDED_EVENTS, webhookReceiver, type ReceivedDelivery } from "./webhook-receiver.js";
 import { DockerodeHost } from "../releaser/dockerode-host.js";
 import { dockerOptions } from "../releaser/docker-wire.js";
 import { startFleet } from "../releaser/fleet-drivers.js";
@@ -65,7 +65,14 @@ import { protectedHostnames } from "../store/preview-access-store.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
-  const db = createDb(config.databaseUrl, 20, { onError: (err) => log.error({ err }, "idle Postgres connection failed") });
+  // A connection Postgres dropped means it went away, if only for a moment: what it had not yet written
+  // of the intake's commits is gone, and GitHub is asked for it (redelivery-wiring.ts).
+  let markUnhealthy = (): void => {};
+  const postgresFailed = (err: Error): void => {
+    log.error({ err }, "idle Postgres connection failed");
+    markUnhealthy();
+  };
+  const db = createDb(config.databaseUrl, 20, { onError: postgresFailed });
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, "migrations applied");
   // Logged once per outage, not on every reconnect attempt.
@@ -155,7 +162,6 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
-  let markUnhealthy = (): void => {};
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -168,17 +174,25 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         installation_repositories: (id, payload) => handleInstallation(deps, id, "installation_repositories", payload as InstallationEvent),
         check_run: (id, payload) => handleCheckRun({ ...deps, rollback: (app) => startRollback({ db, queues, reporter }, app) }, id, payload as CheckRunEvent),
       }, log.child({ component: "inbox" }));
+      // GitHub's answer waits on this pool alone: never behind the inbox's, builds' or pages' queries.
+      // Its commits do not wait for the disk: what a crash loses, GitHub delivers again (redelivery-wiring.ts).
+      const intakeDb = createDb(config.databaseUrl, 2, { asyncCommit: true, onError: postgresFailed });
       receive = async (context) => {
         const field = refusedField(context.name, context.payload);
-        if (field) return deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
-        const recorded = await recordDelivery(db, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
+        if (field) {
+          deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
+          return void (await recordDelivery(intakeDb, { deliveryId: context.id, event: context.name, refused: field }));
+        }
+        const started = performance.now();
+        const recorded = await recordDelivery(intakeDb, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
+        metrics.webhookRecorded((performance.now() - started) / 1000);
         if (recorded) inbox.wake();
       };
       inbox.start();
-      stops.push(() => inbox.stop());
+      stops.push(() => inbox.stop(), () => intakeDb.destroy());
     }
     if (probot) {
-      const redelivery = startRedelivery(probot, db, redis, log.child({ component: "redelivery" }));
+      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, log.child({ component: "redelivery" }));
       markUnhealthy = redelivery.markUnhealthy;
       afterListen = redelivery.afterListen;
       stops.push(redelivery.stop);
@@ -187,7 +201,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       ? webhookReceiver({
           secret: config.github.webhookSecret.unwrap(),
           path: WEBHOOK_PATH,
-          events: ["push", "pull_request", "check_run", "installation", "installation_repositories"],
+          events: RECORDED_EVENTS,
           handle: async (delivery) => receive?.(delivery),
           onError: () => markUnhealthy(),
           log: log.child({ component: "webhooks" }),

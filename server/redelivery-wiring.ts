@@ -10,15 +10,17 @@ import { probeHealth } from "./http-server.js";
 /**
  * Webhooks GitHub could not deliver: those that arrived while Postgres or Redis was down got a 5xx, and
  * those sent while berth was not running at all found no listener; GitHub retries neither by itself.
- * Once healthy again (and once listening after a start), berth asks GitHub to deliver them again.
+ * Nor those of `events` answered in the last moment before Postgres or the machine crashed, whose
+ * records were not yet on disk. Once healthy again (and once listening after a start), berth asks
+ * GitHub to deliver again each of them it has no record of.
  */
-export function startRedelivery(probot: Probot, db: Db, redis: Redis, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
+export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: ReadonlySet<string>, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
   const deliveries = new OctokitHookDeliveries(probot);
   const asked = new Set<string>();
   const recorded = (guids: string[]) => recordedDeliveries(db, guids);
   const watch = startHealthWatch({
     probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
-    onRecovered: (since) => redeliverFailed(deliveries, since, asked, log, recorded),
+    onRecovered: (since) => redeliverFailed(deliveries, since, asked, log, recorded, events),
     intervalMs: 1000,
     log,
   });
@@ -28,7 +30,7 @@ export function startRedelivery(probot: Probot, db: Db, redis: Redis, log: Logge
     // From the newest delivery berth recorded (it was up then), at most GitHub's three days back.
     afterListen: async () => {
       const since = Math.max((await lastReceivedAt(db))?.getTime() ?? 0, Date.now() - 3 * 86_400_000) - 60_000;
-      await redeliverFailed(deliveries, new Date(since), asked, log, recorded);
+      await redeliverFailed(deliveries, new Date(since), asked, log, recorded, events);
     },
     stop: async () => watch.stop(),
   };

@@ -2,6 +2,9 @@ import { createNodeMiddleware, Webhooks } from "@octokit/webhooks";
 import type { Logger } from "../core/logger.js";
 import type { WebhookMiddleware } from "./http-server.js";
 
+/** The events berth records and works on; it answers others (ping, …) without recording them. */
+export const RECORDED_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "installation", "installation_repositories"]);
+
 /** A verified delivery as the receiver hands it over. */
 export interface ReceivedDelivery {
   id: string;
@@ -20,7 +23,7 @@ export interface ReceivedDelivery {
 export function webhookReceiver(opts: {
   secret: string;
   path: string;
-  events: string[];
+  events: ReadonlySet<string>;
   handle: (delivery: ReceivedDelivery) => Promise<void>;
   /** A delivery failed verification or its handler threw (after it was answered). */
   onError: () => void;
@@ -28,7 +31,7 @@ export function webhookReceiver(opts: {
 }): WebhookMiddleware {
   const webhooks = new Webhooks({ secret: opts.secret });
   webhooks.onAny(async (event) => {
-    if (opts.events.includes(event.name)) await opts.handle({ id: event.id, name: event.name, payload: event.payload });
+    if (opts.events.has(event.name)) await opts.handle({ id: event.id, name: event.name, payload: event.payload });
   });
   webhooks.onError((error) => {
     for (const err of error.errors ?? [error]) opts.log.error({ err, deliveryId: error.event?.id }, "webhook delivery failed");

@@ -4,7 +4,7 @@ import { invalidFields } from "./start-deployment.js";
 /**
  * The first field of a push, pull_request or check_run delivery that is not what GitHub sends (a sha that could
  * be a git option, a repository name that could shape a URL), or undefined. Checked before the
- * delivery is recorded: hostile input is never stored, let alone worked on. The handlers check again.
+ * delivery is recorded: a refused one is recorded without its body, never worked on. The handlers check again.
  */
 export function refusedField(event: string, payload: unknown): string | undefined {
   const p = payload as { after?: unknown; repository?: { full_name?: unknown }; pull_request?: { number?: unknown; head?: { sha?: unknown } }; check_run?: { id?: unknown; head_sha?: unknown } };

@@ -19,11 +19,19 @@ export interface PendingDelivery {
   attempts: number;
 }
 
-/** Records a delivery once; false when its guid was recorded before (GitHub redelivered it). */
-export async function recordDelivery(db: Db, d: InboundDelivery): Promise<boolean> {
+/**
+ * Records a delivery once; false when its guid was recorded before (GitHub redelivered it). One
+ * refused at the door is recorded as done (`refused: <field>`), without its body: it is never worked
+ * on, and berth does not ask GitHub for it again as one it lost.
+ */
+export async function recordDelivery(db: Db, d: InboundDelivery | (Omit<InboundDelivery, "payload" | "topic"> & { refused: string })): Promise<boolean> {
+  const values =
+    "refused" in d
+      ? { delivery_id: d.deliveryId, event: d.event, topic: null, payload: null, processed_at: sql<Date>`now()`, outcome: `refused: ${d.refused}`.slice(0, 200) }
+      : { delivery_id: d.deliveryId, event: d.event, topic: d.topic, payload: d.payload };
   const row = await db
     .insertInto("webhook_deliveries")
-    .values({ delivery_id: d.deliveryId, event: d.event, topic: d.topic, payload: d.payload })
+    .values(values)
     .onConflict((oc) => oc.column("delivery_id").doNothing())
     .returning("id")
     .executeTakeFirst();

@@ -31,6 +31,13 @@ describe("pickRedeliveries", () => {
     expect(pickRedeliveries([timedOut], since, new Set()).map((d) => d.id)).toEqual([1]);
   });
 
+  it("also picks answered deliveries of the events berth records (a crash may have lost their record), never others", () => {
+    const ping = { ...delivery(3, "p", 22, 200), event: "ping" };
+    const list = [ping, delivery(2, "answered", 20, 200), delivery(1, "old", 5, 200)];
+    expect(pickRedeliveries(list, since, new Set()).map((d) => d.guid)).toEqual([]);
+    expect(pickRedeliveries(list, since, new Set(), new Set(["push"])).map((d) => d.guid)).toEqual(["answered"]);
+  });
+
   it("asks again only for what berth never recorded, and remembers what it asked for", async () => {
     const asked = new Set<string>();
     const redelivered: number[] = [];
