@@ -54,12 +54,13 @@ describe("planDockerBuild", () => {
 describe("planGitFetch", () => {
   const sha = "0123456789abcdef0123456789abcdef01234567";
   it("fetches exactly one sha, shallow, with no credentials in argv and -- before positional arguments", () => {
-    const steps = planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha }, "/tmp/src");
-    expect(steps).toEqual([
-      { file: "git", args: ["init", "--quiet", "--", "/tmp/src"] },
-      { file: "git", args: ["-C", "/tmp/src", "fetch", "--quiet", "--depth", "1", "--no-tags", "--", "https://github.com/o/r.git", sha] },
-      { file: "git", args: ["-C", "/tmp/src", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", "FETCH_HEAD"] },
-    ]);
+    const step = planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha }, "/tmp/src");
+    // One shell, its values only as quoted positional parameters: never parsed as shell words.
+    expect(step.file).toBe("sh");
+    expect(step.args.slice(2)).toEqual(["git-fetch", "/tmp/src", "https://github.com/o/r.git", sha]);
+    expect(step.args[1]).toBe(
+      'git init --quiet --template= -- "$1" && git -C "$1" fetch --quiet --depth 1 --no-tags -- "$2" "$3" && git -C "$1" -c advice.detachedHead=false checkout --quiet --detach FETCH_HEAD',
+    );
   });
 
   it("refuses a sha or URL that is not one, before any git runs", () => {
