@@ -151,7 +151,7 @@ it("answers a burst of deliveries after recording each once, and works off only 
       `answer time: p50 ${pct(answers, 50).toFixed(1)}ms, p99 ${pct(answers, 99).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms (target p99 < 25ms: ${(pct(answers, 99) / 25).toFixed(2)} of it); ${failures.length} not answered 200`,
       `answer time as berth measures it (headers in to answer out; the rest is the client and the network): ${serverSide(bucketsBefore, bucketsAfter)}`,
       `  of which recording it in Postgres: ${serverSide(recordBefore, recordAfter)}`,
-      `  berth's event loop delay over the burst (10 ms resolution): p50 ${loopDelay("0.5")}, p99 ${loopDelay("0.99")}, max ${loopDelay("1")}`,
+      `  berth's event loop delay over the burst (sampled every 10 ms): p50 ${loopDelay("0.5")}, p99 ${loopDelay("0.99")}, max ${loopDelay("1")}`,
       `recorded ${recorded} rows, ${distinct} distinct deliveries; ${superseded} superseded before they started; ${deployments} deployments recorded; inbox drained ${(drainMs / 1000).toFixed(1)}s after the last answer`,
       `berth RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB peak, ${rssAfter.toFixed(0)} MiB after`,
       `berth CPU from the first delivery until the inbox drained: ${cpuBurst.toFixed(1)} s (${((cpuBurst * 1000) / total).toFixed(2)} ms a delivery); load average ${loadBefore} before, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} after`,

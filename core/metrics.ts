@@ -69,17 +69,20 @@ export class Metrics {
 
   constructor(snapshot?: () => Promise<MetricsSnapshot>) {
     // How late this process's event loop ran since the last scrape: every answer waits on it.
-    const loop = monitorEventLoopDelay({ resolution: 10 });
+    // The histogram counts from the timer's own interval: what it says past that is the delay.
+    const RESOLUTION_MS = 10;
+    const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     loop.enable();
+    const late = (ns: number): number => Math.max(0, ns / 1e6 - RESOLUTION_MS) / 1000;
     new Gauge({
       name: "berth_event_loop_delay_seconds",
       help: "How late this process's event loop ran since the previous scrape, by quantile (0.5, 0.99, 1 for the maximum).",
       labelNames: ["quantile"],
       registers: [this.registry],
       collect() {
-        this.set({ quantile: "0.5" }, loop.percentile(50) / 1e9);
-        this.set({ quantile: "0.99" }, loop.percentile(99) / 1e9);
-        this.set({ quantile: "1" }, loop.max / 1e9);
+        this.set({ quantile: "0.5" }, late(loop.percentile(50)));
+        this.set({ quantile: "0.99" }, late(loop.percentile(99)));
+        this.set({ quantile: "1" }, late(loop.max));
         loop.reset();
       },
     });
