@@ -27,10 +27,12 @@ const HOUR_MS = 3_600_000;
  * seconds for its outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more
  * than 20 + 60 = 80 in any minute, and lets a burst of outcomes out at once; the hour is counted write
  * by write, as a bucket would allow twice its size in an hour. The bucket is kept for outcomes in tiers:
- * the opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, Deployments' creation at
- * 4, and the last 4 are for outcomes only: concluded check runs and Deployments' final statuses.
+ * the opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, and creating
+ * Deployments ahead of their outcome at 10, so the last 10 are for outcomes only (concluded check runs
+ * and Deployments' final statuses, two writes a deployment): five deployments that go live together
+ * are on GitHub at once, and a Deployment not created by then is created with its outcome.
  */
-export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 4, 15], commentSpacingMs: 3_000, perHour: 500 };
+export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 10, 15], commentSpacingMs: 3_000, perHour: 500 };
 
 interface Bucket {
   tokens: number;
