@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mergeReports, priorityOf, type Report } from "../../github/report.js";
-import { WritePacer } from "../../github/write-pacer.js";
+import { GITHUB_LIMITS, WritePacer } from "../../github/write-pacer.js";
 import { FakeGitHubReporter } from "../support/fakes/fake-github-reporter.js";
 import { FakeClock } from "../support/fakes/fake-clock.js";
 
@@ -79,9 +79,9 @@ describe("WritePacer", () => {
     expect(most).toBeGreaterThanOrEqual(79);
   });
 
-  it("never writes more than the hourly limit in any hour, and gives a write back when the oldest turns an hour old", async () => {
+  it("keeps GitHub's limits, 80 writes in any minute and 500 in any hour, and gives a write back when the oldest turns an hour old", async () => {
     const clock = new FakeClock(1_000_000, false);
-    const pacer = new WritePacer({ refillMs: 1000, burst: 20, reserves: [0, 4], commentSpacingMs: 3000, perHour: 500 }, clock);
+    const pacer = new WritePacer(GITHUB_LIMITS, clock);
     const noted = pacer.noting(new FakeGitHubReporter());
     const at: number[] = [];
     for (let t = 0; t < 3 * 3_600_000; t += 250, clock.advance(250)) {
@@ -96,6 +96,9 @@ describe("WritePacer", () => {
       most = Math.max(most, i - j + 1);
     }
     expect(most).toBe(500);
+    const minute = Math.max(...at.map((t0) => at.filter((t) => t >= t0 && t < t0 + 60_000).length));
+    expect(minute).toBeLessThanOrEqual(80);
+    expect(minute).toBeGreaterThanOrEqual(79);
     expect(at).toHaveLength(1500); // the hour's writes are not lost: each comes back an hour later
     // Near the end of an hour's allowance, the last writes are the outcomes' reserve, as with the bucket.
     const fresh = new WritePacer({ refillMs: 1000, burst: 20, reserves: [0, 4], commentSpacingMs: 3000, perHour: 10 }, clock);
