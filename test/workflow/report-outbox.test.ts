@@ -198,6 +198,26 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(w.github.checkRunFor(sha("c3")).conclusion).toBe("skipped");
   });
 
+  it("creates the Deployment when work starts; its in-progress status then waits last, and a success never lets it out", async () => {
+    const d = await w.deployment(app, { sha: sha("g1") });
+    const other = await w.deployment(app, { sha: sha("g2") });
+    w.reporter.queued(app, other);
+    w.reporter.started(app, d);
+    await w.outbox.flushed();
+    expect(await w.sender.sendOne()).toBe(true);
+    expect(w.github.writes).toEqual(["createDeployment g1g1g1g"]); // ahead of the older queued check run
+    const priorities = await w.db.selectFrom("github_reports").select(["subject", "priority"]).orderBy("priority").orderBy("id").execute();
+    expect(priorities).toEqual([
+      { subject: `d:${other.id}:check`, priority: 2 },
+      { subject: `d:${d.id}:check`, priority: 2 },
+      { subject: `d:${d.id}:deployment`, priority: 3 }, // what is left: the in-progress status
+    ]);
+    w.reporter.succeeded(app, d, SUCCESS);
+    await w.drain();
+    expect(w.github.writes).toEqual(["createDeployment g1g1g1g", "createCheckRun g1g1g1g", "status success", "createCheckRun g2g2g2g"]);
+    expect(w.github.deploymentsFor(sha("g1"))[0]?.statuses.map((s) => s.state)).toEqual(["success"]);
+  });
+
   it("drops a report GitHub refuses (422) and goes on with the next one", async () => {
     const d = await w.deployment(app, { sha: sha("c4") });
     w.reporter.started(app, d);
