@@ -114,7 +114,8 @@ export class DeploymentReporter {
 
   succeeded(app: App, d: Deployment, r: SuccessReport): void {
     const detailsUrl = this.detailsUrl(d.id);
-    // The check run first: it is what a developer watches, and the outbox sends it before anything else.
+    // The check run, then the Deployment's status: the outcome a developer watches, sent before anything
+    // else and in this order (report.ts's priorityOf); the Deployment itself was created when the work began.
     this.check(app, d, "upsert", {
       conclusion: "success",
       detailsUrl,

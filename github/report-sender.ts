@@ -8,7 +8,7 @@ import { dropClaim } from "./check-run-claim.js";
 import type { GitHubReporter } from "./github-reporter.js";
 import { deliverReport } from "./report-delivery.js";
 import { retryDelayMs } from "./report-retry.js";
-import type { Report } from "./report.js";
+import { priorityOf, type Report } from "./report.js";
 import { GITHUB_LIMITS, WritePacer, type PacerLimits } from "./write-pacer.js";
 
 export interface SenderOptions {
@@ -171,7 +171,9 @@ export class ReportSender {
 
   /**
    * A report that has more to send after this turn (a Deployment's status once it is created) waits for
-   * a later one, unless a newer report of its subject (which carries it) is already waiting.
+   * a later one, unless a newer report of its subject (which carries it) is already waiting. It waits at
+   * the priority of what is left: an in-progress status is no longer urgent once its Deployment exists,
+   * and the outcome that will supersede it is.
    */
   async #later(c: Claimed, rest: Report): Promise<void> {
     const superseded = await this.db
@@ -182,7 +184,7 @@ export class ReportSender {
     if (Number(superseded.numDeletedRows) > 0) return;
     await this.db
       .updateTable("github_reports")
-      .set({ report: JSON.stringify(rest), leased_by: null, leased_until: null })
+      .set({ report: JSON.stringify(rest), priority: priorityOf(rest), leased_by: null, leased_until: null })
       .where("id", "=", c.id)
       .where("leased_by", "=", this.#owner)
       .execute();

@@ -30,17 +30,27 @@ export function deploymentSubject(deploymentId: number, kind: Exclude<Report["ki
 }
 
 /**
- * How urgent a report is, lowest first. GitHub's pace per installation is limited, so this decides
- * what people wait for (and which of the pacer's reserves a report may spend, write-pacer.ts): a deployment's concluded check run (the outcome a developer
- * watches) before anything else, then the Deployment's final status (the PR's "View deployment"), then
- * the states that open a check run or Deployment, and last the cosmetic: the sticky comment and build
- * progress.
+ * How urgent a report is, lowest first. GitHub's pace per installation is limited (write-pacer.ts), so
+ * this decides what people wait for and which of the pacer's reserves a report may spend. First what a
+ * developer watches, a deployment's outcome: its concluded check run and its Deployment's final status
+ * (the PR's "View deployment"), in the order berth recorded them, so a check run and its status go out
+ * together. Then the GitHub Deployment's creation: made when the work starts, it goes ahead of every
+ * opening state, so that at first served only the status is left to write. Then the opening check-run
+ * states, and last what a newer state supersedes while it waits or only decorates: a Deployment's
+ * in-progress status, the sticky comment, build progress.
  */
 export function priorityOf(r: Report): number {
   if (r.kind === "check") return r.update.conclusion ? 0 : 2;
-  if (r.kind === "deployment") return r.status.state === "in_progress" || r.status.state === "queued" ? 2 : 1;
+  if (r.kind === "deployment") {
+    if (FINAL_STATES.has(r.status.state)) return 0;
+    if (r.create) return 1;
+    return r.status.state === "inactive" ? 2 : 3;
+  }
   return r.kind === "comment" ? 3 : 4;
 }
+
+/** The Deployment statuses that end a deployment's work: the outcome, not a step on the way. */
+const FINAL_STATES: ReadonlySet<DeploymentStatusRequest["state"]> = new Set(["success", "failure", "error"]);
 
 /**
  * The report to store when `newer` arrives while `older` (same subject) is still in the outbox: the

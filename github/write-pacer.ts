@@ -14,18 +14,25 @@ export interface PacerLimits {
   reserves: readonly number[];
   /** The least time between two comments created in one installation (they notify people). */
   commentSpacingMs: number;
+  /** The most writes in any hour per installation; none when absent. */
+  perHour?: number;
 }
+
+const HOUR_MS = 3_600_000;
 
 /**
  * GitHub's documented secondary limits allow 80 content-creating requests a minute per installation
- * (and ask for writes one at a time, not concurrently). A fixed second between writes honours that, but
- * makes the twentieth of twenty deployments that went live together wait twenty seconds for its
- * outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more than 20 + 60 = 80
- * in any minute, and lets a burst of outcomes out at once. The bucket is kept for outcomes in tiers: the
- * opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, Deployments' final
- * statuses at 4, and the last 4 are for concluded check runs only, the outcome that gates a merge.
+ * and 500 an hour (and ask for writes one at a time, not concurrently). A fixed second between writes
+ * honours the minute, but makes the twentieth of twenty deployments that went live together wait twenty
+ * seconds for its outcome on GitHub. A bucket of 20 tokens refilled at one a second never writes more
+ * than 20 + 60 = 80 in any minute, and lets a burst of outcomes out at once; the hour is counted write
+ * by write, as a bucket would allow twice its size in an hour. The bucket is kept for outcomes in tiers:
+ * the opening writes of a burst of pushes (and comments, progress) stop at 15 tokens, and creating
+ * Deployments ahead of their outcome at 10, so the last 10 are for outcomes only (concluded check runs
+ * and Deployments' final statuses, two writes a deployment): five deployments that go live together
+ * are on GitHub at once, and a Deployment not created by then is created with its outcome.
  */
-export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 4, 15], commentSpacingMs: 3_000 };
+export const GITHUB_LIMITS: PacerLimits = { refillMs: 1_000, burst: 20, reserves: [0, 10, 15], commentSpacingMs: 3_000, perHour: 500 };
 
 interface Bucket {
   tokens: number;
@@ -40,6 +47,8 @@ interface Bucket {
 export class WritePacer {
   readonly #buckets = new Map<string, Bucket>();
   readonly #lastComment = new Map<string, number>();
+  /** Per installation, when each write of the last hour was made (oldest first); only with limits.perHour. */
+  readonly #hour = new Map<string, number[]>();
 
   constructor(
     private readonly limits: PacerLimits,
@@ -75,12 +84,29 @@ export class WritePacer {
 
   #below(tokens: number): string[] {
     const below: string[] = [];
-    for (const [installation, bucket] of this.#buckets) {
-      const now = this.#refill(bucket);
-      if (now >= this.limits.burst) this.#buckets.delete(installation); // full again: forget it
-      else if (now < tokens) below.push(installation);
-    }
+    for (const installation of new Set([...this.#buckets.keys(), ...this.#hour.keys()])) if (this.#tokensOf(installation) < tokens) below.push(installation);
     return below;
+  }
+
+  /** The writes an installation may make now: its bucket's tokens, or fewer when the hour is nearly spent. */
+  #tokensOf(installation: string): number {
+    const bucket = this.#buckets.get(installation);
+    let tokens = this.limits.burst;
+    if (bucket) {
+      tokens = this.#refill(bucket);
+      if (tokens >= this.limits.burst) this.#buckets.delete(installation); // full again: forget it
+    }
+    return Math.min(tokens, this.#hourLeft(installation));
+  }
+
+  /** Writes left in the hour that ends now (Infinity without an hourly limit or a write this hour). */
+  #hourLeft(installation: string): number {
+    const log = this.#hour.get(installation);
+    if (!log || this.limits.perHour === undefined) return Infinity;
+    const since = this.clock.now() - HOUR_MS;
+    while (log.length > 0 && log[0]! <= since) log.shift();
+    if (log.length === 0) this.#hour.delete(installation);
+    return this.limits.perHour - log.length;
   }
 
   /** Tokens the bucket holds now (saved as of now). */
@@ -95,12 +121,25 @@ export class WritePacer {
   /** Milliseconds until some installation that cannot write everything now gains a token; undefined when none waits. */
   nextTurnInMs(): number | undefined {
     let next: number | undefined;
-    for (const bucket of this.#buckets.values()) {
-      const tokens = this.#refill(bucket);
-      // The next whole token: the moment some write waiting there may go.
-      if (tokens < this.limits.burst) next = Math.min(next ?? Infinity, Math.ceil((1 - (tokens % 1)) * this.limits.refillMs));
+    for (const installation of new Set([...this.#buckets.keys(), ...this.#hour.keys()])) {
+      const turn = this.#turnOf(installation);
+      if (turn !== undefined) next = Math.min(next ?? Infinity, turn);
     }
     return next;
+  }
+
+  /** Milliseconds until the installation may make one more write than now, by whichever limit holds it tighter. */
+  #turnOf(installation: string): number | undefined {
+    const bucket = this.#buckets.get(installation);
+    const tokens = bucket ? this.#refill(bucket) : this.limits.burst;
+    const hourLeft = this.#hourLeft(installation);
+    const oldest = this.#hour.get(installation)?.[0];
+    // The next whole token of the bucket; the moment the hour's oldest write turns an hour old.
+    const minute = tokens < this.limits.burst ? Math.ceil((1 - (tokens % 1)) * this.limits.refillMs) : undefined;
+    const hour = hourLeft < this.limits.burst && oldest !== undefined ? Math.max(1, oldest + HOUR_MS - this.clock.now()) : undefined;
+    if (minute === undefined || hour === undefined) return minute ?? hour;
+    const whole = Math.floor(tokens);
+    return whole < hourLeft ? minute : whole > hourLeft ? hour : Math.max(minute, hour);
   }
 
   /** Takes every token of an installation GitHub rate-limited, so its next write comes after `ms`. */
@@ -115,6 +154,11 @@ export class WritePacer {
       this.#refill(bucket);
       bucket.tokens -= 1;
       this.#buckets.set(repo.installationId, bucket);
+      if (this.limits.perHour !== undefined) {
+        const log = this.#hour.get(repo.installationId) ?? [];
+        log.push(this.clock.now());
+        this.#hour.set(repo.installationId, log);
+      }
       if (notifying) this.#lastComment.set(repo.installationId, this.clock.now());
     });
   }

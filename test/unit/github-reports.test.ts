@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mergeReports, priorityOf, type Report } from "../../github/report.js";
-import { WritePacer } from "../../github/write-pacer.js";
+import { GITHUB_LIMITS, WritePacer } from "../../github/write-pacer.js";
 import { FakeGitHubReporter } from "../support/fakes/fake-github-reporter.js";
 import { FakeClock } from "../support/fakes/fake-clock.js";
 
@@ -10,16 +10,24 @@ const create = { sha: "a".repeat(40), environment: "pr-1", production: false, tr
 const check = (conclusion?: "success"): Report => ({ kind: "check", repo, deploymentId: 1, sha: "a".repeat(40), mode: "upsert", update: conclusion ? { conclusion } : { status: "in_progress" } });
 
 describe("priorityOf", () => {
-  it("puts a concluded check run first, then a Deployment's final status, the opening states, the comment and build progress", () => {
+  const deployment = (state: Parameters<typeof status>[0] | "failure", withCreate = false): Report => ({ kind: "deployment", repo, deploymentId: 1, ...(withCreate ? { create } : {}), status: { ...status("success"), state } });
+
+  it("puts the outcomes first, then a Deployment's creation, the opening states, and last what is superseded or cosmetic", () => {
     const order: Report[] = [
       check("success"),
-      { kind: "deployment", repo, deploymentId: 1, status: status("success") },
+      deployment("success"),
+      deployment("in_progress", true),
       check(),
       { kind: "comment", repo, appId: 1, environment: "pr-1", pr: 1, body: "…" },
       { kind: "progress", repo, deploymentId: 1, update: {} },
     ];
-    expect(order.map(priorityOf)).toEqual([0, 1, 2, 3, 4]);
-    expect(priorityOf({ kind: "deployment", repo, deploymentId: 1, create, status: status("in_progress") })).toBe(2);
+    expect(order.map(priorityOf)).toEqual([0, 0, 1, 2, 3, 4]);
+  });
+
+  it("gives a Deployment's final status, failed or not, with or without its creation, the outcome's priority; an in-progress status waits with the comment", () => {
+    expect([deployment("failure"), deployment("success", true), deployment("failure", true)].map(priorityOf)).toEqual([0, 0, 0]);
+    expect(priorityOf(deployment("in_progress"))).toBe(3);
+    expect(priorityOf(deployment("inactive"))).toBe(2);
   });
 });
 
@@ -69,6 +77,34 @@ describe("WritePacer", () => {
     const most = Math.max(...at.map((t0) => at.filter((t) => t >= t0 && t < t0 + 60_000).length));
     expect(most).toBeLessThanOrEqual(80);
     expect(most).toBeGreaterThanOrEqual(79);
+  });
+
+  it("keeps GitHub's limits, 80 writes in any minute and 500 in any hour, and gives a write back when the oldest turns an hour old", async () => {
+    const clock = new FakeClock(1_000_000, false);
+    const pacer = new WritePacer(GITHUB_LIMITS, clock);
+    const noted = pacer.noting(new FakeGitHubReporter());
+    const at: number[] = [];
+    for (let t = 0; t < 3 * 3_600_000; t += 250, clock.advance(250)) {
+      if (!pacer.resting().includes("7")) {
+        await noted.createCheckRun(repo, "c".repeat(40), { conclusion: "success" });
+        at.push(clock.now());
+      }
+    }
+    let most = 0;
+    for (let i = 0, j = 0; i < at.length; i++) {
+      while (at[j]! <= at[i]! - 3_600_000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    expect(most).toBe(500);
+    const minute = Math.max(...at.map((t0) => at.filter((t) => t >= t0 && t < t0 + 60_000).length));
+    expect(minute).toBeLessThanOrEqual(80);
+    expect(minute).toBeGreaterThanOrEqual(79);
+    expect(at).toHaveLength(1500); // the hour's writes are not lost: each comes back an hour later
+    // Near the end of an hour's allowance, the last writes are the outcomes' reserve, as with the bucket.
+    const fresh = new WritePacer({ refillMs: 1000, burst: 20, reserves: [0, 4], commentSpacingMs: 3000, perHour: 10 }, clock);
+    const writes = fresh.noting(new FakeGitHubReporter());
+    for (let i = 0; i < 6; i++) await writes.createCheckRun(repo, "c".repeat(40), { status: "queued" });
+    expect([fresh.withheld(1), fresh.withheld(0), fresh.nextTurnInMs()]).toEqual([["7"], [], 3_600_000]);
   });
 
   it("keeps reserves in tiers: each priority stops at its own, the last tokens are the first priority's", async () => {

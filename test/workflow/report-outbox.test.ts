@@ -58,17 +58,18 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     await w.drain();
 
     const id = w.github.checkRunFor(sha("a2")).id;
-    expect(w.github.writes).toEqual([`createCheckRun a2a2a2a`, `updateCheckRun ${id}`, "createDeployment a2a2a2a", "status in_progress", `updateCheckRun ${id}`, "status success"]);
+    // Once work starts, the Deployment is created ahead of the check run's in-progress state: at first served only its status is left.
+    expect(w.github.writes).toEqual([`createCheckRun a2a2a2a`, "createDeployment a2a2a2a", `updateCheckRun ${id}`, "status in_progress", `updateCheckRun ${id}`, "status success"]);
     expect(w.github.checkRunFor(sha("a2")).history.map((u) => u.conclusion ?? u.status)).toEqual(["queued", "in_progress", "success"]);
   });
 
-  it("sends a deployment's outcome before other deployments' older, less urgent reports", async () => {
+  it("sends a deployment's outcome before other deployments' older, less urgent reports, and a Deployment's creation before opening states", async () => {
     const building = await w.deployment(app, { sha: sha("d1") });
     const done = await w.deployment(app, { sha: sha("d2") });
     w.reporter.started(app, building);
     w.reporter.skipped(app, done, "No watched path changed", "…");
     await w.drain();
-    expect(w.github.writes).toEqual(["createCheckRun d2d2d2d", "createCheckRun d1d1d1d", "createDeployment d1d1d1d", "status in_progress"]);
+    expect(w.github.writes).toEqual(["createCheckRun d2d2d2d", "createDeployment d1d1d1d", "createCheckRun d1d1d1d", "status in_progress"]);
   });
 
   it("writes to an installation once per turn, and at each turn sends the most urgent report waiting: an outcome overtakes older writes", async () => {
@@ -85,38 +86,40 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     await sender.stop();
 
     expect(w.github.writes).toEqual([
-      "createCheckRun e1e1e1e", // in progress
+      "createDeployment e1e1e1e", // Deployments are created ahead of opening states
       "createCheckRun e3e3e3e", // queued and in progress superseded: one POST with the conclusion
-      "createDeployment e3e3e3e",
+      "createDeployment e3e3e3e", // not created yet: the outcome creates it first, at the outcome's priority
       "status success", // its in_progress status superseded
-      "createDeployment e1e1e1e",
-      "status in_progress",
-      "createCheckRun e2e2e2e",
       "createDeployment e2e2e2e",
+      "createCheckRun e1e1e1e", // in progress
+      "createCheckRun e2e2e2e",
+      "status in_progress", // last: an outcome would have superseded them
       "status in_progress",
     ]);
     expect(w.github.checkRunFor(sha("e3")).history.map((u) => u.conclusion ?? u.status)).toEqual(["success"]);
     expect(took).toBeGreaterThanOrEqual(8 * 200 - 50); // nine writes, a turn apart
   });
 
-  it("lets a burst of writes out at once down to the reserve, which only outcomes may spend", async () => {
+  it("lets a burst of writes out at once down to the reserve, which only outcomes (check run and Deployment status) may spend", async () => {
     const [a, b, c] = [await w.deployment(app, { sha: sha("f1") }), await w.deployment(app, { sha: sha("f2") }), await w.deployment(app, { sha: sha("f3") })];
     for (const d of [a, b, c]) w.reporter.started(app, d);
     await w.outbox.flushed();
     // A token comes back every 20 s: nothing here waits for one.
-    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 20_000, burst: 5, reserves: [0, 2], commentSpacingMs: 60_000 } });
+    const sender = new ReportSender(w.db, w.github, w.log, { pollMs: 20, limits: { refillMs: 20_000, burst: 7, reserves: [0, 4], commentSpacingMs: 60_000 } });
     sender.start();
-    await waitFor(() => w.github.writes.length === 3); // burst 5 less the reserve of 2
+    await waitFor(() => w.github.writes.length === 3); // burst 7 less the reserve of 4
     await new Promise((r) => setTimeout(r, 200));
-    expect(w.github.writes).toHaveLength(3);
+    expect(w.github.writes).toEqual(["createDeployment f1f1f1f", "createDeployment f2f2f2f", "createDeployment f3f3f3f"]);
     w.reporter.succeeded(app, a, SUCCESS);
     w.reporter.succeeded(app, c, SUCCESS);
     const begun = Date.now();
-    await waitFor(() => [sha("f1"), sha("f3")].every((s) => w.github.checkRunsFor(s)[0]?.conclusion === "success"));
+    const outcome = (s: string) => w.github.checkRunsFor(s)[0]?.conclusion === "success" && w.github.deploymentsFor(s)[0]?.statuses.at(-1)?.state === "success";
+    await waitFor(() => outcome(sha("f1")) && outcome(sha("f3")));
     const took = Date.now() - begun;
     await sender.stop();
     expect(took).toBeLessThan(2_000);
-    expect(w.github.writes).toHaveLength(5); // the two outcomes spent the reserve; nothing else went
+    // The two outcomes spent the reserve, a write each for the check run and the status; nothing else went.
+    expect(w.github.writes.slice(3)).toEqual(["createCheckRun f1f1f1f", "status success", "createCheckRun f3f3f3f", "status success"]);
   });
 
   it("sends what an earlier process left in Postgres, and takes over a dead process's claim once its lease ran out", async () => {
@@ -195,10 +198,32 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(w.github.checkRunFor(sha("c3")).conclusion).toBe("skipped");
   });
 
+  it("creates the Deployment when work starts; its in-progress status then waits last, and a success never lets it out", async () => {
+    const d = await w.deployment(app, { sha: sha("g1") });
+    const other = await w.deployment(app, { sha: sha("g2") });
+    w.reporter.queued(app, other);
+    w.reporter.started(app, d);
+    await w.outbox.flushed();
+    expect(await w.sender.sendOne()).toBe(true);
+    expect(w.github.writes).toEqual(["createDeployment g1g1g1g"]); // ahead of the older queued check run
+    const priorities = await w.db.selectFrom("github_reports").select(["subject", "priority"]).orderBy("priority").orderBy("id").execute();
+    expect(priorities).toEqual([
+      { subject: `d:${other.id}:check`, priority: 2 },
+      { subject: `d:${d.id}:check`, priority: 2 },
+      { subject: `d:${d.id}:deployment`, priority: 3 }, // what is left: the in-progress status
+    ]);
+    w.reporter.succeeded(app, d, SUCCESS);
+    await w.drain();
+    expect(w.github.writes).toEqual(["createDeployment g1g1g1g", "createCheckRun g1g1g1g", "status success", "createCheckRun g2g2g2g"]);
+    expect(w.github.deploymentsFor(sha("g1"))[0]?.statuses.map((s) => s.state)).toEqual(["success"]);
+  });
+
   it("drops a report GitHub refuses (422) and goes on with the next one", async () => {
     const d = await w.deployment(app, { sha: sha("c4") });
     w.reporter.started(app, d);
-    w.github.failures.push(httpError(422));
+    await w.outbox.flushed();
+    expect(await w.sender.sendOne()).toBe(true); // the Deployment's creation goes first
+    w.github.failures.push(httpError(422)); // then the check run's
     await w.drain();
 
     expect(w.github.writes).toEqual(["createDeployment c4c4c4c", "status in_progress"]);
