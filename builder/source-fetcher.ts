@@ -29,6 +29,12 @@ const FETCH_SCRIPT = [
 ].join(" && ");
 
 /**
+ * Fetching runs below berth's own CPU priority: on a small server a burst of builds' git work must not
+ * slow the answers to GitHub's webhooks or the apps' requests.
+ */
+const FETCH_NICENESS = 10;
+
+/**
  * Plans the command of a shallow fetch of one sha; the token travels in the environment, never
  * argv. Only an http(s) URL and a 40-hex sha are accepted, and `--` ends git's options before them,
  * so no value can become a git option (`--upload-pack=…` would run a command).
@@ -36,7 +42,7 @@ const FETCH_SCRIPT = [
 export function planGitFetch(request: Omit<SourceRequest, "token">, dir: string): { file: string; args: string[] } {
   if (!isSha(request.sha)) throw new Error(`refusing to fetch ${JSON.stringify(request.sha)}: not a 40-hex commit id`);
   if (!/^https?:\/\/[^\s]+$/.test(request.cloneUrl)) throw new Error(`refusing to fetch from ${JSON.stringify(request.cloneUrl)}: not an http(s) URL`);
-  return { file: "sh", args: ["-c", FETCH_SCRIPT, "git-fetch", dir, request.cloneUrl, request.sha] };
+  return { file: "nice", args: ["-n", String(FETCH_NICENESS), "sh", "-c", FETCH_SCRIPT, "git-fetch", dir, request.cloneUrl, request.sha] };
 }
 
 /**

@@ -33,6 +33,13 @@ export interface SenderOptions {
  */
 const LEASE_MS = 6_000;
 
+/**
+ * After a paced claim found nothing, none for this long, however often reports are added meanwhile.
+ * In a webhook burst every added report woke all the workers, and each ran the claim query (a scan of
+ * the outbox) while the installation had no token: the top query by CPU in Postgres, for nothing.
+ */
+const QUIET_MS = 50;
+
 interface Claimed {
   id: string;
   installation: string;
@@ -60,6 +67,8 @@ export class ReportSender {
   /** Installations this process is sending to: one report each at a time (see #claim). */
   readonly #busy = new Set<string>();
   #claiming: Promise<unknown> = Promise.resolve();
+  /** No paced claim before this moment (ms): the last one found nothing ready (QUIET_MS). */
+  #quietUntil = 0;
 
   constructor(
     private readonly db: Db,
@@ -112,7 +121,7 @@ export class ReportSender {
 
   async #sendOne(paced: boolean): Promise<boolean> {
     // Claims one at a time in this process, so two workers never pick the same installation.
-    const claiming = this.#claiming.then(() => this.#claim(paced));
+    const claiming = this.#claiming.then(() => (paced && this.#clock.now() < this.#quietUntil ? undefined : this.#claim(paced)));
     this.#claiming = claiming.catch(() => undefined);
     const claimed = await claiming;
     if (!claimed) return false;
@@ -138,8 +147,10 @@ export class ReportSender {
       } catch (err) {
         if (!this.#stopping.signal.aborted) this.log.warn({ err }, "GitHub report outbox unavailable");
       }
-      // Nothing to claim now: look again at the next poll, or when an installation gains a token.
-      if (!busy) await this.#nap.take(Math.min(this.#opts.pollMs, this.#pacer.nextTurnInMs() ?? Infinity));
+      // Nothing to claim now: look again at the next poll, or when an installation gains a token, or
+      // (woken while the last claim's quiet lasts) once it ends, so that no wake is lost.
+      const quiet = this.#quietUntil - this.#clock.now();
+      if (!busy) await this.#nap.take(quiet > 0 ? quiet : Math.min(this.#opts.pollMs, this.#pacer.nextTurnInMs() ?? Infinity));
     }
   }
 
@@ -166,6 +177,7 @@ export class ReportSender {
         for update of r skip locked)
       returning id, installation, subject, report, attempts`.execute(this.db);
     if (rows[0]) this.#busy.add(rows[0].installation);
+    else if (paced) this.#quietUntil = this.#clock.now() + QUIET_MS;
     return rows[0];
   }
 

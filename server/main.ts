@@ -176,7 +176,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       }, log.child({ component: "inbox" }));
       // GitHub's answer waits on this pool alone: never behind the inbox's, builds' or pages' queries.
       // Its commits do not wait for the disk: what a crash loses, GitHub delivers again (redelivery-wiring.ts).
-      const intakeDb = createDb(config.databaseUrl, 2, { asyncCommit: true, onError: postgresFailed });
+      const intakeDb = createDb(config.databaseUrl, 10, { asyncCommit: true, onError: postgresFailed });
       receive = async (context) => {
         const field = refusedField(context.name, context.payload);
         if (field) {

@@ -56,9 +56,9 @@ describe("planGitFetch", () => {
   it("fetches exactly one sha, shallow, with no credentials in argv and -- before positional arguments", () => {
     const step = planGitFetch({ cloneUrl: "https://github.com/o/r.git", sha }, "/tmp/src");
     // One shell, its values only as quoted positional parameters: never parsed as shell words.
-    expect(step.file).toBe("sh");
-    expect(step.args.slice(2)).toEqual(["git-fetch", "/tmp/src", "https://github.com/o/r.git", sha]);
-    expect(step.args[1]).toBe(
+    expect([step.file, ...step.args.slice(0, 4)]).toEqual(["nice", "-n", "10", "sh", "-c"]);
+    expect(step.args.slice(5)).toEqual(["git-fetch", "/tmp/src", "https://github.com/o/r.git", sha]);
+    expect(step.args[4]).toBe(
       'git init --quiet --template= -- "$1" && git -C "$1" fetch --quiet --depth 1 --no-tags -- "$2" "$3" && git -C "$1" -c advice.detachedHead=false checkout --quiet --detach FETCH_HEAD',
     );
   });
