@@ -4,31 +4,57 @@ import { addressOf, deploymentSubject, mergeReports, priorityOf, type Report } f
 import { SerialQueue } from "./serial-queue.js";
 
 /**
- * Stores a report in the outbox. An unsent report of the same subject is replaced by the merge of
- * both; one a sender holds (in flight) is left alone, and the merged report goes out after it. A
- * check run's conclusion drops the deployment's unsent build progress.
+ * Stores reports in the outbox, in order, in one transaction. An unsent report of the same subject is
+ * replaced by the merge of both; one a sender holds (in flight) is left alone, and the merged report
+ * goes out after it. A check run's conclusion drops the deployment's unsent build progress.
  */
-export async function recordReport(db: Db, report: Report): Promise<void> {
-  const { chain, subject } = addressOf(report);
+export async function recordReports(db: Db, reports: readonly Report[]): Promise<void> {
+  if (reports.length === 0) return;
+  const addressed = reports.map((report) => ({ report, ...addressOf(report) }));
   await db.transaction().execute(async (trx) => {
-    const older = await trx
+    const rows = await trx
       .selectFrom("github_reports")
-      .select(["id", "report", "leased_until"])
-      .where("subject", "=", subject)
+      .select(["id", "subject", "report", "leased_until"])
+      .where("subject", "in", [...new Set(addressed.map((a) => a.subject))])
       .orderBy("id", "desc")
-      .limit(1)
       .forUpdate()
-      .executeTakeFirst();
-    if (older && older.leased_until === null) await trx.deleteFrom("github_reports").where("id", "=", older.id).execute();
-    const merged = mergeReports(older?.report as Report | undefined, report);
-    const row = { chain, subject, report: JSON.stringify(merged), installation: merged.repo.installationId, priority: priorityOf(merged) };
-    await trx.insertInto("github_reports").values(row).execute();
-    // A concluded check run says more than any build progress still waiting to be shown on it.
-    if (report.kind === "check" && report.update.conclusion) {
-      await trx.deleteFrom("github_reports").where("subject", "=", deploymentSubject(report.deploymentId, "progress")).where("leased_until", "is", null).execute();
+      .execute();
+    // Each subject's state: its newest stored report, then each report of this batch merged into it.
+    const state = new Map<string, Report>();
+    const replaced: string[] = [];
+    for (const row of rows) {
+      if (state.has(row.subject)) continue;
+      state.set(row.subject, row.report as Report);
+      if (row.leased_until === null) replaced.push(row.id);
     }
+    const stored = new Map<string, { chain: string; subject: string; report: Report }>();
+    const progressDropped = new Set<string>();
+    for (const { report, chain, subject } of addressed) {
+      const merged = mergeReports(state.get(subject), report);
+      state.set(subject, merged);
+      stored.delete(subject); // stored in the order of each subject's last report
+      stored.set(subject, { chain, subject, report: merged });
+      // A concluded check run says more than any build progress still waiting to be shown on it.
+      if (report.kind === "check" && report.update.conclusion) {
+        const progress = deploymentSubject(report.deploymentId, "progress");
+        progressDropped.add(progress);
+        stored.delete(progress);
+      }
+    }
+    if (replaced.length) await trx.deleteFrom("github_reports").where("id", "in", replaced).execute();
+    if (progressDropped.size) await trx.deleteFrom("github_reports").where("subject", "in", [...progressDropped]).where("leased_until", "is", null).execute();
+    const values = [...stored.values()].map(({ chain, subject, report }) => ({ chain, subject, report: JSON.stringify(report), installation: report.repo.installationId, priority: priorityOf(report) }));
+    if (values.length) await trx.insertInto("github_reports").values(values).execute();
   });
 }
+
+/** Stores one report (recordReports of one). */
+export function recordReport(db: Db, report: Report): Promise<void> {
+  return recordReports(db, [report]);
+}
+
+/** Reports written to Postgres in one transaction at most. */
+const MAX_BATCH = 100;
 
 /**
  * The reporters' side of the outbox. `add` returns at once, so reporting never holds up a build or a
@@ -36,6 +62,9 @@ export async function recordReport(db: Db, report: Report): Promise<void> {
  */
 export class ReportOutbox {
   readonly #writes: SerialQueue;
+  /** Added and not yet written: in a burst, those added while one transaction runs go in the next. */
+  readonly #pending: Report[] = [];
+  #writing = false;
 
   constructor(
     private readonly db: Db,
@@ -46,11 +75,24 @@ export class ReportOutbox {
   }
 
   add(report: Report): void {
+    this.#pending.push(report);
+    if (this.#writing) return;
+    this.#writing = true;
     // One line for all, not one per chain: the outbox holds reports in the order berth made them, so a
     // commit's newest check run (the one GitHub shows) is created last, as berth decided.
     this.#writes.run("outbox", `recording ${addressOf(report).subject}`, async () => {
-      await recordReport(this.db, report);
-      this.onAdded();
+      // A batch that fails is logged (SerialQueue) and not retried, as a single report was before.
+      let failed: unknown;
+      while (this.#pending.length > 0) {
+        try {
+          await recordReports(this.db, this.#pending.splice(0, MAX_BATCH));
+          this.onAdded();
+        } catch (err) {
+          failed ??= err;
+        }
+      }
+      this.#writing = false;
+      if (failed !== undefined) throw failed;
     });
   }
 

@@ -48,6 +48,35 @@ describe("GitHub report outbox (real Postgres, fake GitHub and clock)", { timeou
     expect(await unsent()).toEqual([]);
   });
 
+  it("stores reports added while a write runs in one transaction, as it would store them one by one", async () => {
+    const steps = (d: Deployment) => [
+      () => w.reporter.queued(app, d),
+      () => w.reporter.started(app, d),
+      () => w.reporter.buildProgress(app, d, { step: "Step 1/2", tail: "…", elapsedMs: 1000 }),
+      () => w.reporter.progress(app, d, "Releasing"),
+      () => w.reporter.buildProgress(app, d, { step: "Step 2/2", tail: "…", elapsedMs: 2000 }),
+      () => w.reporter.succeeded(app, d, SUCCESS),
+    ];
+    const stored = async (d: Deployment) =>
+      (await w.db.selectFrom("github_reports").select(["subject", "chain", "priority", "report"]).where("subject", "like", `d:${d.id}:%`).orderBy("id").execute()).map((r) => ({
+        ...r,
+        subject: r.subject.replace(`:${d.id}:`, ":D:"),
+        chain: r.chain.replace(`:${d.id}:`, ":D:"),
+        report: JSON.parse(JSON.stringify(r.report).replaceAll(`"deploymentId":${d.id}`, `"deploymentId":"D"`).replaceAll(`/deployments/${d.id}?key=key${d.id}`, "/deployments/D?key=keyD")),
+      }));
+    const oneByOne = await w.deployment(app, { sha: sha("b1") });
+    for (const step of steps(oneByOne)) {
+      step();
+      await w.outbox.flushed();
+    }
+    const batched = await w.deployment(app, { sha: sha("b1") });
+    for (const step of steps(batched)) step(); // all added at once: the first write alone, the rest in one
+    await w.outbox.flushed();
+    const expected = await stored(oneByOne);
+    expect(expected.map((r) => r.subject)).toEqual(["d:D:check", "d:D:deployment"]); // progress dropped by the conclusion
+    expect(await stored(batched)).toEqual(expected);
+  });
+
   it("sends every state that was reported after the previous one went out, in order", async () => {
     const d = await w.deployment(app, { sha: sha("a2") });
     w.reporter.queued(app, d);
