@@ -13,14 +13,23 @@ interface BuildEvent {
   aux?: { ID?: string };
 }
 
+const LOST_CACHE_LAYER = /unable to find image "?sha256:|no such image:? "?sha256:/i;
+
 /** Runs a DockerBuildPlan on a Docker engine and streams its output; a failing build is the user's error. */
 export class DockerBuilder implements Builder {
   constructor(private readonly docker: Docker) {}
 
   async run(plan: BuildPlan, run: BuildRun): Promise<void> {
     const engine = await EngineWatch.start(this.docker);
+    const docker = planFor(plan, "classic").docker;
     try {
-      await this.build(planFor(plan, "classic").docker, run.log, run.signal);
+      await this.build(docker, run.log, run.signal).catch(async (e: unknown) => {
+        // A layer the cache matched was removed mid-build (the app's old images pruned after a release
+        // on another process's turn): nothing is wrong with the build, and once more it matches anew.
+        if (run.signal?.aborted || !LOST_CACHE_LAYER.test((e as Error).message)) throw e;
+        run.log("A cached layer was removed while this build used it; building again.\n");
+        return this.build(docker, run.log, run.signal);
+      });
     } catch (e) {
       if (run.signal?.aborted) throw e;
       throw (await engine.lost(e, run.signal)) ?? e;

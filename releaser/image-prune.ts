@@ -12,6 +12,9 @@ export function planImagePrune(images: readonly string[], kept: ReadonlySet<stri
 
 /** Removes an app's old images after a release; an image a container still uses is left alone. */
 export async function pruneImages(deps: { db: Db; host: DockerHost; log: Logger }, appId: number, appName: string, keep: number): Promise<string[]> {
+  // A running build's layer cache may be any of these images (or their parents): the next release prunes.
+  const building = await deps.db.selectFrom("deployments").select("id").where("app_id", "=", appId).where("state", "=", "building").executeTakeFirst();
+  if (building) return [];
   const recent = await deps.db
     .selectFrom("releases")
     .select(["image", "environment", "id"])

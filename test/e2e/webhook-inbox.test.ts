@@ -83,6 +83,6 @@ describe("webhook inbox: answered once recorded, worked off after", () => {
     await h.relaunch();
     expect((await completed(sha)).conclusion).toBe("success");
     await served("pushed while berth was stopped\n");
-    expect(h.berth.output()).toContain("asked GitHub to redeliver webhooks that failed while berth was unhealthy or down");
+    expect(h.berth.output()).toContain("asked GitHub to redeliver webhooks that failed or were lost while berth was unhealthy or down");
   });
 });
