@@ -10,11 +10,21 @@ export function planImagePrune(images: readonly string[], kept: ReadonlySet<stri
   return images.filter((i) => !kept.has(i)).sort();
 }
 
+/** Whether one of the app's deployments is being built, or dispatched to be (its layer cache is the app's images). */
+export async function buildRunning(db: Db, appId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom("deployments")
+    .select("id")
+    .where("app_id", "=", appId)
+    .where((eb) => eb.or([eb("state", "=", "building"), eb.and([eb("state", "=", "queued"), eb("dispatched_at", "is not", null)])]))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Removes an app's old images after a release; an image a container still uses is left alone. */
 export async function pruneImages(deps: { db: Db; host: DockerHost; log: Logger }, appId: number, appName: string, keep: number): Promise<string[]> {
   // A running build's layer cache may be any of these images (or their parents): the next release prunes.
-  const building = await deps.db.selectFrom("deployments").select("id").where("app_id", "=", appId).where("state", "=", "building").executeTakeFirst();
-  if (building) return [];
+  if (await buildRunning(deps.db, appId)) return [];
   const recent = await deps.db
     .selectFrom("releases")
     .select(["image", "environment", "id"])

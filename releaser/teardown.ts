@@ -5,6 +5,7 @@ import type { CancelBus } from "../jobs/cancel-bus.js";
 import type { App, Db } from "../store/db.js";
 import type { DeploymentReporter } from "../github/deployment-reporter.js";
 import { environmentImages, getEnvironment, latestReported, markTornDown, supersedeOlder } from "../store/environment-store.js";
+import { buildRunning } from "./image-prune.js";
 import type { Logger } from "../core/logger.js";
 import { LABEL } from "../core/names.js";
 import type { DockerHost } from "./docker-host.js";
@@ -55,7 +56,9 @@ export async function teardownEnvironment(fleetDeps: TeardownDeps, app: App, env
       .where("state", "in", ["starting", "live", "draining"])
       .execute();
     await applyRoutes(deps);
-    await removeResources(deps, app.name, environment, await environmentImages(db, app.id, environment));
+    // Its images go last, and not while one of the app's builds runs: a pull request reopened while this
+    // ran builds the same commit from their layers (the classic builder's cache). The next prune takes them.
+    await removeResources(deps, app.name, environment, await environmentImages(db, app.id, environment), () => buildRunning(db, app.id));
     await db.updateTable("deployments").set({ state: "removed" }).where("app_id", "=", app.id).where("environment", "=", environment).where("state", "=", "live").execute();
     if (current) await markTornDown(db, current.id);
     await forgetPlacement(db, app.id, environment);
@@ -66,7 +69,7 @@ export async function teardownEnvironment(fleetDeps: TeardownDeps, app: App, env
 }
 
 /** Removes whatever runs on the droid server for an app environment, found by labels. */
-export async function removeResources(deps: Pick<TeardownDeps, "host" | "log">, app: string, environment: string, images: readonly string[] = []): Promise<void> {
+export async function removeResources(deps: Pick<TeardownDeps, "host" | "log">, app: string, environment: string, images: readonly string[] = [], keepImages: () => Promise<boolean> = async () => false): Promise<void> {
   const { host } = deps;
   const plan = planTeardown(await host.listManaged({ [LABEL.app]: app, [LABEL.environment]: environment }), images);
   for (const name of plan.containers) {
@@ -75,6 +78,7 @@ export async function removeResources(deps: Pick<TeardownDeps, "host" | "log">, 
   }
   for (const name of plan.networks) await host.removeNetwork(name);
   for (const name of plan.volumes) await host.removeVolume(name);
+  if (plan.images.length && (await keepImages())) return deps.log.info({ app, environment }, "images kept for now: a build of the app is running");
   for (const ref of plan.images) {
     if (!(await host.removeImage(ref))) deps.log.info({ image: ref }, "image kept: another environment's container uses it");
   }

@@ -1,5 +1,6 @@
+import pg from "pg";
 import { execFileSync } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containersOf, docker } from "../support/docker-cleanup.js";
 import { staticSite } from "../support/git-repo.js";
 import { startHarness, type Harness } from "../support/harness.js";
@@ -46,6 +47,16 @@ describe("pull request previews, end to end", () => {
     h.repo.commit(staticSite("production\n"), "base");
   });
 
+  // A failure prints what berth said and what it recorded: a race seen once in CI is read from there.
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== "fail") return;
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    const rows = async (q: string) => JSON.stringify((await db.query(q)).rows);
+    const recorded = [await rows("select id, environment, sha, state, error from deployments order by id"), await rows("select id, name, state, torn_down_at from environments order by id"), await rows("select deployment_id, environment, state from releases order by id")];
+    await db.end();
+    console.log(`--- berth's log (tail) ---\n${h.berth.output().split("\n").slice(-80).join("\n")}\n--- recorded ---\n${recorded.join("\n")}`);
+  });
   afterAll(async () => {
     await h?.stop();
   });
