@@ -39,7 +39,6 @@ beforeAll(async () => {
   if (SPLIT) second = await startBerth({ ...h.env, LOG_LEVEL: "info", BERTH_ROLES: SPLIT }, await freePort(), { ready: /"berth started"/ });
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
-  if (process.env.BENCH_ASYNC_COMMIT) await db.query(`alter database "${new URL(h.databaseUrl).pathname.slice(1)}" set synchronous_commit = off`);
   for (let i = 0; i < REPOS; i++) {
     const name = `${h.app}-r${i}`;
     const repo = new TestRepo(h.github.gitRoot, "octo-org", name);

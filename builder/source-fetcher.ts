@@ -69,7 +69,7 @@ export class GitSourceFetcher implements SourceFetcher {
     };
     const step = planGitFetch(request, dir);
     // The shell leads a process group of its own, so a cancel or the timeout ends its git too.
-    const child = execa(step.file, step.args, { env, extendEnv: false, reject: false, detached: true, cancelSignal: signal, timeout: FETCH_TIMEOUT_MS });
+    const child = execa(step.file, step.args, { env, extendEnv: false, reject: false, detached: true, cancelSignal: signal });
     const killGroup = (): void => {
       try {
         if (child.pid) process.kill(-child.pid, "SIGKILL");

@@ -53,7 +53,7 @@ export type Recorded = (guids: string[]) => Promise<ReadonlySet<string>>;
  * answered but lost (an uncommitted record, Postgres or the machine crashed); GitHub does not retry by
  * itself. Deliveries berth recorded after all are left out. Returns the guids asked for.
  */
-export async function redeliverFailed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set(), events: ReadonlySet<string> = new Set()): Promise<string[]> {
+export async function redeliverMissed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set(), events: ReadonlySet<string> = new Set()): Promise<string[]> {
   const candidates = pickRedeliveries(await port.since(since), since, asked, events);
   const known = await recorded(candidates.map((d) => d.guid));
   const picked = candidates.filter((d) => !known.has(d.guid));

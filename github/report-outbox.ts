@@ -48,11 +48,6 @@ export async function recordReports(db: Db, reports: readonly Report[]): Promise
   });
 }
 
-/** Stores one report (recordReports of one). */
-export function recordReport(db: Db, report: Report): Promise<void> {
-  return recordReports(db, [report]);
-}
-
 /** Reports written to Postgres in one transaction at most. */
 const MAX_BATCH = 100;
 
@@ -80,7 +75,7 @@ export class ReportOutbox {
     this.#writing = true;
     // One line for all, not one per chain: the outbox holds reports in the order berth made them, so a
     // commit's newest check run (the one GitHub shows) is created last, as berth decided.
-    this.#writes.run("outbox", `recording ${addressOf(report).subject}`, async () => {
+    this.#writes.run("outbox", "recording reports", async () => {
       // A batch that fails is logged (SerialQueue) and not retried, as a single report was before.
       let failed: unknown;
       while (this.#pending.length > 0) {

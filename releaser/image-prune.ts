@@ -43,7 +43,7 @@ export async function pruneImages(deps: { db: Db; host: DockerHost; log: Logger 
     .selectFrom("deployments")
     .select("image")
     .where("app_id", "=", appId)
-    .where("state", "in", ["building", "releasing"])
+    .where("state", "=", "releasing")
     .where("image", "is not", null)
     .execute();
   for (const d of inFlight) kept.add(d.image ?? "");

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Probot } from "probot";
 import type { Logger } from "../core/logger.js";
-import { OctokitHookDeliveries, redeliverFailed } from "../github/hook-redelivery.js";
+import { OctokitHookDeliveries, redeliverMissed } from "../github/hook-redelivery.js";
 import type { Db } from "../store/db.js";
 import { lastReceivedAt, recordedDeliveries } from "../store/webhook-inbox.js";
 import { startHealthWatch } from "./health-watch.js";
@@ -20,7 +20,7 @@ export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: Re
   const recorded = (guids: string[]) => recordedDeliveries(db, guids);
   const watch = startHealthWatch({
     probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
-    onRecovered: (since) => redeliverFailed(deliveries, since, asked, log, recorded, events),
+    onRecovered: (since) => redeliverMissed(deliveries, since, asked, log, recorded, events),
     intervalMs: 1000,
     log,
   });
@@ -30,7 +30,7 @@ export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: Re
     // From the newest delivery berth recorded (it was up then), at most GitHub's three days back.
     afterListen: async () => {
       const since = Math.max((await lastReceivedAt(db))?.getTime() ?? 0, Date.now() - 3 * 86_400_000) - 60_000;
-      await redeliverFailed(deliveries, new Date(since), asked, log, recorded, events);
+      await redeliverMissed(deliveries, new Date(since), asked, log, recorded, events);
     },
     stop: async () => watch.stop(),
   };

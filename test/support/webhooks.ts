@@ -64,7 +64,10 @@ export interface Delivery {
 
 /** POSTs a webhook like GitHub does; `secret: null` sends it unsigned, a wrong secret forges it. */
 export async function deliver(url: string, event: string, payload: unknown, secret: string | null, id: string = randomUUID()): Promise<Delivery> {
-  return sendPrepared(url, prepareDelivery(event, payload, secret, id));
+  const d = prepareDelivery(event, payload, secret, id);
+  const started = performance.now();
+  const res = await fetch(url, { method: "POST", headers: d.headers, body: d.body });
+  return { id, status: res.status, body: await res.text(), ms: performance.now() - started };
 }
 
 /** A delivery's body and headers, signed: built ahead of a burst so that sending costs the sender little. */
@@ -85,12 +88,6 @@ export function prepareDelivery(event: string, payload: unknown, secret: string 
   };
   if (secret !== null) headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
   return { id, body, headers };
-}
-
-export async function sendPrepared(url: string, d: PreparedDelivery): Promise<Delivery> {
-  const started = performance.now();
-  const res = await fetch(url, { method: "POST", headers: d.headers, body: d.body });
-  return { id: d.id, status: res.status, body: await res.text(), ms: performance.now() - started };
 }
 
 export interface PullOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
-import { pickRedeliveries, redeliverFailed, type HookDelivery } from "../../github/hook-redelivery.js";
+import { pickRedeliveries, redeliverMissed, type HookDelivery } from "../../github/hook-redelivery.js";
 
 const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
 const delivery = (id: number, guid: string, second: number, status_code: number, redelivery = false): HookDelivery => ({
@@ -43,8 +43,8 @@ describe("pickRedeliveries", () => {
     const redelivered: number[] = [];
     const port = { since: async () => [delivery(2, "recorded", 20, 0), delivery(1, "lost", 15, 0)], redeliver: async (id: number) => void redelivered.push(id) };
     const log = createLogger("silent");
-    expect(await redeliverFailed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual(["lost"]);
+    expect(await redeliverMissed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual(["lost"]);
     expect(redelivered).toEqual([1]);
-    expect(await redeliverFailed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual([]);
+    expect(await redeliverMissed(port, since, asked, log, async () => new Set(["recorded"]))).toEqual([]);
   });
 });
