@@ -132,7 +132,8 @@ it("answers a burst of deliveries after recording each once, and works off only 
   const sendSeconds = result.seconds;
   const senderLate = (ms: number): string => `${ms.toFixed(1)}ms`;
   const drainStart = performance.now();
-  await waitFor("inbox drained", async () => (await count("select count(*) n from webhook_deliveries where processed_at is null")) === 0, 300_000, 100);
+  // Answered once in berth's journal: in Postgres a moment later, then worked off.
+  await waitFor("inbox drained", async () => (await count("select count(*) n from webhook_deliveries where processed_at is null")) === 0 && (await count("select count(*) n from webhook_deliveries")) >= answers.length, 300_000, 100);
   const drainMs = performance.now() - drainStart;
   // What berth's own CPU cost for the burst: less at the mercy of other load on the machine than answer times are.
   const cpuBurst = cpuSeconds(pid) - cpuBefore;
@@ -155,7 +156,7 @@ it("answers a burst of deliveries after recording each once, and works off only 
       `${total} deliveries at ${RATE}/s for ${SECONDS}s (sent in ${sendSeconds.toFixed(1)}s) across ${REPOS} repositories: 70 % pushes, 30 % PR synchronize; roles ${ROLES}${SPLIT ? ` + a second process with ${SPLIT}` : ""}${process.env.BENCH_SENDER_NICE ? `; sender at nice ${process.env.BENCH_SENDER_NICE}` : ""}${process.env.BENCH_BERTH_NICE ? `; berth at nice ${process.env.BENCH_BERTH_NICE}` : ""}`,
       `answer time: p50 ${pct(answers, 50).toFixed(1)}ms, p99 ${pct(answers, 99).toFixed(1)}ms, max ${Math.max(...answers).toFixed(1)}ms (target p99 < 25ms: ${(pct(answers, 99) / 25).toFixed(2)} of it); ${failures.length} not answered 200 (${result.retried} sent again: a kept-alive connection closed as idle as it was reused)`,
       `answer time as berth measures it (headers in to answer out; the rest is the client and the network): ${serverSide(bucketsBefore, bucketsAfter)}`,
-      `  of which recording it in Postgres: ${serverSide(recordBefore, recordAfter)}`,
+      `  of which writing it to the journal: ${serverSide(recordBefore, recordAfter)}`,
       `  berth's event loop delay over the burst (sampled every 10 ms): p50 ${loopDelay("0.5")}, p99 ${loopDelay("0.99")}, max ${loopDelay("1")}; the sender's: p99 ${senderLate(result.senderLateP99)}, max ${senderLate(result.senderLateMax)} (it used ${result.senderCpuSeconds.toFixed(1)} s of CPU)`,
       `recorded ${recorded} rows, ${distinct} distinct deliveries; ${superseded} superseded before they started; ${deployments} deployments recorded, ${built} builds started, ${switched} releases switched (by the time the inbox drained); inbox drained ${(drainMs / 1000).toFixed(1)}s after the last answer`,
       `berth RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB peak, ${rssAfter.toFixed(0)} MiB after`,

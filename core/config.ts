@@ -37,8 +37,10 @@ export interface Config {
   tlsInternal: boolean;
   dockerHost: string;
   proxyImage: string;
-  /** Where berth keeps its own files: the App credentials /setup registered (github-app.env). */
+  /** Where berth keeps its own files: the App credentials /setup registered (github-app.env), the webhook journal. */
   dataDir: string;
+  /** Bodies of answered webhooks not yet in Postgres that berth holds at most (BERTH_WEBHOOK_BACKLOG_MB). */
+  webhookBacklogBytes: number;
   /**
    * This installation's name on its Docker engines: the prefix of its fixed-name resources (the proxy)
    * and a label on everything it creates, so installations sharing an engine never touch each other's.
@@ -232,6 +234,8 @@ export function loadConfig(given: Env = process.env): Config {
     previewSleepAfterMs: previewSleepAfter(env, duration, problems),
     buildTimeoutMs: duration("BERTH_BUILD_TIMEOUT", "30m", "7d"),
     keepImages: int("BERTH_KEEP_IMAGES", 5, 1, 1000),
+    // GitHub sends at most 25 MB in one delivery: the default holds one of those with room.
+    webhookBacklogBytes: int("BERTH_WEBHOOK_BACKLOG_MB", 32, 1, 4096) * 1024 * 1024,
     packBuilder: env.BERTH_PACK_BUILDER || "paketobuildpacks/builder-jammy-base",
     registry,
     builderServer: builderServer === "local" ? "default" : builderServer,

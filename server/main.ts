@@ -43,8 +43,8 @@ import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
 import { handleInstallation, type InstallationEvent } from "./installation-handler.js";
-import { recordDelivery } from "../store/webhook-inbox.js";
-import { deliveryTopic, refusedField } from "./webhook-topic.js";
+import type { WebhookJournal } from "../store/webhook-journal.js";
+import { startIntake } from "./intake-wiring.js";
 import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
 import { Metrics } from "../core/metrics.js";
@@ -65,8 +65,8 @@ import { protectedHostnames } from "../store/preview-access-store.js";
 
 /** Starts the roles this process runs (all three in single-node mode) and returns a stop function. */
 export async function start(config: Config, log: Logger): Promise<() => Promise<void>> {
-  // A connection Postgres dropped means it went away, if only for a moment: what it had not yet written
-  // of the intake's commits is gone, and GitHub is asked for it (redelivery-wiring.ts).
+  // A connection Postgres dropped means it went away, if only for a moment: once it is back, GitHub is
+  // asked for what berth could not take meanwhile (redelivery-wiring.ts).
   let markUnhealthy = (): void => {};
   const postgresFailed = (err: Error): void => {
     log.error({ err }, "idle Postgres connection failed");
@@ -162,6 +162,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
+  let journal: WebhookJournal | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -174,25 +175,15 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         installation_repositories: (id, payload) => handleInstallation(deps, id, "installation_repositories", payload as InstallationEvent),
         check_run: (id, payload) => handleCheckRun({ ...deps, rollback: (app) => startRollback({ db, queues, reporter }, app) }, id, payload as CheckRunEvent),
       }, log.child({ component: "inbox" }));
-      // GitHub's answer waits on this pool alone: never behind the inbox's, builds' or pages' queries.
-      // Its commits do not wait for the disk: what a crash loses, GitHub delivers again (redelivery-wiring.ts).
-      const intakeDb = createDb(config.databaseUrl, 10, { asyncCommit: true, onError: postgresFailed });
-      receive = async (context) => {
-        const field = refusedField(context.name, context.payload);
-        if (field) {
-          deps.log.warn({ deliveryId: context.id, field }, `${context.name} refused: a field is not what GitHub sends`);
-          return void (await recordDelivery(intakeDb, { deliveryId: context.id, event: context.name, refused: field }));
-        }
-        const started = performance.now();
-        const recorded = await recordDelivery(intakeDb, { deliveryId: context.id, event: context.name, topic: deliveryTopic(context.name, context.payload), payload: JSON.stringify(context.payload) });
-        metrics.webhookRecorded((performance.now() - started) / 1000);
-        if (recorded) inbox.wake();
-      };
+      // GitHub's answer waits for the delivery's line in berth's journal alone, never for Postgres.
+      const intake = startIntake({ config, metrics, onRecorded: () => inbox.wake(), onPostgresFailed: postgresFailed, onUnhealthy: () => markUnhealthy(), log: deps.log });
+      journal = intake.journal;
+      receive = intake.receive;
       inbox.start();
-      stops.push(() => inbox.stop(), () => intakeDb.destroy());
+      stops.push(() => inbox.stop(), intake.stop);
     }
     if (probot) {
-      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, log.child({ component: "redelivery" }));
+      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, (guid) => journal?.holds(guid) ?? false, log.child({ component: "redelivery" }));
       markUnhealthy = redelivery.markUnhealthy;
       afterListen = redelivery.afterListen;
       stops.push(redelivery.stop);

@@ -14,10 +14,11 @@ import { probeHealth } from "./http-server.js";
  * records were not yet on disk. Once healthy again (and once listening after a start), berth asks
  * GitHub to deliver again each of them it has no record of.
  */
-export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: ReadonlySet<string>, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
+export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: ReadonlySet<string>, journaled: (guid: string) => boolean, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
   const deliveries = new OctokitHookDeliveries(probot);
   const asked = new Set<string>();
-  const recorded = (guids: string[]) => recordedDeliveries(db, guids);
+  // A delivery still in the journal (webhook-journal.ts) was answered and is on its way into Postgres.
+  const recorded = async (guids: string[]) => new Set([...(await recordedDeliveries(db, guids)), ...guids.filter(journaled)]);
   const watch = startHealthWatch({
     probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
     onRecovered: (since) => redeliverMissed(deliveries, since, asked, log, recorded, events),

@@ -265,13 +265,6 @@ export interface PoolOptions {
    * where an 'error' event without a listener would crash berth; the pool replaces the client itself.
    */
   onError?: (err: Error) => void;
-  /**
-   * Commits of this pool's sessions return before their WAL reaches the disk (`synchronous_commit =
-   * off`): still atomic and in order, and safe from a crash of berth, but a crash of Postgres or the
-   * machine can lose the last few hundred milliseconds of them. Only for writes that have a second
-   * copy to recover from (webhook deliveries: GitHub's delivery log, hook-redelivery.ts).
-   */
-  asyncCommit?: boolean;
 }
 
 // bigint columns come back as strings; ids stay strings end to end (GitHub ids exceed 2^53 in theory).
@@ -282,7 +275,6 @@ export function createDb(url: Sensitive, max = 20, opts: PoolOptions = {}): Db {
     max,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: opts.acquireTimeoutMs ?? 5_000,
-    ...(opts.asyncCommit ? { options: "-c synchronous_commit=off" } : {}),
   });
   const onError = opts.onError ?? ((err: Error) => process.stderr.write(`berth: Postgres connection failed: ${err.message}\n`));
   pool.on("error", onError);

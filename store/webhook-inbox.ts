@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Db } from "./db.js";
+import type { JournalEntry } from "./webhook-journal.js";
 
 /** A verified delivery as it arrived: GitHub's guid, the event, what it changes, the body. */
 export interface InboundDelivery {
@@ -20,22 +21,30 @@ export interface PendingDelivery {
 }
 
 /**
- * Records a delivery once; false when its guid was recorded before (GitHub redelivered it). One
- * refused at the door is recorded as done (`refused: <field>`), without its body: it is never worked
- * on, and berth does not ask GitHub for it again as one it lost.
+ * Records deliveries in arrival order, each once: one whose guid was recorded before (GitHub redelivered
+ * it, or a journal was taken up twice) is skipped. One refused at the door is recorded as done
+ * (`refused: <field>`) without its body: it is never worked on, and berth does not ask GitHub for it
+ * again as one it lost. Returns how many were new.
  */
+export async function recordDeliveries(db: Db, entries: readonly JournalEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const rows = entries.map((d) => ({
+    delivery_id: d.deliveryId,
+    event: d.event,
+    topic: d.refused === undefined ? d.topic : null,
+    payload: d.refused === undefined ? d.payload : null,
+    received_at: new Date(d.receivedAt),
+    processed_at: d.refused === undefined ? null : sql<Date>`now()`,
+    outcome: d.refused === undefined ? null : `refused: ${d.refused}`.slice(0, 200),
+  }));
+  const inserted = await db.insertInto("webhook_deliveries").values(rows).onConflict((oc) => oc.column("delivery_id").doNothing()).returning("id").execute();
+  return inserted.length;
+}
+
+/** Records one delivery (see recordDeliveries); false when its guid was recorded before. */
 export async function recordDelivery(db: Db, d: InboundDelivery | (Omit<InboundDelivery, "payload" | "topic"> & { refused: string })): Promise<boolean> {
-  const values =
-    "refused" in d
-      ? { delivery_id: d.deliveryId, event: d.event, topic: null, payload: null, processed_at: sql<Date>`now()`, outcome: `refused: ${d.refused}`.slice(0, 200) }
-      : { delivery_id: d.deliveryId, event: d.event, topic: d.topic, payload: d.payload };
-  const row = await db
-    .insertInto("webhook_deliveries")
-    .values(values)
-    .onConflict((oc) => oc.column("delivery_id").doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  return row !== undefined;
+  const entry: JournalEntry = "refused" in d ? { ...d, topic: null, payload: null, receivedAt: Date.now() } : { ...d, receivedAt: Date.now() };
+  return (await recordDeliveries(db, [entry])) === 1;
 }
 
 /** The oldest unprocessed deliveries that are due, in arrival order. */

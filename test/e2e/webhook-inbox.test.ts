@@ -6,7 +6,7 @@ import { startPrivateRedis, type PrivateRedis } from "../support/private-service
 import { getVia, waitFor } from "../support/services.js";
 
 /**
- * The webhook inbox end to end: GitHub's answer needs only the delivery's record in Postgres, so
+ * The webhook inbox end to end: GitHub's answer needs only the delivery's line in berth's journal, so
  * pushes are accepted while Redis is down, survive a kill -9 before any work started, and of several
  * pushes to one branch that waited, only the newest is worked on. Redis is this file's own.
  */
@@ -43,6 +43,7 @@ describe("webhook inbox: answered once recorded, worked off after", () => {
   it("accepts a push while Redis is down and builds it after berth is killed and Redis is back", async () => {
     await redis.stop();
     const { sha, delivery } = await push("accepted while redis was down\n");
+    await waitFor("recorded", async () => (await outcomes([delivery])).length === 1, 10_000, 20);
     expect(await outcomes([delivery])).toEqual([null]); // recorded, not worked off yet
     await h.kill();
     await redis.start();
