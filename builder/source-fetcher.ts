@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
-import { execa } from "execa";
 import { ExecError, UserError } from "../core/errors.js";
+import { spawnOffThread } from "../core/thread-spawn.js";
 import type { Sensitive } from "../core/sensitive.js";
 import { isSha } from "../github/source-url.js";
 
@@ -16,9 +16,9 @@ export interface SourceFetcher {
 }
 
 /**
- * The fetch as one shell script: berth spawns one process per fetch instead of three. Spawning blocks
- * berth's event loop until the child has exec'd, which under a burst of builds took ~7 ms a spawn;
- * the script's own git runs are forked by the small shell. No template is copied into the new
+ * The fetch as one shell script: berth spawns one process per fetch instead of three (and from a worker
+ * thread, core/thread-spawn.ts: spawning blocks the spawning thread until the child has exec'd); the
+ * script's own git runs are forked by the small shell. No template is copied into the new
  * repository (git's sample hooks were most of the files the checkout's removal then walked). The
  * directory, URL and sha are the script's positional parameters, always quoted: never shell words.
  */
@@ -46,9 +46,9 @@ export function planGitFetch(request: Omit<SourceRequest, "token">, dir: string)
 }
 
 /**
- * execa copies process.env on every call unless told not to, and reading process.env is slow (each
- * variable is a call into Node): about a millisecond of the event loop per git command in a profiled
- * webhook burst. berth's environment does not change while it runs, so it is copied once.
+ * Reading process.env is slow (each variable is a call into Node): about a millisecond of the event
+ * loop per git command in a profiled webhook burst. berth's environment does not change while it
+ * runs, so it is copied once.
  */
 let inherited: NodeJS.ProcessEnv | undefined;
 
@@ -68,27 +68,33 @@ export class GitSourceFetcher implements SourceFetcher {
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
     };
     const step = planGitFetch(request, dir);
+    if (signal?.aborted) throw new Error("source fetch cancelled");
     // The shell leads a process group of its own, so a cancel or the timeout ends its git too.
-    const child = execa(step.file, step.args, { env, extendEnv: false, reject: false, detached: true, cancelSignal: signal });
+    const child = spawnOffThread(step.file, step.args, { env, detached: true });
+    let killed = false;
     const killGroup = (): void => {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
+      killed = true;
+      void child.pid.then((pid) => {
+        try {
+          if (pid) process.kill(-pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      });
     };
     signal?.addEventListener("abort", killGroup, { once: true });
     const timer = setTimeout(killGroup, FETCH_TIMEOUT_MS);
-    const r = await child.finally(() => {
+    const r = await child.done.finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", killGroup);
     });
-    if (r.isCanceled) throw new Error("source fetch cancelled");
+    if (signal?.aborted) throw new Error("source fetch cancelled");
+    if (killed) throw new Error(`source fetch took longer than ${FETCH_TIMEOUT_MS / 60_000} minutes`);
     if (r.exitCode !== 0) {
-      const err = new ExecError(["git fetch", request.cloneUrl, request.sha], r.exitCode, String(r.stdout), String(r.stderr));
+      const err = new ExecError(["git fetch", request.cloneUrl, request.sha], r.exitCode ?? undefined, r.stdout, r.stderr);
       // A sha that is not in the repository (force-pushed away) is the pusher's problem, not ours.
-      if (/not our ref|couldn't find remote ref|unadvertised object/i.test(String(r.stderr))) {
-        throw new UserError(`Commit ${request.sha} could not be fetched from ${request.cloneUrl}; was it force-pushed away?`, String(r.stderr));
+      if (/not our ref|couldn't find remote ref|unadvertised object/i.test(r.stderr)) {
+        throw new UserError(`Commit ${request.sha} could not be fetched from ${request.cloneUrl}; was it force-pushed away?`, r.stderr);
       }
       throw err;
     }
