@@ -58,6 +58,9 @@ interface Job {
   pid: (pid: number | undefined) => void;
   resolve: (r: SpawnResult) => void;
   reject: (e: Error) => void;
+  /** Once running: what a lost worker leaves behind is killed (its group when detached). */
+  running?: { pid: number; detached: boolean };
+  detached: boolean;
 }
 
 interface Reply {
@@ -71,10 +74,15 @@ interface Reply {
   stderr?: string;
 }
 
-let worker: Worker | undefined;
+interface Spawner {
+  worker: Worker;
+  /** This worker's commands: one that ends fails only its own. */
+  jobs: Map<number, Job>;
+}
+
+let current: Spawner | undefined;
 let idle: NodeJS.Timeout | undefined;
 let nextId = 0;
-const jobs = new Map<number, Job>();
 
 /**
  * Starts a process from a worker thread. Node's spawn blocks the calling thread until the child has
@@ -84,46 +92,62 @@ const jobs = new Map<number, Job>();
  */
 export function spawnOffThread(file: string, args: readonly string[], opts: ThreadSpawnOptions): SpawnedProcess {
   const id = nextId++;
+  const spawner = spawnerNow();
+  const detached = opts.detached ?? false;
   let pid!: (p: number | undefined) => void;
   const pidKnown = new Promise<number | undefined>((r) => (pid = r));
   const done = new Promise<SpawnResult>((resolve, reject) => {
-    jobs.set(id, {
-      pid,
-      resolve,
-      reject: (e) => (pid(undefined), reject(e)),
-    });
+    spawner.jobs.set(id, { pid, resolve, reject: (e) => (pid(undefined), reject(e)), detached });
   });
   clearTimeout(idle);
-  spawner().postMessage({ id, file, args: [...args], env: opts.env, detached: opts.detached ?? false, maxOutput: opts.maxOutput ?? MAX_OUTPUT });
+  spawner.worker.postMessage({ id, file, args: [...args], env: opts.env, detached, maxOutput: opts.maxOutput ?? MAX_OUTPUT });
   return { pid: pidKnown, done };
 }
 
-function spawner(): Worker {
-  if (worker) return worker;
-  const w = new Worker(SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 } });
-  w.unref(); // a running child keeps berth alive through its own handles, not the worker's
-  w.on("message", (m: Reply) => {
+function spawnerNow(): Spawner {
+  if (current) return current;
+  const worker = new Worker(SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 } });
+  worker.unref(); // a running child keeps berth alive through its own handles, not the worker's
+  const spawner: Spawner = { worker, jobs: new Map() };
+  const { jobs } = spawner;
+  worker.on("message", (m: Reply) => {
     const job = jobs.get(m.id);
     if (!job) return;
-    if (m.kind === "pid") return job.pid(m.pid);
+    if (m.kind === "pid") {
+      if (m.pid !== undefined) job.running = { pid: m.pid, detached: job.detached };
+      return job.pid(m.pid);
+    }
     jobs.delete(m.id);
     if (m.error !== undefined) job.reject(new Error(`could not run ${m.error}`));
     else (job.pid(undefined), job.resolve({ exitCode: m.exitCode ?? null, signal: m.signal ?? null, stdout: m.stdout ?? "", stderr: m.stderr ?? "" }));
-    if (jobs.size === 0) idle = setTimeout(stopSpawner, IDLE_MS).unref();
+    if (jobs.size === 0 && current === spawner) idle = setTimeout(stopIdle, IDLE_MS).unref();
   });
   const failed = (err: Error): void => {
-    if (worker === w) worker = undefined;
-    for (const [id, job] of jobs) (jobs.delete(id), job.reject(err));
+    if (current === spawner) current = undefined;
+    for (const [id, job] of jobs) {
+      jobs.delete(id);
+      // Nobody would read its output or be able to stop it: it goes too.
+      if (job.running) kill(job.running.detached ? -job.running.pid : job.running.pid);
+      job.reject(err);
+    }
   };
-  w.on("error", failed);
-  w.on("exit", (code) => failed(new Error(`the spawning thread exited (${code})`)));
-  worker = w;
-  return w;
+  worker.on("error", failed);
+  worker.on("exit", (code) => failed(new Error(`the spawning thread exited (${code})`)));
+  current = spawner;
+  return spawner;
 }
 
-function stopSpawner(): void {
-  if (jobs.size > 0 || !worker) return;
-  const w = worker;
-  worker = undefined;
-  void w.terminate();
+function stopIdle(): void {
+  const spawner = current;
+  if (!spawner || spawner.jobs.size > 0) return;
+  current = undefined; // a command from now on starts a new worker; this one has none left
+  void spawner.worker.terminate();
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }

@@ -10,7 +10,7 @@ import type { ReceivedDelivery } from "./webhook-receiver.js";
 import { deliveryTopic, refusedField } from "./webhook-topic.js";
 
 /** How long a stop waits for the journal to reach Postgres; the rest is taken up at the next start. */
-const STOP_MS = 3_000;
+const STOP_MS = 1_000;
 
 /**
  * The webhook intake: a verified delivery is written to berth's journal (webhook-journal.ts) and
@@ -27,7 +27,7 @@ export function startIntake(opts: {
   /** A record could not be written: GitHub is asked for what it missed once Postgres is back (redelivery-wiring.ts). */
   onUnhealthy: () => void;
   log: Logger;
-}): { journal: WebhookJournal; receive: (delivery: ReceivedDelivery) => Promise<void>; stop: () => Promise<void> } {
+}): { journal: WebhookJournal; receive: (delivery: ReceivedDelivery) => Promise<void>; failing: () => boolean; stop: () => Promise<void> } {
   const { config, log } = opts;
   const journal = new WebhookJournal(join(config.dataDir, "webhook-journal", config.instance), config.webhookBacklogBytes);
   const taken = journal.recover();
@@ -51,10 +51,12 @@ export function startIntake(opts: {
   return {
     journal,
     receive,
+    failing: () => mover.failing(),
     stop: async () => {
       await mover.stop(STOP_MS);
       journal.close();
-      await db.destroy();
+      // An insert stuck on a dead connection must not hold up the exit: its deliveries are in the journal.
+      await Promise.race([db.destroy(), new Promise((r) => setTimeout(r, STOP_MS).unref())]);
     },
   };
 }

@@ -163,6 +163,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
   let journal: WebhookJournal | undefined;
+  let intakeFailing = (): boolean => false;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -179,11 +180,13 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
       const intake = startIntake({ config, metrics, onRecorded: () => inbox.wake(), onPostgresFailed: postgresFailed, onUnhealthy: () => markUnhealthy(), log: deps.log });
       journal = intake.journal;
       receive = intake.receive;
+      intakeFailing = intake.failing;
       inbox.start();
-      stops.push(() => inbox.stop(), intake.stop);
+      // Side by side: SIGTERM must end berth within 10 s, and what the intake leaves is in its journal.
+      stops.push(() => Promise.all([inbox.stop(), intake.stop()]));
     }
     if (probot) {
-      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, (guid) => journal?.holds(guid) ?? false, log.child({ component: "redelivery" }));
+      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, { journaled: (guid) => journal?.holds(guid) ?? false, failing: () => intakeFailing() }, log.child({ component: "redelivery" }));
       markUnhealthy = redelivery.markUnhealthy;
       afterListen = redelivery.afterListen;
       stops.push(redelivery.stop);

@@ -14,13 +14,18 @@ import { probeHealth } from "./http-server.js";
  * records were not yet on disk. Once healthy again (and once listening after a start), berth asks
  * GitHub to deliver again each of them it has no record of.
  */
-export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: ReadonlySet<string>, journaled: (guid: string) => boolean, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
+export function startRedelivery(probot: Probot, db: Db, redis: Redis, events: ReadonlySet<string>, intake: { journaled: (guid: string) => boolean; failing: () => boolean }, log: Logger): { markUnhealthy: () => void; afterListen: () => Promise<void>; stop: () => Promise<unknown> } {
   const deliveries = new OctokitHookDeliveries(probot);
   const asked = new Set<string>();
   // A delivery still in the journal (webhook-journal.ts) was answered and is on its way into Postgres.
-  const recorded = async (guids: string[]) => new Set([...(await recordedDeliveries(db, guids)), ...guids.filter(journaled)]);
+  // (Looked at first: one the mover takes from the journal while Postgres is asked is then found there.)
+  const recorded = async (guids: string[]) => {
+    const journaled = guids.filter(intake.journaled);
+    return new Set([...journaled, ...(await recordedDeliveries(db, guids))]);
+  };
   const watch = startHealthWatch({
-    probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean),
+    // Healthy once the intake records again too: what GitHub sends again must find room in the journal.
+    probe: async () => Object.values(await probeHealth(db, redis)).every(Boolean) && !intake.failing(),
     onRecovered: (since) => redeliverMissed(deliveries, since, asked, log, recorded, events),
     intervalMs: 1000,
     log,

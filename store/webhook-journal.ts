@@ -79,9 +79,15 @@ export class WebhookJournal {
    */
   recover(isAlive: (pid: number) => boolean = pidAlive): number {
     let count = 0;
-    for (const name of readdirSync(this.#dir).sort()) {
-      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-      if (!name.endsWith(".jsonl") || (pid !== process.pid && isAlive(pid))) continue;
+    // In the order they were begun (`<pid>-<ms>-<seq>.jsonl`), whichever process began them: the inbox
+    // works in the order they are recorded.
+    const files = readdirSync(this.#dir)
+      .map((name) => ({ name, key: /^(\d+)-(\d+)-(\d+)\.jsonl$/.exec(name) }))
+      .filter((f): f is { name: string; key: RegExpExecArray } => f.key !== null)
+      .sort((a, b) => Number(a.key[2]) - Number(b.key[2]) || Number(a.key[3]) - Number(b.key[3]));
+    for (const { name, key } of files) {
+      const pid = Number(key[1]);
+      if (pid !== process.pid && isAlive(pid)) continue;
       const segment: Segment = { path: join(this.#dir, name), size: 0, open: 0 };
       for (const line of readFileSync(segment.path, "utf8").split("\n")) {
         const entry = parseEntry(line);

@@ -52,6 +52,16 @@ describe("WebhookJournal", () => {
     expect(readdirSync(dir)).toEqual(["999999-0-000000.jsonl"]);
   });
 
+  it("takes files up in the order they were begun, whichever process began them", () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "311-2000-000000.jsonl"), `${JSON.stringify(entry("newer"))}\n`); // a later process, a lower pid
+    writeFileSync(join(dir, "4521-1000-000001.jsonl"), `${JSON.stringify(entry("older"))}\n`);
+    const j = new WebhookJournal(dir, 1 << 20);
+    expect(j.recover(() => false)).toBe(2);
+    expect(ids(j.head(10, 1 << 20))).toEqual(["older", "newer"]);
+    j.close();
+  });
+
   it("refuses past its bound, but always takes one delivery however large", () => {
     const j = new WebhookJournal(dir, 1000);
     j.append(entry("big", "x".repeat(5000)));
@@ -115,6 +125,7 @@ describe("startDeliveryMover", () => {
     await settled(() => j.size === 0);
     expect(inserts).toEqual([["a", "b", "c"]]); // the failed insert's three, again, in one
     expect([woken, unhealthy]).toEqual([1, 1]);
+    expect(mover.failing()).toBe(false); // recording again: GitHub may be asked for what was refused meanwhile
     j.append(entry("d"));
     mover.wake();
     await settled(() => j.size === 0);
@@ -148,6 +159,7 @@ describe("startDeliveryMover", () => {
     const mover = startDeliveryMover({ journal: j, record: async () => Promise.reject(new Error("down")), onRecorded: () => undefined, onFailure: () => undefined, log });
     j.append(entry("a"));
     mover.wake();
+    await settled(() => mover.failing());
     const t = Date.now();
     await mover.stop(2000);
     expect(Date.now() - t).toBeLessThan(1000);
