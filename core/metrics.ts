@@ -44,7 +44,7 @@ export class Metrics {
   });
   readonly #webhookRecord = new Histogram({
     name: "berth_webhook_record_seconds",
-    help: "Time to record a verified webhook delivery in Postgres (the part of its answer spent waiting for the commit).",
+    help: "Time to write a verified webhook delivery to berth's journal (the part of its answer spent recording it).",
     buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
