@@ -41,7 +41,8 @@ export function startPoller(port: number, host: string, path = "/"): { stop: () 
           return;
         }
         stats.failures++;
-        stats.errors.push(e.message);
+        // When and on which connection: a failure to read next to berth's log of the release.
+        stats.errors.push(`${e.message} (${new Date().toISOString()}, ${req.reusedSocket ? "reused keep-alive connection" : agent ? "new keep-alive connection" : "new connection"}${retry ? "" : ", sent again"})`);
         resolve();
       });
     });
