@@ -48,10 +48,10 @@ export function pickRedeliveries(deliveries: HookDelivery[], since: Date, asked:
 export type Recorded = (guids: string[]) => Promise<ReadonlySet<string>>;
 
 /**
- * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres down: the
- * intake answered 5xx) or not running at all (GitHub could not connect), and those of `events` it
- * answered but lost (an uncommitted record, Postgres or the machine crashed); GitHub does not retry by
- * itself. Deliveries berth recorded after all are left out. Returns the guids asked for.
+ * Asks GitHub to deliver again the webhooks berth failed while it was unhealthy (Postgres away and the
+ * journal full: the intake answered 5xx) or not running at all (GitHub could not connect), and those of
+ * `events` it answered but lost (a journal line a machine crash took before it reached Postgres); GitHub
+ * does not retry by itself. Deliveries berth recorded after all are left out. Returns the guids asked for.
  */
 export async function redeliverMissed(port: HookDeliveries, since: Date, asked: Set<string>, log: Logger, recorded: Recorded = async () => new Set(), events: ReadonlySet<string> = new Set()): Promise<string[]> {
   const candidates = pickRedeliveries(await port.since(since), since, asked, events);

@@ -43,7 +43,6 @@ import { handlePullRequest } from "./pull-request-handler.js";
 import { handlePush } from "./push-handler.js";
 import { handleCheckRun, type CheckRunEvent } from "./check-run-handler.js";
 import { handleInstallation, type InstallationEvent } from "./installation-handler.js";
-import type { WebhookJournal } from "../store/webhook-journal.js";
 import { startIntake } from "./intake-wiring.js";
 import { WebhookProcessor } from "./webhook-processor.js";
 import { setupRoutes } from "./setup.js";
@@ -162,8 +161,7 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
   let afterListen: (() => Promise<void>) | undefined;
   let webhookDeps: WebhookDeps | undefined;
   let receive: ((delivery: ReceivedDelivery) => Promise<void>) | undefined;
-  let journal: WebhookJournal | undefined;
-  let intakeFailing = (): boolean => false;
+  let intake: ReturnType<typeof startIntake> | undefined;
   if (config.roles.includes("server")) {
     if (probot && reporter && github) {
       const deps = { db, queues, reporter, cancels, github, appBuildConcurrency: config.appBuildConcurrency, log: log.child({ component: "webhooks" }) };
@@ -177,16 +175,15 @@ export async function start(config: Config, log: Logger): Promise<() => Promise<
         check_run: (id, payload) => handleCheckRun({ ...deps, rollback: (app) => startRollback({ db, queues, reporter }, app) }, id, payload as CheckRunEvent),
       }, log.child({ component: "inbox" }));
       // GitHub's answer waits for the delivery's line in berth's journal alone, never for Postgres.
-      const intake = startIntake({ config, metrics, onRecorded: () => inbox.wake(), onPostgresFailed: postgresFailed, onUnhealthy: () => markUnhealthy(), log: deps.log });
-      journal = intake.journal;
-      receive = intake.receive;
-      intakeFailing = intake.failing;
+      const started = startIntake({ config, metrics, onRecorded: () => inbox.wake(), onPostgresFailed: postgresFailed, onUnhealthy: () => markUnhealthy(), log: deps.log });
+      intake = started;
+      receive = started.receive;
       inbox.start();
       // Side by side: SIGTERM must end berth within 10 s, and what the intake leaves is in its journal.
-      stops.push(() => Promise.all([inbox.stop(), intake.stop()]));
+      stops.push(() => Promise.all([inbox.stop(), started.stop()]));
     }
     if (probot) {
-      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, { journaled: (guid) => journal?.holds(guid) ?? false, failing: () => intakeFailing() }, log.child({ component: "redelivery" }));
+      const redelivery = startRedelivery(probot, db, redis, RECORDED_EVENTS, { journaled: (guid) => intake?.journal.holds(guid) ?? false, failing: () => intake?.failing() ?? false }, log.child({ component: "redelivery" }));
       markUnhealthy = redelivery.markUnhealthy;
       afterListen = redelivery.afterListen;
       stops.push(redelivery.stop);

@@ -2,15 +2,6 @@ import { sql } from "kysely";
 import type { Db } from "./db.js";
 import type { JournalEntry } from "./webhook-journal.js";
 
-/** A verified delivery as it arrived: GitHub's guid, the event, what it changes, the body. */
-export interface InboundDelivery {
-  deliveryId: string;
-  event: string;
-  /** What the delivery changes, e.g. `push:<repo id>:<ref>`; null when nothing newer can replace it. */
-  topic: string | null;
-  payload: string;
-}
-
 /** An unprocessed delivery, without its body (bodies are read one at a time: each may be 25 MB). */
 export interface PendingDelivery {
   id: string;
@@ -39,12 +30,6 @@ export async function recordDeliveries(db: Db, entries: readonly JournalEntry[])
   }));
   const inserted = await db.insertInto("webhook_deliveries").values(rows).onConflict((oc) => oc.column("delivery_id").doNothing()).returning("id").execute();
   return inserted.length;
-}
-
-/** Records one delivery (see recordDeliveries); false when its guid was recorded before. */
-export async function recordDelivery(db: Db, d: InboundDelivery | (Omit<InboundDelivery, "payload" | "topic"> & { refused: string })): Promise<boolean> {
-  const entry: JournalEntry = "refused" in d ? { ...d, topic: null, payload: null, receivedAt: Date.now() } : { ...d, receivedAt: Date.now() };
-  return (await recordDeliveries(db, [entry])) === 1;
 }
 
 /** The oldest unprocessed deliveries that are due, in arrival order. */

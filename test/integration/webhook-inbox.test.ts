@@ -4,7 +4,7 @@ import { Sensitive } from "../../core/sensitive.js";
 import { WebhookProcessor, type DeliveryHandler } from "../../server/webhook-processor.js";
 import { createDb, type Db } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
-import { recordDelivery } from "../../store/webhook-inbox.js";
+import { recordDeliveries } from "../../store/webhook-inbox.js";
 import { freshDatabase, waitFor } from "../support/services.js";
 
 const log = createLogger("silent");
@@ -34,7 +34,7 @@ describe("webhook inbox (Postgres)", () => {
     await drop();
   });
 
-  const record = (id: string, topic: string | null, body: unknown = { id }) => recordDelivery(db, { deliveryId: id, event: "push", topic, payload: JSON.stringify(body) });
+  const record = async (id: string, topic: string | null, body: unknown = { id }) => (await recordDeliveries(db, [{ deliveryId: id, event: "push", topic, payload: JSON.stringify(body), receivedAt: Date.now() }])) === 1;
   const start = (pool: Db, push: DeliveryHandler, opts = {}) => {
     const p = new WebhookProcessor(pool, { push }, log, { pollMs: 50, ...opts });
     processors.push(p);
