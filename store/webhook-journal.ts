@@ -55,8 +55,9 @@ const RECOVER_MS = 3 * 86_400_000;
  * Memory is bounded: the entries not yet in Postgres are held to `maxBytes` of bodies, past which a
  * delivery is refused (and asked for again once Postgres is back).
  *
- * One line of JSON per entry. A line cut short by a crash was never answered (the answer waits for the
- * whole write) and is skipped when read back.
+ * One line per entry: its fields as JSON, a tab, and the body as it is (JSON text has no raw tab or
+ * newline), so a body is not escaped a second time on the answer's path. A line cut short by a crash
+ * (no newline after it) was never answered, the answer waiting for the whole write, and is skipped.
  */
 export class WebhookJournal {
   readonly #dir: string;
@@ -89,7 +90,9 @@ export class WebhookJournal {
       const pid = Number(key[1]);
       if (pid !== process.pid && isAlive(pid)) continue;
       const segment: Segment = { path: join(this.#dir, name), size: 0, open: 0 };
-      for (const line of readFileSync(segment.path, "utf8").split("\n")) {
+      const lines = readFileSync(segment.path, "utf8").split("\n");
+      lines.pop(); // what follows the last newline: empty, or a line cut short
+      for (const line of lines) {
         const entry = parseEntry(line);
         if (entry && entry.receivedAt > Date.now() - RECOVER_MS) this.#hold(entry, Buffer.byteLength(line), segment);
       }
@@ -102,7 +105,7 @@ export class WebhookJournal {
 
   /** Writes a delivery down; berth answers once this returns. Throws JournalFull past the bound. */
   append(entry: JournalEntry): void {
-    const line = `${JSON.stringify(entry)}\n`;
+    const line = journalLine(entry);
     const bytes = Buffer.byteLength(line);
     if (this.#pendingBytes > 0 && this.#pendingBytes + bytes > this.#maxBytes) throw new JournalFull(`${this.#pending.length} deliveries (${this.#pendingBytes} bytes) are waiting for Postgres`);
     const segment = this.#writable(bytes);
@@ -204,14 +207,21 @@ export class WebhookJournal {
   }
 }
 
+/** An entry as the journal writes it (see WebhookJournal): its fields, a tab, the body, a newline. */
+export function journalLine(entry: JournalEntry): string {
+  const { payload, ...fields } = entry;
+  return `${JSON.stringify(fields)}\t${payload ?? ""}\n`;
+}
+
 function parseEntry(line: string): JournalEntry | undefined {
-  if (!line) return undefined;
+  const tab = line.indexOf("\t");
+  if (tab < 0) return undefined;
   try {
-    const e = JSON.parse(line) as Partial<JournalEntry>;
-    const ok = typeof e.deliveryId === "string" && typeof e.event === "string" && typeof e.receivedAt === "number" && (e.payload === null || typeof e.payload === "string");
-    return ok ? (e as JournalEntry) : undefined;
+    const e = JSON.parse(line.slice(0, tab)) as Partial<JournalEntry>;
+    const ok = typeof e.deliveryId === "string" && typeof e.event === "string" && typeof e.receivedAt === "number";
+    return ok ? ({ ...e, payload: line.slice(tab + 1) || null } as JournalEntry) : undefined;
   } catch {
-    return undefined; // cut short by a crash: it was never answered
+    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
 import { startDeliveryMover } from "../../server/delivery-mover.js";
-import { JournalFull, WebhookJournal, type JournalEntry } from "../../store/webhook-journal.js";
+import { journalLine, JournalFull, WebhookJournal, type JournalEntry } from "../../store/webhook-journal.js";
 
 const entry = (id: string, payload: string | null = JSON.stringify({ id })): JournalEntry => ({ deliveryId: id, event: "push", topic: `push:1:refs/heads/${id}`, payload, receivedAt: Date.now() });
 const ids = (entries: readonly JournalEntry[]): string[] => entries.map((e) => e.deliveryId);
@@ -32,8 +32,8 @@ describe("WebhookJournal", () => {
     for (const id of ["a", "b", "c"]) first.append(entry(id));
     first.recorded(1); // "a" reached Postgres; the process is killed here (no close)
     const [file] = readdirSync(dir);
-    appendFileSync(join(dir, file as string), '{"deliveryId":"torn","event":"pu');
-    writeFileSync(join(dir, "1-0-000000.jsonl"), `${JSON.stringify({ ...entry("ancient"), receivedAt: Date.now() - 4 * 86_400_000 })}\n`);
+    appendFileSync(join(dir, file as string), journalLine(entry("torn")).slice(0, -5)); // cut inside its body
+    writeFileSync(join(dir, "1-0-000000.jsonl"), journalLine({ ...entry("ancient"), receivedAt: Date.now() - 4 * 86_400_000 }));
     const next = new WebhookJournal(dir, 1 << 20);
     // A file of a process still running is its own; one of a dead process (or of this pid, reused) is taken up.
     expect(next.recover(() => false)).toBe(3);
@@ -45,7 +45,7 @@ describe("WebhookJournal", () => {
 
   it("leaves the files of another live process of the same instance alone", () => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "999999-0-000000.jsonl"), `${JSON.stringify(entry("theirs"))}\n`);
+    writeFileSync(join(dir, "999999-0-000000.jsonl"), journalLine(entry("theirs")));
     const j = new WebhookJournal(dir, 1 << 20);
     expect(j.recover((pid) => pid === 999999)).toBe(0);
     j.close();
@@ -54,8 +54,8 @@ describe("WebhookJournal", () => {
 
   it("takes files up in the order they were begun, whichever process began them", () => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "311-2000-000000.jsonl"), `${JSON.stringify(entry("newer"))}\n`); // a later process, a lower pid
-    writeFileSync(join(dir, "4521-1000-000001.jsonl"), `${JSON.stringify(entry("older"))}\n`);
+    writeFileSync(join(dir, "311-2000-000000.jsonl"), journalLine(entry("newer"))); // a later process, a lower pid
+    writeFileSync(join(dir, "4521-1000-000001.jsonl"), journalLine(entry("older")));
     const j = new WebhookJournal(dir, 1 << 20);
     expect(j.recover(() => false)).toBe(2);
     expect(ids(j.head(10, 1 << 20))).toEqual(["older", "newer"]);
