@@ -27,6 +27,8 @@ export interface DockerHost {
   readonly name: string;
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
   connect(network: string, container: string): Promise<void>;
+  /** The server's kernel release (`uname -r`) as its engine reports it; undefined when it does not say. */
+  kernelVersion(): Promise<string | undefined>;
   imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined>;
   createContainer(options: Docker.ContainerCreateOptions): Promise<string>;
   startContainer(id: string): Promise<void>;

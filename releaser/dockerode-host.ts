@@ -100,6 +100,11 @@ export class DockerodeHost implements DockerHost {
     }
   }
 
+  async kernelVersion(): Promise<string | undefined> {
+    const info = (await this.docker.info()) as { KernelVersion?: unknown };
+    return typeof info.KernelVersion === "string" ? info.KernelVersion : undefined;
+  }
+
   async imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined> {
     const info = await this.docker.getImage(image).inspect();
     return info.Config?.ExposedPorts;

@@ -8,6 +8,7 @@ import {
   planProxyReload,
   proxyNames,
   proxySpecKey,
+  kernelMigratesRequests,
   type ProxySpec,
 } from "./proxy-plan.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
@@ -32,6 +33,8 @@ export class IngressProxy {
   readonly #names: ReturnType<typeof proxyNames>;
   /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
   #loaded: string | undefined;
+  /** The operator's spec plus what the server's kernel allows, once asked. */
+  #spec: ProxySpec | undefined;
 
   constructor(
     private readonly host: DockerHost,
@@ -51,18 +54,21 @@ export class IngressProxy {
 
   /** Creates and starts the proxy if it is missing or stopped, with the given routes as its first config. */
   async ensure(routes: readonly Route[], networks: readonly string[]): Promise<void> {
+    this.#spec ??= { ...this.spec, migrateRequests: kernelMigratesRequests(await this.host.kernelVersion()) };
+    const spec = this.#spec;
     let existing = await this.host.inspectContainer(this.#names.container);
-    if (existing && existing.labels[PROXY_SPEC_LABEL] !== proxySpecKey(this.spec)) {
-      // The operator changed the proxy image or ports: recreate it (app networks are re-attached below).
-      this.log.warn({ was: existing.labels[PROXY_SPEC_LABEL], now: proxySpecKey(this.spec) }, "recreating ingress proxy with new settings");
+    if (existing && existing.labels[PROXY_SPEC_LABEL] !== proxySpecKey(spec)) {
+      // The operator changed the proxy image or ports, or berth its settings: recreate it (app networks are re-attached below).
+      this.log.warn({ was: existing.labels[PROXY_SPEC_LABEL], now: proxySpecKey(spec) }, "recreating ingress proxy with new settings");
       await this.host.removeContainer(existing.id);
       existing = undefined;
     }
     if (existing?.running) return;
     await this.host.ensureNetwork(this.#names.network, { [LABEL.managed]: "true" });
     if (!existing) {
-      this.log.info({ image: this.spec.image }, "creating ingress proxy");
-      await this.host.createContainer(planProxyContainer(this.spec));
+      if (!spec.migrateRequests) this.log.warn("this server's kernel is older than 5.14: a config reload can reset a few new connections");
+      this.log.info({ image: spec.image }, "creating ingress proxy");
+      await this.host.createContainer(planProxyContainer(spec));
     } else {
       this.log.warn("ingress proxy was stopped: starting it again");
     }

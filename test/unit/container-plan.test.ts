@@ -1,7 +1,7 @@
 import { planBerthEnv } from "../../releaser/app-env.js";
 import { describe, expect, it } from "vitest";
 import { planWebContainer, webPort } from "../../releaser/container-plan.js";
-import { planProxyContainer, planProxyReload } from "../../releaser/proxy-plan.js";
+import { kernelMigratesRequests, planProxyContainer, planProxyReload } from "../../releaser/proxy-plan.js";
 
 describe("planWebContainer", () => {
   it("plans the web container with init, restart policy, labels and berth's environment", () => {
@@ -95,6 +95,14 @@ describe("planProxyContainer", () => {
         LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
       },
     });
+  });
+
+  it("lets a reload hand queued connections to the new listener where the kernel can (5.14+), and says so in its key", () => {
+    const plan = planProxyContainer({ image: "caddy:2-alpine", httpPort: 80, httpsPort: 443, migrateRequests: true });
+    expect(plan.HostConfig?.Sysctls).toEqual({ "net.ipv4.tcp_migrate_req": "1" });
+    expect(plan.Labels?.["berth.proxy-spec"]).toBe("caddy:2-alpine http=80 https=443 migrate-requests");
+    expect(["6.1.0-28-amd64", "5.14.0", "6.18.44-fc-v669", "10.0"].map(kernelMigratesRequests)).toEqual([true, true, true, true]);
+    expect(["5.13.19", "4.19.0-26-amd64", "3.10.0-1160.el7.x86_64", "", undefined].map(kernelMigratesRequests)).toEqual([false, false, false, false, false]);
   });
 
   it("reloads with the whole Caddyfile", () => {

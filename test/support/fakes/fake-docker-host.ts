@@ -118,6 +118,13 @@ export class FakeDockerHost implements DockerHost {
     c.networks.add(network);
   }
 
+  /** What the fake engine reports as its kernel; a test sets an old one to see the proxy without the sysctl. */
+  kernel: string | undefined = "6.1.0-28-amd64";
+
+  async kernelVersion(): Promise<string | undefined> {
+    return this.kernel;
+  }
+
   async imageExposedPorts(image: string): Promise<Record<string, unknown> | undefined> {
     const found = this.images.get(image);
     if (!found) throw notFound(`image: ${image}`);
