@@ -106,6 +106,11 @@ export function dockerHostConformance(
       }
     });
 
+    check("reports the server's kernel release as the engine sees it", async () => {
+      expect(await host.kernelVersion()).toBe((await engine.info()).KernelVersion);
+      expect(await host.kernelVersion()).toMatch(/^\d+\.\d+/);
+    });
+
     check("creates a network once, with its labels, however often it is ensured", async () => {
       const app = uniqueName("conf-app-");
       const labels = { "berth.managed": "true", "berth.app": app };
