@@ -1,4 +1,5 @@
 import type { Logger } from "../core/logger.js";
+import { isStaleTask } from "./container-start.js";
 import type { DockerHost } from "./docker-host.js";
 import { planIngress, renderCaddyfile, type Route } from "./ingress-plan.js";
 import {
@@ -74,7 +75,18 @@ export class IngressProxy {
     }
     const caddyfile = await this.#render(routes);
     await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
-    await this.host.startContainer(this.#names.container);
+    try {
+      await this.host.startContainer(this.#names.container);
+    } catch (e) {
+      if (!existing || !isStaleTask(e)) throw e;
+      // containerd holds a task for it that an engine killed in the middle of starting it left behind,
+      // which no start of this container gets past; its volumes keep what it holds, so a new one takes its place.
+      this.log.warn({ err: e }, "ingress proxy cannot be started again on this engine: recreating it");
+      await this.host.removeContainer(existing.id);
+      await this.host.createContainer(planProxyContainer(this.spec));
+      await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
+      await this.host.startContainer(this.#names.container);
+    }
     this.#loaded = caddyfile; // Caddy reads it as it starts
     for (const network of networks) await this.host.connect(network, this.#names.container);
   }

@@ -1,4 +1,4 @@
-import { startContainer } from "./container-start.js";
+import { isStaleTask, startContainer } from "./container-start.js";
 import type Docker from "dockerode";
 import { LABEL } from "../core/names.js";
 import { ExecTimeoutError, execOutput, pullImage } from "./docker-run.js";
@@ -67,28 +67,42 @@ export class ProbeContainer {
       throw e;
     });
     if (existing?.State.Running) return this.name;
-    if (!existing) {
-      if (!(await this.docker.getImage(this.options.image).inspect().then(() => true, () => false))) {
-        await pullImage(this.docker, this.options.image, this.options.server);
-      }
-      try {
-        await this.docker.createContainer({
-          name: this.name,
-          Image: this.options.image,
-          // Idles until removed (always forced: it ignores SIGTERM as pid 1).
-          Entrypoint: ["sleep"],
-          Cmd: ["2147483647"],
-          Labels: { [LABEL.role]: "probe", [LABEL.instance]: this.options.instance },
-          HostConfig: { RestartPolicy: { Name: "unless-stopped" }, LogConfig: { Type: "none", Config: {} } },
-        });
-      } catch (e) {
-        if (!isStatus(e, 409)) throw e; // another berth process made it this instant
-      }
-    }
+    if (!existing) await this.#create();
     this.#joined.clear();
-    // Its restart policy may start it that instant itself, after an engine restart.
-    await startContainer(this.docker.getContainer(this.name));
+    try {
+      // Its restart policy may start it that instant itself, after an engine restart.
+      await startContainer(this.docker.getContainer(this.name));
+    } catch (e) {
+      if (!isStaleTask(e)) throw e;
+      // containerd holds a task for it that an engine killed in the middle of starting it left behind,
+      // which no start of this container gets past. It holds nothing: a new one (a new id) takes its place.
+      await this.docker.getContainer(this.name).remove({ force: true }).catch((err: unknown) => {
+        if (!isStatus(err, 404)) throw err;
+      });
+      await this.#create();
+      await startContainer(this.docker.getContainer(this.name));
+    }
     return this.name;
+  }
+
+  async #create(): Promise<void> {
+    if (!(await this.docker.getImage(this.options.image).inspect().then(() => true, () => false))) {
+      await pullImage(this.docker, this.options.image, this.options.server);
+    }
+    try {
+      await this.docker.createContainer({
+        name: this.name,
+        Image: this.options.image,
+        // Idles until removed. As pid 1 it ignores SIGTERM: an engine stopping would wait 10 s for it.
+        Entrypoint: ["sleep"],
+        Cmd: ["2147483647"],
+        StopSignal: "SIGKILL",
+        Labels: { [LABEL.role]: "probe", [LABEL.instance]: this.options.instance },
+        HostConfig: { RestartPolicy: { Name: "unless-stopped" }, LogConfig: { Type: "none", Config: {} } },
+      });
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e; // another berth process made it this instant
+    }
   }
 
   async #join(name: string, network: string): Promise<void> {
