@@ -83,7 +83,7 @@ export class IngressProxy {
       // which no start of this container gets past; its volumes keep what it holds, so a new one takes its place.
       this.log.warn({ err: e }, "ingress proxy cannot be started again on this engine: recreating it");
       await this.host.removeContainer(existing.id);
-      await this.host.createContainer(planProxyContainer(this.spec));
+      await this.host.createContainer(planProxyContainer(spec));
       await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
       await this.host.startContainer(this.#names.container);
     }
