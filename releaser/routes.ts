@@ -47,17 +47,27 @@ export async function ensureProxy(deps: RouteDeps): Promise<void> {
   });
 }
 
-/** The server's own live routes, and on the front door also every other server's hostnames, to that server's proxy. */
+/**
+ * The server's own live routes, and on the front door also every other server's hostnames, to that
+ * server's proxy. A release switched away from keeps its route until its drain stops it, unless a live
+ * one has the hostname here: after a move off this server the front door may still send it requests
+ * until its own reload is done, and another apply of this server's routes in between (a reconciler
+ * pass, another app's release) must not answer those 404.
+ */
 async function routesOf(deps: RouteDeps): Promise<Route[]> {
   const own = await liveRoutes(deps.db, deps.host.name);
+  const taken = new Set(own.map((r) => r.hostname));
   const door = deps.frontDoor;
-  if (!door || door.host.name !== deps.host.name) return own;
   const elsewhere: Route[] = [];
-  const ingress = new Map<string, string | undefined>(); // one lookup per server, however many hostnames
-  for (const { hostname, server } of await remoteHostnames(deps.db, deps.host.name)) {
-    if (!ingress.has(server)) ingress.set(server, await door.ingressOf(server));
-    const upstream = ingress.get(server);
-    if (upstream) elsewhere.push({ hostname, upstream });
+  if (door && door.host.name === deps.host.name) {
+    const ingress = new Map<string, string | undefined>(); // one lookup per server, however many hostnames
+    for (const { hostname, server } of await remoteHostnames(deps.db, deps.host.name)) {
+      if (!ingress.has(server)) ingress.set(server, await door.ingressOf(server));
+      const upstream = ingress.get(server);
+      if (upstream && !taken.has(hostname)) elsewhere.push({ hostname, upstream });
+      taken.add(hostname); // live on that server: the front door sends it there, never to a drain here
+    }
   }
-  return [...own, ...elsewhere];
+  const draining = (await liveRoutes(deps.db, deps.host.name, "draining")).filter((r) => !taken.has(r.hostname));
+  return [...own, ...elsewhere, ...draining.filter((r, i) => draining.findIndex((x) => x.hostname === r.hostname) === i)];
 }

@@ -134,19 +134,19 @@ export async function liveRelease(db: Db, appId: number, environment: string): P
     .executeTakeFirst();
 }
 
-/** Every live route on a droid server: the whole desired state of its ingress. */
-export async function liveRoutes(db: Db, server: string): Promise<{ hostname: string; upstream: string; paths?: PathRoute[]; redirect?: string }[]> {
+/** Every live route on a droid server (or, with "draining", those of releases switched away from and not yet stopped). */
+export async function liveRoutes(db: Db, server: string, state: "live" | "draining" = "live"): Promise<{ hostname: string; upstream: string; paths?: PathRoute[]; redirect?: string }[]> {
   const rows = await db
     .selectFrom("releases")
     .select(["hostname", "upstream", "routes"])
     .where("server", "=", server)
-    .where("state", "=", "live")
+    .where("state", "=", state)
     .where("upstream", "is not", null)
     .execute();
   // Production's verified custom domains go where its hostname goes, or redirect to another of them.
   const domains = await db
     .selectFrom("domains")
-    .innerJoin("releases", (j) => j.onRef("releases.app_id", "=", "domains.app_id").on("releases.environment", "=", "production").on("releases.state", "=", "live"))
+    .innerJoin("releases", (j) => j.onRef("releases.app_id", "=", "domains.app_id").on("releases.environment", "=", "production").on("releases.state", "=", state))
     .select(["domains.name", "domains.redirect_to", "releases.upstream", "releases.routes"])
     .where("releases.server", "=", server)
     .where("domains.verified", "=", true)
