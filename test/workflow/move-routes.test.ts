@@ -37,13 +37,18 @@ describe("routes while an environment moves between servers", () => {
   });
   afterAll(dropDatabases);
 
+  /** The app and a way to record its nth deployment (a release needs one). */
+  const shop = async () => {
+    const app = await upsertApp(db, { name: "shop", repoFullName: "acme/shop", repoId: "1", installationId: "9", defaultBranch: "main" });
+    const deployment = async (n: number) =>
+      (await recordDeployment(db, app.id, { environment: "production", sha: String(n).repeat(40), ref: "refs/heads/main", cloneUrl: "https://github.com/acme/shop.git", deliveryId: `d${n}` }))!;
+    return { app, deployment };
+  };
   const release = async (appId: number, deploymentId: number, server: string, container: string): Promise<Release> =>
     recordRelease(db, { deployment_id: deploymentId, app_id: appId, environment: "production", server, image: "img", hostname: "shop.berth.test", container_id: container, container_name: container });
 
   it("keeps the old server routing a moved hostname until its drain, and the front door sends it to the new one", async () => {
-    const app = await upsertApp(db, { name: "shop", repoFullName: "acme/shop", repoId: "1", installationId: "9", defaultBranch: "main" });
-    const deployment = async (n: number) =>
-      (await recordDeployment(db, app.id, { environment: "production", sha: String(n).repeat(40), ref: "refs/heads/main", cloneUrl: "https://github.com/acme/shop.git", deliveryId: `d${n}` }))!;
+    const { app, deployment } = await shop();
     const onDroid = await release(app.id, (await deployment(1)).id, "droid-eu", "shop-production-1");
     await switchLive(db, onDroid, undefined, "shop-production-1:8080", []);
     await applyRoutes(droidProxy());
@@ -68,9 +73,7 @@ describe("routes while an environment moves between servers", () => {
   });
 
   it("never routes a hostname to a drain on the front door while it is live on another server", async () => {
-    const app = await upsertApp(db, { name: "shop", repoFullName: "acme/shop", repoId: "1", installationId: "9", defaultBranch: "main" });
-    const deployment = async (n: number) =>
-      (await recordDeployment(db, app.id, { environment: "production", sha: String(n).repeat(40), ref: "refs/heads/main", cloneUrl: "https://github.com/acme/shop.git", deliveryId: `d${n}` }))!;
+    const { app, deployment } = await shop();
     const onLocal = await release(app.id, (await deployment(1)).id, "local", "shop-production-1");
     await switchLive(db, onLocal, undefined, "shop-production-1:8080", []);
     const onDroid = await release(app.id, (await deployment(2)).id, "droid-eu", "shop-production-2");
