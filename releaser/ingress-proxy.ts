@@ -10,6 +10,7 @@ import {
   proxyNames,
   proxySpecKey,
   kernelMigratesRequests,
+  MIGRATE_REQUESTS,
   type ProxySpec,
 } from "./proxy-plan.js";
 import { DEFAULT_INSTANCE, LABEL } from "../core/names.js";
@@ -78,12 +79,16 @@ export class IngressProxy {
     try {
       await this.host.startContainer(this.#names.container);
     } catch (e) {
-      if (!existing || !isStaleTask(e)) throw e;
-      // containerd holds a task for it that an engine killed in the middle of starting it left behind,
-      // which no start of this container gets past; its volumes keep what it holds, so a new one takes its place.
-      this.log.warn({ err: e }, "ingress proxy cannot be started again on this engine: recreating it");
-      await this.host.removeContainer(existing.id);
-      await this.host.createContainer(planProxyContainer(spec));
+      const refusedSysctl = spec.migrateRequests === true && String((e as Error).message).includes("tcp_migrate_req");
+      if (!refusedSysctl && !(existing && isStaleTask(e))) throw e;
+      // A runtime that refuses the sysctl (a sandboxed one) gets the proxy without it. Or containerd holds
+      // a task for it that an engine killed in the middle of starting it left behind, which no start of
+      // this container gets past. Its volumes keep what it holds, so a new one takes its place.
+      this.log.warn({ err: e }, refusedSysctl ? `the engine refuses ${MIGRATE_REQUESTS}: recreating the proxy without it` : "ingress proxy cannot be started again on this engine: recreating it");
+      if (refusedSysctl) this.#spec = { ...spec, migrateRequests: false };
+      const id = existing?.id ?? (await this.host.inspectContainer(this.#names.container))?.id;
+      if (id) await this.host.removeContainer(id);
+      await this.host.createContainer(planProxyContainer(this.#spec));
       await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
       await this.host.startContainer(this.#names.container);
     }

@@ -69,15 +69,17 @@ export class ProbeContainer {
     if (existing?.State.Running) return this.name;
     if (!existing) await this.#create();
     this.#joined.clear();
+    // By id: another berth process may replace a stale one by the same name at the same time.
+    const id = existing?.Id ?? (await this.docker.getContainer(this.name).inspect()).Id;
     try {
       // Its restart policy may start it that instant itself, after an engine restart.
-      await startContainer(this.docker.getContainer(this.name));
+      await startContainer(this.docker.getContainer(id));
     } catch (e) {
       if (!isStaleTask(e)) throw e;
       // containerd holds a task for it that an engine killed in the middle of starting it left behind,
       // which no start of this container gets past. It holds nothing: a new one (a new id) takes its place.
-      await this.docker.getContainer(this.name).remove({ force: true }).catch((err: unknown) => {
-        if (!isStatus(err, 404)) throw err;
+      await this.docker.getContainer(id).remove({ force: true }).catch((err: unknown) => {
+        if (!isStatus(err, 404) && !isStatus(err, 409)) throw err; // gone, or being removed by another process
       });
       await this.#create();
       await startContainer(this.docker.getContainer(this.name));

@@ -49,25 +49,28 @@ export async function ensureProxy(deps: RouteDeps): Promise<void> {
 
 /**
  * The server's own live routes, and on the front door also every other server's hostnames, to that
- * server's proxy. A release switched away from keeps its route until its drain stops it, unless a live
- * one has the hostname here: after a move off this server the front door may still send it requests
- * until its own reload is done, and another apply of this server's routes in between (a reconciler
- * pass, another app's release) must not answer those 404.
+ * server's proxy. A release drained after a move off this server keeps its route until the drain stops
+ * it: the front door sends its hostname here until its own reload is done, and another apply of this
+ * server's routes in between (a reconciler pass, another app's release) must not answer those 404. Only
+ * a hostname live on another server is kept so: after a rename the old one goes at the switch.
  */
 async function routesOf(deps: RouteDeps): Promise<Route[]> {
   const own = await liveRoutes(deps.db, deps.host.name);
   const taken = new Set(own.map((r) => r.hostname));
+  const remote = await remoteHostnames(deps.db, deps.host.name);
   const door = deps.frontDoor;
   const elsewhere: Route[] = [];
   if (door && door.host.name === deps.host.name) {
     const ingress = new Map<string, string | undefined>(); // one lookup per server, however many hostnames
-    for (const { hostname, server } of await remoteHostnames(deps.db, deps.host.name)) {
+    for (const { hostname, server } of remote) {
       if (!ingress.has(server)) ingress.set(server, await door.ingressOf(server));
       const upstream = ingress.get(server);
       if (upstream && !taken.has(hostname)) elsewhere.push({ hostname, upstream });
-      taken.add(hostname); // live on that server: the front door sends it there, never to a drain here
+      taken.add(hostname); // the front door sends it to that server, never to a drain here
     }
   }
-  const draining = (await liveRoutes(deps.db, deps.host.name, "draining")).filter((r) => !taken.has(r.hostname));
+  const movedAway = new Set(remote.map((r) => r.hostname));
+  const draining = (await liveRoutes(deps.db, deps.host.name, "draining")).filter((r) => movedAway.has(r.hostname) && !taken.has(r.hostname));
+  // The newest drain first (the query's order), and one route per hostname.
   return [...own, ...elsewhere, ...draining.filter((r, i) => draining.findIndex((x) => x.hostname === r.hostname) === i)];
 }

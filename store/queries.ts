@@ -142,6 +142,7 @@ export async function liveRoutes(db: Db, server: string, state: "live" | "draini
     .where("server", "=", server)
     .where("state", "=", state)
     .where("upstream", "is not", null)
+    .orderBy("id", "desc")
     .execute();
   // Production's verified custom domains go where its hostname goes, or redirect to another of them.
   const domains = await db
@@ -151,6 +152,7 @@ export async function liveRoutes(db: Db, server: string, state: "live" | "draini
     .where("releases.server", "=", server)
     .where("domains.verified", "=", true)
     .where("releases.upstream", "is not", null)
+    .orderBy("releases.id", "desc")
     .execute();
   return [
     ...rows.map((r) => ({ hostname: r.hostname, upstream: r.upstream ?? "", ...(r.routes?.length ? { paths: r.routes } : {}) })),
@@ -185,14 +187,15 @@ export async function findAppByName(db: Db, name: string): Promise<App | undefin
   return rows.find((a) => a.public_name === name) ?? rows[0];
 }
 
-/** The app environments that have a live release on a droid server, as [app name, environment]. */
+/** The app environments that have a live (or draining, still routed) release on a droid server, as [app name, environment]. */
 export async function liveEnvironments(db: Db, server: string): Promise<{ app: string; environment: string }[]> {
   return db
     .selectFrom("releases")
     .innerJoin("apps", "apps.id", "releases.app_id")
     .select(["apps.name as app", "releases.environment as environment"])
+    .distinct()
     .where("releases.server", "=", server)
-    .where("releases.state", "=", "live")
+    .where("releases.state", "in", ["live", "draining"])
     .execute();
 }
 

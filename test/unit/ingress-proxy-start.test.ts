@@ -25,3 +25,25 @@ it("recreates a stopped proxy its engine will not start again because containerd
   expect(now.files.size).toBeGreaterThan(0);
   expect(host.removed).toEqual([first.name]);
 });
+
+it("makes the proxy without tcp_migrate_req when the engine's runtime refuses it, and keeps making it so", async () => {
+  const host = new FakeDockerHost("local");
+  host.addImage("caddy:2");
+  const proxy = new IngressProxy(host, { image: "caddy:2", httpPort: 80, httpsPort: 443 }, false, createLogger("silent"));
+  // A sandboxed runtime: the kernel says 6.x, but a container asking for the sysctl does not start.
+  const start = host.startContainer.bind(host);
+  host.startContainer = async (id) => {
+    if (host.find(id)?.options.HostConfig?.Sysctls) throw new EngineError(500, 'failed to create task: open /proc/sys/net/ipv4/tcp_migrate_req: permission denied');
+    return start(id);
+  };
+
+  await proxy.ensure([], []);
+
+  const now = host.find(proxy.container)!;
+  expect(now.running).toBe(true);
+  expect(now.options.HostConfig?.Sysctls).toBeUndefined();
+  expect(now.files.size).toBeGreaterThan(0);
+  // Its spec key now matches what runs: the next pass leaves it alone.
+  await proxy.ensure([], []);
+  expect(host.find(proxy.container)!.id).toBe(now.id);
+});

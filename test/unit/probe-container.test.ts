@@ -39,7 +39,8 @@ function engineWithStaleProbeTask() {
   };
   const web = { inspect: async () => ({ NetworkSettings: { Networks: { net: { IPAddress: "10.230.2.5" } } } }) };
   const docker = {
-    getContainer: (name: string) => (name === PROBE ? probeContainer : web),
+    // By name or by the id of a probe container (berth removes a stale one by its id).
+    getContainer: (name: string) => (name === PROBE || probes.some((p) => p.id === name) ? probeContainer : web),
     getImage: () => ({ inspect: async () => ({}) }),
     createContainer: async (options: Docker.ContainerCreateOptions) => {
       const id = `fresh${++ids}`;

@@ -44,8 +44,8 @@ describe("routes while an environment moves between servers", () => {
       (await recordDeployment(db, app.id, { environment: "production", sha: String(n).repeat(40), ref: "refs/heads/main", cloneUrl: "https://github.com/acme/shop.git", deliveryId: `d${n}` }))!;
     return { app, deployment };
   };
-  const release = async (appId: number, deploymentId: number, server: string, container: string): Promise<Release> =>
-    recordRelease(db, { deployment_id: deploymentId, app_id: appId, environment: "production", server, image: "img", hostname: "shop.berth.test", container_id: container, container_name: container });
+  const release = async (appId: number, deploymentId: number, server: string, container: string, hostname = "shop.berth.test"): Promise<Release> =>
+    recordRelease(db, { deployment_id: deploymentId, app_id: appId, environment: "production", server, image: "img", hostname, container_id: container, container_name: container });
 
   it("keeps the old server routing a moved hostname until its drain, and the front door sends it to the new one", async () => {
     const { app, deployment } = await shop();
@@ -82,5 +82,17 @@ describe("routes while an environment moves between servers", () => {
     const front = caddyfile(local);
     expect(site(front, "shop.berth.test")).toContain("reverse_proxy 10.252.0.2:80");
     expect(front.match(/http:\/\/shop\.berth\.test \{/g)).toHaveLength(1);
+  });
+
+  it("drops a renamed hostname at the switch: only a hostname live on another server is kept through a drain", async () => {
+    const { app, deployment } = await shop();
+    const before = await release(app.id, (await deployment(1)).id, "droid-eu", "shop-production-1");
+    await switchLive(db, before, undefined, "shop-production-1:8080", []);
+    const renamed = await release(app.id, (await deployment(2)).id, "droid-eu", "store-production-2", "store.berth.test");
+    await switchLive(db, renamed, before, "store-production-2:8080", []);
+    await applyRoutes(droidProxy());
+    expect(site(caddyfile(droid), "shop.berth.test")).toBeUndefined();
+    expect(site(caddyfile(droid), "store.berth.test")).toContain("reverse_proxy store-production-2:8080");
+    expect(site(caddyfile(local), "shop.berth.test")).toBeUndefined();
   });
 });
