@@ -60,7 +60,7 @@ export class IngressProxy {
     const spec = this.#spec;
     let existing = await this.host.inspectContainer(this.#names.container);
     if (existing && existing.labels[PROXY_SPEC_LABEL] !== proxySpecKey(spec)) {
-      // The operator changed the proxy image or ports, or berth its settings: recreate it (app networks are re-attached below).
+      // The operator changed the proxy image or ports, or berth its settings: recreate it (app networks are attached again).
       this.log.warn({ was: existing.labels[PROXY_SPEC_LABEL], now: proxySpecKey(spec) }, "recreating ingress proxy with new settings");
       await this.host.removeContainer(existing.id);
       existing = undefined;
@@ -75,9 +75,8 @@ export class IngressProxy {
       this.log.warn("ingress proxy was stopped: starting it again");
     }
     const caddyfile = await this.#render(routes);
-    await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     try {
-      await this.host.startContainer(this.#names.container);
+      await this.#start(caddyfile, networks);
     } catch (e) {
       const refusedSysctl = spec.migrateRequests === true && String((e as Error).message).includes("tcp_migrate_req");
       if (!refusedSysctl && !(existing && isStaleTask(e))) throw e;
@@ -89,11 +88,16 @@ export class IngressProxy {
       const id = existing?.id ?? (await this.host.inspectContainer(this.#names.container))?.id;
       if (id) await this.host.removeContainer(id);
       await this.host.createContainer(planProxyContainer(this.#spec));
-      await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
-      await this.host.startContainer(this.#names.container);
+      await this.#start(caddyfile, networks);
     }
     this.#loaded = caddyfile; // Caddy reads it as it starts
+  }
+
+  /** Config and app networks first (a created container can join them), so it routes from its first request. */
+  async #start(caddyfile: string, networks: readonly string[]): Promise<void> {
+    await this.host.putFile(this.#names.container, CADDYFILE_PATH, caddyfile);
     for (const network of networks) await this.host.connect(network, this.#names.container);
+    await this.host.startContainer(this.#names.container);
   }
 
   /** Lets the proxy reach an app environment's private network. */
