@@ -5,6 +5,7 @@ import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
 import { CADDYFILE_PATH, PROXY_CONTAINER } from "../../releaser/proxy-plan.js";
 import { recordRelease, switchLive } from "../../releaser/release/state.js";
+import { finishDrains } from "../../releaser/finish-drains.js";
 import { applyRoutes, ensureProxy, type FrontDoor } from "../../releaser/routes.js";
 import { FakeDockerHost } from "../support/fakes/fake-docker-host.js";
 import { dropDatabases, openDatabase, PROXY_IMAGE } from "../support/workflow-world.js";
@@ -94,5 +95,27 @@ describe("routes while an environment moves between servers", () => {
     expect(site(caddyfile(droid), "shop.berth.test")).toBeUndefined();
     expect(site(caddyfile(droid), "store.berth.test")).toContain("reverse_proxy store-production-2:8080");
     expect(site(caddyfile(local), "shop.berth.test")).toBeUndefined();
+  });
+
+  it("finishes a move's drain that berth's restart cut short: the old server loses the container, the network and the route", async () => {
+    const { app, deployment } = await shop();
+    const labels = { "berth.managed": "true", "berth.app": "shop", "berth.environment": "production" };
+    droid.addImage("img");
+    await droid.ensureNetwork("berth-shop-production", labels);
+    const container = await droid.createContainer({ name: "shop-production-1", Image: "img", Labels: labels, HostConfig: { NetworkMode: "berth-shop-production" } });
+    await droid.startContainer(container);
+    const onDroid = await release(app.id, (await deployment(1)).id, "droid-eu", container);
+    await switchLive(db, onDroid, undefined, `${container}:8080`, []);
+    const onLocal = await release(app.id, (await deployment(2)).id, "local", "shop-production-2");
+    await switchLive(db, onLocal, onDroid, "shop-production-2:8080", []); // then berth died: no drain ran
+    await applyRoutes(droidProxy());
+    expect(site(caddyfile(droid), "shop.berth.test")).toBeDefined();
+
+    expect(await finishDrains({ ...droidProxy(), log })).toEqual([container]);
+
+    expect(droid.find(container)).toBeUndefined();
+    expect((await droid.listManaged({ "berth.app": "shop" })).networks).toEqual([]);
+    expect(site(caddyfile(droid), "shop.berth.test")).toBeUndefined();
+    expect(site(caddyfile(local), "shop.berth.test")).toContain("reverse_proxy shop-production-2:8080");
   });
 });
