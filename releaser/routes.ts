@@ -70,7 +70,8 @@ async function routesOf(deps: RouteDeps): Promise<Route[]> {
     }
   }
   const movedAway = new Set(remote.map((r) => r.hostname));
-  const draining = (await liveRoutes(deps.db, deps.host.name, "draining")).filter((r) => movedAway.has(r.hostname) && !taken.has(r.hostname));
+  // Nothing moved off this server (nearly every apply): no drain to look at.
+  const draining = movedAway.size === 0 ? [] : (await liveRoutes(deps.db, deps.host.name, "draining")).filter((r) => movedAway.has(r.hostname) && !taken.has(r.hostname));
   // The newest drain first (the query's order), and one route per hostname.
   return [...own, ...elsewhere, ...draining.filter((r, i) => draining.findIndex((x) => x.hostname === r.hostname) === i)];
 }
