@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { waitFor } from "./services.js";
 
 export interface BerthProcess {
@@ -30,6 +32,14 @@ export async function startBerth(env: Record<string, string>, port: number, opti
   });
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  // BERTH_TEST_LOGS=DIR keeps each berth process's whole log there once it exits, passed test or failed.
+  const keep = process.env.BERTH_TEST_LOGS;
+  if (keep) {
+    child.once("exit", () => {
+      mkdirSync(keep, { recursive: true });
+      writeFileSync(join(keep, `berth-${port}-${child.pid}.log`), out);
+    });
+  }
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor("berth /healthz", async () => {
