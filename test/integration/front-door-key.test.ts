@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, request, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sensitive } from "../../core/sensitive.js";
+import { planIngress, protectRoutes, renderCaddyfile } from "../../releaser/ingress-plan.js";
+import { freePort, waitFor } from "../support/services.js";
+
+const KEY = "5e".repeat(32);
+
+/** One request to the proxy with these headers: its status and body. */
+function ask(port: number, host: string, headers: Record<string, string> = {}, path = "/"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * A droid's proxy config run by the real Caddy (Debian's, which the proxy stand-in is made from) in
+ * front of an app that echoes the header: a protected hostname answers only requests carrying the
+ * front door's key, and no app sees the key, on path routes too and on public hostnames.
+ */
+describe("a droid's proxy and the front door's key", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-front-door-key-"));
+  let app: Server;
+  let caddy: ResultPromise | undefined;
+  let port = 0;
+
+  beforeAll(async () => {
+    app = createServer((req, res) => {
+      res.end(`app=${req.url} front=${req.headers["x-berth-front-door"] ?? ""}`);
+    });
+    await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+    const upstream = `127.0.0.1:${(app.address() as { port: number }).port}`;
+    const routes = protectRoutes(
+      [
+        { hostname: "shop-pr-1.localhost", upstream, paths: [{ path: "/static/*", upstreams: [upstream] }] },
+        { hostname: "shop.localhost", upstream },
+      ],
+      new Set(["shop-pr-1.localhost"]),
+    );
+    port = await freePort();
+    // As rendered for a droid, on a port of its own and without the admin endpoint another Caddy may hold.
+    const file = join(dir, "Caddyfile");
+    const text = renderCaddyfile({ ...planIngress(routes, false, true), frontDoorKey: new Sensitive(KEY) });
+    writeFileSync(file, text.replace("admin localhost:2019", `admin off\n\thttp_port ${port}`));
+    caddy = execa("caddy", ["run", "--config", file, "--adapter", "caddyfile"], { reject: false, env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+    await waitFor("caddy to answer", async () => (await ask(port, "shop.localhost").catch(() => undefined))?.status === 200, 20_000, 100);
+  });
+  afterAll(async () => {
+    caddy?.kill("SIGTERM");
+    await caddy;
+    await new Promise((r) => app?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a protected hostname without the key, whatever else the request carries", async () => {
+    for (const headers of [{}, { "x-berth-front-door": "5e".repeat(31) }, { "x-berth-front-door": KEY.toUpperCase() }, { "x-berth-preview-token": "bpt_x", authorization: "Basic YmVydGg6eA==" }] as Record<string, string>[]) {
+      for (const path of ["/", "/static/a.css"]) {
+        const r = await ask(port, "shop-pr-1.localhost", headers, path);
+        expect([r.status, r.body]).toEqual([403, "This app needs a login: open it at its address through berth's front door."]);
+      }
+    }
+  });
+
+  it("serves it with the key, which the app never sees, on every route of the site", async () => {
+    expect(await ask(port, "shop-pr-1.localhost", { "x-berth-front-door": KEY })).toEqual({ status: 200, body: "app=/ front=" });
+    expect(await ask(port, "shop-pr-1.localhost", { "x-berth-front-door": KEY }, "/static/a.css")).toEqual({ status: 200, body: "app=/static/a.css front=" });
+  });
+
+  it("serves a public hostname to anyone, and removes the header there too", async () => {
+    expect(await ask(port, "shop.localhost")).toEqual({ status: 200, body: "app=/ front=" });
+    expect(await ask(port, "shop.localhost", { "x-berth-front-door": KEY })).toEqual({ status: 200, body: "app=/ front=" });
+  });
+});
