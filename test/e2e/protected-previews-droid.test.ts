@@ -1,26 +1,11 @@
-import { get } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { droidForSuite, startDroid } from "../support/droid.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { completedCheck } from "../support/harness-queries.js";
-import { getVia, waitFor } from "../support/services.js";
+import { getAt, getVia, waitFor } from "../support/services.js";
 import { Browser } from "../support/login-browser.js";
 
 const SERVER = "droid-eu";
-
-/** One GET to a proxy at address:port for a hostname: its status and body. */
-function askAt(address: string, port: number, host: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: address, port, path, headers: { ...headers, host }, agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
 
 // A protected preview that lives on a droid is checked on the front door (the proxy on berth's host),
 // which forwards only checked requests, without berth's credentials, to the droid's proxy: the droid's
@@ -69,7 +54,7 @@ describe("a protected preview on a droid behind the front door", () => {
     // app, with the machine token or a made-up key either; its key is the front door's only.
     for (const headers of [{}, { "x-berth-preview-token": token }, { "x-berth-front-door": "0".repeat(64) }] as Record<string, string>[]) {
       for (const path of ["/", "/cgi-bin/echo.cgi"]) {
-        const direct = await askAt(droid().address, h.ingressPort, host, path, headers);
+        const direct = await getAt(droid().address, h.ingressPort, host, path, headers);
         expect([direct.status, direct.body]).toEqual([403, "This app needs a login: open it at its address through berth's front door."]);
       }
     }

@@ -1,29 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sensitive } from "../../core/sensitive.js";
 import { planIngress, protectRoutes, renderCaddyfile } from "../../releaser/ingress-plan.js";
-import { freePort, waitFor } from "../support/services.js";
+import { freePort, getAt, waitFor } from "../support/services.js";
+
+const ask = (port: number, host: string, headers: Record<string, string> = {}, path = "/") => getAt("127.0.0.1", port, host, path, headers);
 
 const KEY = "5e".repeat(32);
 
-/** One request to the proxy with these headers: its status and body. */
-function ask(port: number, host: string, headers: Record<string, string> = {}, path = "/"): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 /**
  * A droid's proxy config run by the real Caddy (Debian's, which the proxy stand-in is made from) in
