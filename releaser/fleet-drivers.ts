@@ -42,7 +42,7 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
     proxy.internalCa = config.tlsInternal;
     // The login of a protected hostname is checked at the front door, so the droid's proxy answers one
     // only to the front door: to requests with its key, which the front door adds and the droid removes.
-    const key = frontDoorKey(box, config.instance, row.name);
+    const key = frontDoorKey(box, config.instance, row);
     proxy.frontDoorKey = key;
     proxy.overlay = async (routes) => protectRoutes(routes, await protectedHostnames(db));
     return {
@@ -59,11 +59,12 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
 
 /**
  * The key the front door shows a droid's proxy: derived from BERTH_SECRET_KEY, the same in every berth
- * process and across restarts; a berth without one (which cannot hold droids' TLS material either) makes
- * one per process.
+ * process and across restarts, and another one for a server registered again under the same name (its
+ * row's creation time), so a machine that held the old config does not know the new one's key. A berth
+ * without BERTH_SECRET_KEY (which cannot hold droids' TLS material either) makes one per process.
  */
-export function frontDoorKey(box: SecretBox | undefined, instance: string, server: string): Sensitive {
-  return (box ?? processBox()).derive(`front-door:${instance}:${server}`);
+export function frontDoorKey(box: SecretBox | undefined, instance: string, server: Pick<Server, "name" | "created_at">): Sensitive {
+  return (box ?? processBox()).derive(`front-door:${instance}:${server.name}:${server.created_at.getTime()}`);
 }
 
 let ownBox: SecretBox | undefined;

@@ -23,6 +23,7 @@ describe("a droid's proxy and the front door's key", () => {
   let app: Server;
   let caddy: ResultPromise | undefined;
   let port = 0;
+  let logged = "";
 
   beforeAll(async () => {
     app = createServer((req, res) => {
@@ -34,6 +35,7 @@ describe("a droid's proxy and the front door's key", () => {
       [
         { hostname: "shop-pr-1.localhost", upstream, paths: [{ path: "/static/*", upstreams: [upstream] }] },
         { hostname: "shop.localhost", upstream },
+        { hostname: "gone.localhost", upstream: "127.0.0.1:1" },
       ],
       new Set(["shop-pr-1.localhost"]),
     );
@@ -43,6 +45,7 @@ describe("a droid's proxy and the front door's key", () => {
     const text = renderCaddyfile({ ...planIngress(routes, false, true), frontDoorKey: new Sensitive(KEY) });
     writeFileSync(file, text.replace("admin localhost:2019", `admin off\n\thttp_port ${port}`));
     caddy = execa("caddy", ["run", "--config", file, "--adapter", "caddyfile"], { reject: false, env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+    caddy.stderr?.on("data", (d: Buffer) => (logged += d.toString()));
     await waitFor("caddy to answer", async () => (await ask(port, "shop.localhost").catch(() => undefined))?.status === 200, 20_000, 100);
   });
   afterAll(async () => {
@@ -70,4 +73,13 @@ describe("a droid's proxy and the front door's key", () => {
     expect(await ask(port, "shop.localhost")).toEqual({ status: 200, body: "app=/ front=" });
     expect(await ask(port, "shop.localhost", { "x-berth-front-door": KEY })).toEqual({ status: 200, body: "app=/ front=" });
   });
+
+  it("keeps the key and the machine token out of Caddy's own log when the app is down", async () => {
+    // The proxy tries the upstream for 5 s (lb_try_duration) before its 502.
+    const r = await getAt("127.0.0.1", port, "gone.localhost", "/", { "x-berth-front-door": KEY, "x-berth-preview-token": "bpt_secret_in_header" }, 15_000);
+    expect(r.status).toBe(502);
+    await waitFor("the 502 in Caddy's log", () => logged.includes("gone.localhost"), 10_000, 100);
+    expect(logged).not.toContain(KEY);
+    expect(logged).not.toContain("bpt_secret_in_header");
+  }, 30_000);
 });

@@ -93,10 +93,10 @@ export async function getVia(ingressPort: number, host: string, path = "/"): Pro
 }
 
 /** GET from a proxy at address:port for a hostname, with these headers besides Host. */
-export async function getAt(address: string, port: number, host: string, path = "/", headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export async function getAt(address: string, port: number, host: string, path = "/", headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   const http = await import("node:http");
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: address, port, path, headers: { ...headers, host }, agent: false, timeout: 5000 }, (res) => {
+    const req = http.get({ host: address, port, path, headers: { ...headers, host }, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d) => (body += d));
