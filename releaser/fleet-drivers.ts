@@ -44,7 +44,8 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
     // only to the front door: to requests with its key, which the front door adds and the droid removes.
     const key = frontDoorKey(box, config.instance, row);
     proxy.frontDoorKey = key;
-    proxy.overlay = async (routes) => protectRoutes(routes, await protectedHostnames(db));
+    // Asked of its own hostnames only (a drain's too: the release live on another server decides).
+    proxy.overlay = async (routes) => protectRoutes(routes, await protectedHostnames(db, [...new Set(routes.map((r) => r.hostname))]));
     return {
       server: row.name,
       shown: row.name,
