@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { Sensitive } from "./sensitive.js";
 
 const VERSION = "v1";
@@ -30,6 +30,11 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(value.unwrap(), "utf8"), cipher.final()]);
     return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64")}`;
+  }
+
+  /** A key of its own for one purpose (HMAC-SHA256 of the context under BERTH_SECRET_KEY), as hex: the same on every start. */
+  derive(context: string): Sensitive {
+    return new Sensitive(createHmac("sha256", this.#key).update(`derive:${context}`).digest("hex"));
   }
 
   open(context: string, sealed: string): Sensitive {

@@ -1,7 +1,10 @@
 import Docker from "dockerode";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
-import type { SecretBox } from "../core/secret-box.js";
+import { randomBytes } from "node:crypto";
+import { SecretBox } from "../core/secret-box.js";
+import { Sensitive } from "../core/sensitive.js";
+import { protectedHostnames } from "../store/preview-access-store.js";
 import { LOCAL_SERVER } from "../core/server-names.js";
 import type { Db, Server } from "../store/db.js";
 import { LOCAL_RELEASE_SERVER, openServerTls } from "../store/server-store.js";
@@ -9,6 +12,7 @@ import { checkEngine } from "./check-engine.js";
 import { dockerOptions, engineOptions } from "./docker-wire.js";
 import { DockerodeHost } from "./dockerode-host.js";
 import { Fleet, type Droid } from "./fleet.js";
+import { protectRoutes } from "./ingress-plan.js";
 import { IngressProxy } from "./ingress-proxy.js";
 
 /** How long berth waits for a droid's engine to answer before it calls the droid down. */
@@ -36,16 +40,38 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
     const host = new DockerodeHost(new Docker(options()), row.name, config.instance, { probeImage: config.proxyImage });
     const proxy = new IngressProxy(host, spec, config.tls, log.child({ server: row.name }), true);
     proxy.internalCa = config.tlsInternal;
+    // The login of a protected hostname is checked at the front door, so the droid's proxy answers one
+    // only to the front door: to requests with its key, which the front door adds and the droid removes.
+    const key = frontDoorKey(box, config.instance, row);
+    proxy.frontDoorKey = key;
+    // Asked of its own hostnames only (a drain's too: the release live on another server decides).
+    proxy.overlay = async (routes) => protectRoutes(routes, await protectedHostnames(db, [...new Set(routes.map((r) => r.hostname))]));
     return {
       server: row.name,
       shown: row.name,
       host,
       proxy,
-      ingress: `${new URL(row.docker_url).hostname}:${config.ingressHttpPort}`,
+      ingress: { address: `${new URL(row.docker_url).hostname}:${config.ingressHttpPort}`, key },
       check: () => checked(options(), row.docker_url),
     };
   };
   return new Fleet(db, local, make);
+}
+
+/**
+ * The key the front door shows a droid's proxy: derived from BERTH_SECRET_KEY, the same in every berth
+ * process and across restarts, and another one for a server registered again under the same name (its
+ * row's creation time), so a machine that held the old config does not know the new one's key. A berth
+ * without BERTH_SECRET_KEY (which cannot hold droids' TLS material either) makes one per process.
+ */
+export function frontDoorKey(box: SecretBox | undefined, instance: string, server: Pick<Server, "name" | "created_at">): Sensitive {
+  return (box ?? processBox()).derive(`front-door:${instance}:${server.name}:${server.created_at.getTime()}`);
+}
+
+let ownBox: SecretBox | undefined;
+function processBox(): SecretBox {
+  ownBox ??= new SecretBox(new Sensitive(randomBytes(32).toString("hex")));
+  return ownBox;
 }
 
 function checked(options: Docker.DockerOptions, endpoint: string): Promise<{ engine: Awaited<ReturnType<typeof checkEngine>> } | { error: string }> {

@@ -3,6 +3,7 @@ import type { Db, EngineFacts, Server } from "../store/db.js";
 import { findServer, listServers, LOCAL_RELEASE_SERVER, recordServerCheck } from "../store/server-store.js";
 import { getPlacement } from "../store/placement-store.js";
 import type { DockerHost } from "./docker-host.js";
+import type { DroidIngress } from "./ingress-plan.js";
 import type { IngressProxy } from "./ingress-proxy.js";
 import type { FrontDoor } from "./routes.js";
 
@@ -14,8 +15,12 @@ export interface Droid {
   shown: string;
   host: DockerHost;
   proxy: IngressProxy;
-  /** The droid proxy's address as the front door reaches it (host:port); absent for the front door itself. */
-  ingress?: string;
+  /**
+   * The droid proxy's address as the front door reaches it (host:port), and the key the front door
+   * shows it (X-Berth-Front-Door), without which it answers no protected hostname; absent for the
+   * front door itself.
+   */
+  ingress?: DroidIngress;
   /** Asks its engine for its facts within a bound: what placement and the reachability check read. */
   check(): Promise<{ engine: EngineFacts } | { error: string }>;
 }
@@ -75,7 +80,7 @@ export class Fleet implements FrontDoor {
   }
 
   /** Where the front door sends a hostname that lives on this server (FrontDoor); undefined for local. */
-  async ingressOf(server: string): Promise<string | undefined> {
+  async ingressOf(server: string): Promise<DroidIngress | undefined> {
     if (server === LOCAL_RELEASE_SERVER) return undefined;
     const row = await findServer(this.db, server);
     return row ? this.#driver(row).ingress : undefined;

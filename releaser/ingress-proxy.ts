@@ -1,4 +1,5 @@
 import type { Logger } from "../core/logger.js";
+import type { Sensitive } from "../core/sensitive.js";
 import { isStaleTask } from "./container-start.js";
 import type { DockerHost } from "./docker-host.js";
 import { planIngress, renderCaddyfile, type Route } from "./ingress-plan.js";
@@ -32,6 +33,8 @@ export class IngressProxy {
   askAddress: (() => Promise<string | undefined>) | undefined;
   /** Where the proxy asks berth whether a request to a protected site may pass; undefined: protected sites answer 503. */
   gateAddress: (() => Promise<string | undefined>) | undefined;
+  /** A droid's proxy: the key the front door shows it; protected sites answer only requests with it (IngressConfig.frontDoorKey). */
+  frontDoorKey: Sensitive | undefined;
   readonly #names: ReturnType<typeof proxyNames>;
   /** The config this process last saw the proxy load; unknown after a start, so the first apply always reloads. */
   #loaded: string | undefined;
@@ -133,6 +136,6 @@ export class IngressProxy {
     const plan = planIngress(this.overlay ? await this.overlay(routes) : routes, this.tls, this.plainHttp);
     const ask = this.tls && this.askAddress ? await this.askAddress().catch(() => undefined) : undefined;
     const auth = this.gateAddress ? await this.gateAddress().catch(() => undefined) : undefined;
-    return renderCaddyfile({ ...plan, internalCa: this.tls && this.internalCa, ...(ask ? { ask } : {}), ...(auth ? { auth } : {}) });
+    return renderCaddyfile({ ...plan, internalCa: this.tls && this.internalCa, ...(ask ? { ask } : {}), ...(auth ? { auth } : {}), ...(this.frontDoorKey ? { frontDoorKey: this.frontDoorKey } : {}) });
   }
 }

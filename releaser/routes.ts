@@ -4,7 +4,7 @@ import { lockKeys, withLock } from "../store/locks.js";
 import { liveEnvironments, liveRoutes, remoteHostnames } from "../store/queries.js";
 import type { DockerHost } from "./docker-host.js";
 import type { IngressProxy } from "./ingress-proxy.js";
-import type { Route } from "./ingress-plan.js";
+import type { DroidIngress, Route } from "./ingress-plan.js";
 
 /**
  * The proxy on berth's own host, in front of the whole fleet: it routes each hostname that lives on a
@@ -14,8 +14,8 @@ import type { Route } from "./ingress-plan.js";
 export interface FrontDoor {
   host: DockerHost;
   proxy: IngressProxy;
-  /** The droid proxy's host:port for a release server name; undefined for the front door's own server. */
-  ingressOf(server: string): Promise<string | undefined>;
+  /** The droid proxy's host:port and key for a release server name; undefined for the front door's own server. */
+  ingressOf(server: string): Promise<DroidIngress | undefined>;
 }
 
 /** What writes a server's ingress config: its Docker host, its proxy, and the desired state in Postgres. */
@@ -61,11 +61,11 @@ async function routesOf(deps: RouteDeps): Promise<Route[]> {
   const door = deps.frontDoor;
   const elsewhere: Route[] = [];
   if (door && door.host.name === deps.host.name) {
-    const ingress = new Map<string, string | undefined>(); // one lookup per server, however many hostnames
+    const ingress = new Map<string, DroidIngress | undefined>(); // one lookup per server, however many hostnames
     for (const { hostname, server } of remote) {
       if (!ingress.has(server)) ingress.set(server, await door.ingressOf(server));
-      const upstream = ingress.get(server);
-      if (upstream && !taken.has(hostname)) elsewhere.push({ hostname, upstream });
+      const droid = ingress.get(server);
+      if (droid && !taken.has(hostname)) elsewhere.push({ hostname, upstream: droid.address, upstreamKey: droid.key });
       taken.add(hostname); // the front door sends it to that server, never to a drain here
     }
   }

@@ -19,8 +19,9 @@ export interface HostAccess {
  * Every live environment's hostnames (and production's verified domains) with their access, on every
  * server (the front door guards them all); `hostname` narrows it to one.
  */
-export async function hostAccesses(db: Db, where: { hostname?: string; appId?: number } = {}): Promise<HostAccess[]> {
-  const { hostname, appId } = where;
+export async function hostAccesses(db: Db, where: { hostname?: string; appId?: number; among?: readonly string[] } = {}): Promise<HostAccess[]> {
+  const { hostname, appId, among } = where;
+  if (among?.length === 0) return [];
   let q = db
     .selectFrom("releases")
     .innerJoin("deployments", "deployments.id", "releases.deployment_id")
@@ -31,6 +32,7 @@ export async function hostAccesses(db: Db, where: { hostname?: string; appId?: n
     .where("releases.state", "=", "live");
   if (hostname !== undefined) q = q.where((eb) => eb.or([eb("releases.hostname", "=", hostname), eb("domains.name", "=", hostname)]));
   if (appId !== undefined) q = q.where("releases.app_id", "=", appId);
+  if (among !== undefined) q = q.where((eb) => eb.or([eb("releases.hostname", "in", [...among]), eb("domains.name", "in", [...among])]));
   const out = new Map<string, HostAccess>();
   for (const r of await q.execute()) {
     const access = accessFor(r.manifest, { environment: r.environment, private: r.private, untrusted: Boolean(r.fork || r.author_bot) });
@@ -46,9 +48,9 @@ export async function hostAccesses(db: Db, where: { hostname?: string; appId?: n
   return hostname === undefined ? all : all.filter((h) => h.hostname === hostname);
 }
 
-/** The hostnames that need a GitHub login or a machine token. */
-export async function protectedHostnames(db: Db): Promise<Set<string>> {
-  return new Set((await hostAccesses(db)).filter((h) => h.access === "github").map((h) => h.hostname));
+/** The hostnames that need a GitHub login or a machine token; `among`: of these only (one droid's routes). */
+export async function protectedHostnames(db: Db, among?: readonly string[]): Promise<Set<string>> {
+  return new Set((await hostAccesses(db, among ? { among } : {})).filter((h) => h.access === "github").map((h) => h.hostname));
 }
 
 // Sealed under its app and environment: a sealed token copied onto another row does not open.

@@ -2,14 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { droidForSuite, startDroid } from "../support/droid.js";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/harness.js";
 import { completedCheck } from "../support/harness-queries.js";
-import { getVia, waitFor } from "../support/services.js";
+import { getAt, getVia, waitFor } from "../support/services.js";
 import { Browser } from "../support/login-browser.js";
 
 const SERVER = "droid-eu";
 
 // A protected preview that lives on a droid is checked on the front door (the proxy on berth's host),
 // which forwards only checked requests, without berth's credentials, to the droid's proxy: the droid's
-// own proxy has no forward_auth and never needs a route to berth.
+// own proxy has no forward_auth and never needs a route to berth: it answers a protected hostname only
+// to requests with the key the front door adds (and it removes), so going round the front door gets nothing.
 describe("a protected preview on a droid behind the front door", () => {
   const droid = droidForSuite(() => startDroid());
   let h: Harness;
@@ -29,7 +30,7 @@ describe("a protected preview on a droid behind the front door", () => {
     const files = {
       Dockerfile: 'FROM berth-standin/busybox:latest\nCOPY www /www\nRUN chmod +x /www/cgi-bin/echo.cgi\nEXPOSE 8080\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n',
       "www/index.html": "protected on the droid\n",
-      "www/cgi-bin/echo.cgi": '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "token=$HTTP_X_BERTH_PREVIEW_TOKEN"\n',
+      "www/cgi-bin/echo.cgi": '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "token=$HTTP_X_BERTH_PREVIEW_TOKEN"\necho "front=$HTTP_X_BERTH_FRONT_DOOR"\n',
       // A public repository whose berth.yaml asks for protection.
       "berth.yaml": "previews:\n  placement: { server: droid-eu }\n  access: github\n",
     };
@@ -46,7 +47,17 @@ describe("a protected preview on a droid behind the front door", () => {
     expect((await getVia(h.ingressPort, host)).status).toBe(401);
     const token = String(((await (await api(`/api/v1/apps/${h.app}/environments/pr-9/access-token`)).json()) as { token: string }).token);
     const ok = await new Browser(h.ingressPort).request(url("/cgi-bin/echo.cgi"), { "x-berth-preview-token": token, accept: "*/*" });
-    expect(ok).toMatchObject({ status: 200, body: "token=\n" });
+    // The app sees neither the machine token nor the key the front door showed the droid's proxy.
+    expect(ok).toMatchObject({ status: 200, body: "token=\nfront=\n" });
+
+    // Straight at the droid's proxy (DNS pointing at the droid, or its address found): nothing of the
+    // app, with the machine token or a made-up key either; its key is the front door's only.
+    for (const headers of [{}, { "x-berth-preview-token": token }, { "x-berth-front-door": "0".repeat(64) }] as Record<string, string>[]) {
+      for (const path of ["/", "/cgi-bin/echo.cgi"]) {
+        const direct = await getAt(droid().address, h.ingressPort, host, path, headers);
+        expect([direct.status, direct.body]).toEqual([403, "This app needs a login: open it at its address through berth's front door."]);
+      }
+    }
     // The droid's own proxy routes the preview without asking berth.
     const proxies = await droid().engine.listContainers({ filters: JSON.stringify({ label: ["berth.role=proxy"] }) });
     expect(proxies.length).toBe(1);
@@ -60,5 +71,6 @@ describe("a protected preview on a droid behind the front door", () => {
     const caddyfile = Buffer.concat(out).toString("utf8");
     expect(caddyfile).toContain(host);
     expect(caddyfile).not.toContain("forward_auth");
+    expect(caddyfile).toContain("@berth_outside not header X-Berth-Front-Door");
   }, 240_000);
 });

@@ -3,7 +3,7 @@ import { SecretBox } from "../../core/secret-box.js";
 import { Sensitive } from "../../core/sensitive.js";
 import { createDb, type Db } from "../../store/db.js";
 import { migrate } from "../../store/migrate.js";
-import { hostAccesses, previewToken, previewTokenMatches, rotatePreviewToken } from "../../store/preview-access-store.js";
+import { hostAccesses, protectedHostnames, previewToken, previewTokenMatches, rotatePreviewToken } from "../../store/preview-access-store.js";
 import { createPreviewSession, createTicket, findPreviewSession, MAX_OPEN_TICKETS_PER_USER, redeemTicket } from "../../store/preview-grant-store.js";
 import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { freshDatabase } from "../support/services.js";
@@ -46,6 +46,11 @@ describe("protected previews in Postgres", () => {
     expect((await hostAccesses(db, { hostname: "shop.example.com" })).map((h) => [h.environment, h.access])).toEqual([["production", "github"]]);
     expect(await hostAccesses(db, { hostname: "wip.example.com" })).toEqual([]);
     expect((await hostAccesses(db, { hostname: "shop.localhost" }))[0]?.access).toBe("github");
+    // A droid asks of its own routes' hostnames only, by hostname or verified domain.
+    const among = await protectedHostnames(db, ["shop.example.com", "shop-pr-2.localhost", "nobody.localhost"]);
+    expect([among.has("shop.example.com"), among.has("shop-pr-2.localhost"), among.has("nobody.localhost"), among.has("shop-pr-1.localhost")]).toEqual([true, false, false, false]);
+    expect(await protectedHostnames(db, [])).toEqual(new Set());
+    expect(await protectedHostnames(db)).toEqual(new Set(["shop.localhost", "shop.example.com", "shop-pr-1.localhost"]));
   });
 
   it("redeems a ticket once, for its hostname only, and keeps sessions per hostname", async () => {

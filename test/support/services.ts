@@ -89,9 +89,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 /** GET through the ingress with a Host header, as a browser resolving the app's hostname would. */
 export async function getVia(ingressPort: number, host: string, path = "/"): Promise<{ status: number; body: string }> {
+  return getAt("127.0.0.1", ingressPort, host, path);
+}
+
+/** GET from a proxy at address:port for a hostname, with these headers besides Host. */
+export async function getAt(address: string, port: number, host: string, path = "/", headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   const http = await import("node:http");
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port: ingressPort, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+    const req = http.get({ host: address, port, path, headers: { ...headers, host }, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d) => (body += d));

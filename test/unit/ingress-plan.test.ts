@@ -1,6 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { planIngress, renderCaddyfile } from "../../releaser/ingress-plan.js";
 
+/** Caddy's own log, as every rendered config sets it: requests there never carry berth's credentials. */
+const DEFAULT_LOG = [
+  "\t# Caddy's own log (errors, a 502 among them) writes requests as they came: never berth's credentials.",
+  "\tlog default {",
+  "\t\toutput stderr",
+  "\t\tformat filter {",
+  "\t\t\twrap json",
+  "\t\t\tfields {",
+  "\t\t\t\trequest>headers>X-Berth-Preview-Token delete",
+  "\t\t\t\trequest>headers>X-Berth-Front-Door delete",
+  "\t\t\t}",
+  "\t\t}",
+  "\t}",
+];
+
 describe("planIngress", () => {
   it("groups routes by hostname in a stable order", () => {
     expect(
@@ -38,6 +53,7 @@ describe("renderCaddyfile", () => {
         "\tadmin localhost:2019",
         "\tauto_https off",
         "\tgrace_period 30s",
+        ...DEFAULT_LOG,
         "}",
         "",
         "http://hello.localhost {",
@@ -76,6 +92,7 @@ describe("renderCaddyfile", () => {
         "{",
         "\tadmin localhost:2019",
         "\tgrace_period 30s",
+        ...DEFAULT_LOG,
         "}",
         "",
         "shop.example.com {",
@@ -109,6 +126,7 @@ describe("renderCaddyfile", () => {
         "{",
         "\tadmin localhost:2019",
         "\tgrace_period 30s",
+        ...DEFAULT_LOG,
         "}",
         "",
         "shop.example.com {",

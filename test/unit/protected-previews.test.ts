@@ -4,6 +4,7 @@ import { accessFor, parseManifest } from "../../manifest/manifest.js";
 import { cookieName, machineToken, previewNext, wantsLogin } from "../../server/preview-gate.js";
 import { BoundedTtl } from "../../server/bounded-ttl.js";
 import { systemClock } from "../../core/clock.js";
+import { Sensitive } from "../../core/sensitive.js";
 
 const preview = { environment: "pr-3", private: false, untrusted: false };
 
@@ -119,6 +120,41 @@ describe("protected sites in the Caddyfile", () => {
     const text = renderCaddyfile({ ...planIngress(paths, false), auth: "10.0.0.1:1" });
     expect(text.indexOf("forward_auth")).toBeGreaterThan(0);
     expect(text.indexOf("forward_auth")).toBeLessThan(text.indexOf("handle /static/*"));
+  });
+});
+
+describe("a droid's proxy behind the front door", () => {
+  const key = new Sensitive("0f".repeat(32));
+  const routes = protectRoutes(
+    [
+      { hostname: "app-pr-1.localhost", upstream: "c1:8080" },
+      { hostname: "app.localhost", upstream: "c0:8080" },
+    ],
+    new Set(["app-pr-1.localhost"]),
+  );
+
+  it("answers a protected site only with the front door's key, never asks berth, and removes the key everywhere", () => {
+    const text = renderCaddyfile({ ...planIngress(routes, false, true), auth: "172.18.0.1:4000", frontDoorKey: key });
+    const site = text.slice(text.indexOf("http://app-pr-1.localhost {"), text.indexOf("http://app.localhost {"));
+    expect(site).not.toContain("forward_auth");
+    const check = site.indexOf(`@berth_outside not header X-Berth-Front-Door ${"0f".repeat(32)}`);
+    const refuse = site.indexOf("respond @berth_outside");
+    const strip = site.indexOf("request_header -X-Berth-Front-Door");
+    // Inside one route block, in this order: the check before the header goes, both before the app.
+    expect(site.indexOf("route {")).toBeGreaterThan(0);
+    expect([site.indexOf("route {") < check, check < refuse, refuse < strip, strip < site.indexOf("reverse_proxy c1:8080")]).toEqual([true, true, true, true]);
+    const open = text.slice(text.indexOf("http://app.localhost {"));
+    expect(open).toContain("request_header -X-Berth-Front-Door");
+    expect(open).not.toContain("@berth_outside");
+  });
+
+  it("has the front door send the key to the droid only, and never renders a key it did not make", () => {
+    const door = renderCaddyfile(planIngress([{ hostname: "app-pr-1.localhost", upstream: "10.252.0.2:80", upstreamKey: key }, { hostname: "here.localhost", upstream: "c2:80" }], false));
+    expect(door.slice(door.indexOf("http://app-pr-1.localhost {"), door.indexOf("http://here.localhost {"))).toContain(`header_up X-Berth-Front-Door ${"0f".repeat(32)}`);
+    expect(door.slice(door.indexOf("http://here.localhost {"))).not.toContain("X-Berth-Front-Door");
+    expect(() => renderCaddyfile({ ...planIngress(routes, false, true), frontDoorKey: new Sensitive("x }\n") })).toThrow(/64 hex/);
+    // A route refused for its characters names the route without the key.
+    expect(() => planIngress([{ hostname: "bad host", upstream: "10.252.0.2:80", upstreamKey: key }], false)).toThrow(/\[redacted\]/);
   });
 });
 

@@ -24,6 +24,16 @@ describe("SecretBox", () => {
     expect(() => new SecretBox(new Sensitive("cd".repeat(32))).open("app:1:secret:A", sealed)).toThrow();
   });
 
+  it("derives a key per purpose: the same from the same secret, another for another purpose or secret, never the secret itself", () => {
+    const a = new SecretBox(key).derive("front-door:berth:eu").unwrap();
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(new SecretBox(key).derive("front-door:berth:eu").unwrap()).toBe(a);
+    expect(new SecretBox(key).derive("front-door:berth:us").unwrap()).not.toBe(a);
+    expect(new SecretBox(new Sensitive("cd".repeat(32))).derive("front-door:berth:eu").unwrap()).not.toBe(a);
+    expect(a).not.toBe(key.unwrap());
+    expect(String(new SecretBox(key).derive("x"))).toBe("[redacted]");
+  });
+
   it("accepts 32-byte keys as hex or base64 only", () => {
     expect(decodeSecretKey("ab".repeat(32))?.length).toBe(32);
     expect(decodeSecretKey(Buffer.alloc(32, 7).toString("base64"))?.length).toBe(32);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../core/logger.js";
+import { Sensitive } from "../../core/sensitive.js";
 import type { Db, Release } from "../../store/db.js";
 import { recordDeployment, upsertApp } from "../../store/queries.js";
 import { IngressProxy } from "../../releaser/ingress-proxy.js";
@@ -30,7 +31,7 @@ describe("routes while an environment moves between servers", () => {
     local = new FakeDockerHost("local");
     droid = new FakeDockerHost("droid-eu");
     for (const h of [local, droid]) h.addImage(PROXY_IMAGE);
-    door = { host: local, proxy: new IngressProxy(local, { image: PROXY_IMAGE, httpPort: 80, httpsPort: 443 }, false, log), ingressOf: async (s) => (s === "droid-eu" ? "10.252.0.2:80" : undefined) };
+    door = { host: local, proxy: new IngressProxy(local, { image: PROXY_IMAGE, httpPort: 80, httpsPort: 443 }, false, log), ingressOf: async (s) => (s === "droid-eu" ? { address: "10.252.0.2:80", key: new Sensitive("ab".repeat(32)) } : undefined) };
     for (const deps of [{ db, host: local, proxy: door.proxy, frontDoor: door }, droidProxy()]) await ensureProxy(deps);
   });
   afterEach(async () => {
