@@ -25,6 +25,9 @@ export const ENGINE_CHECK_MS = 5000;
  * address berth reaches its engine, on BERTH_INGRESS_HTTP_PORT.
  */
 export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBox | undefined, log: Logger): Fleet {
+  // Front-door keys come from BERTH_SECRET_KEY; a berth without one (which cannot hold droids' TLS
+  // material either) makes them from a key of this process's own.
+  const keys = box ?? new SecretBox(new Sensitive(randomBytes(32).toString("hex")));
   const spec = { instance: config.instance, image: config.proxyImage, httpPort: config.ingressHttpPort, httpsPort: config.ingressHttpsPort };
   const localOptions = dockerOptions(config.dockerHost);
   const localHost = new DockerodeHost(docker, LOCAL_RELEASE_SERVER, config.instance, { probeImage: config.proxyImage });
@@ -42,7 +45,7 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
     proxy.internalCa = config.tlsInternal;
     // The login of a protected hostname is checked at the front door, so the droid's proxy answers one
     // only to the front door: to requests with its key, which the front door adds and the droid removes.
-    const key = frontDoorKey(box, config.instance, row);
+    const key = frontDoorKey(keys, config.instance, row);
     proxy.frontDoorKey = key;
     // Asked of its own hostnames only (a drain's too: the release live on another server decides).
     proxy.overlay = async (routes) => protectRoutes(routes, await protectedHostnames(db, [...new Set(routes.map((r) => r.hostname))]));
@@ -59,19 +62,12 @@ export function startFleet(config: Config, db: Db, docker: Docker, box: SecretBo
 }
 
 /**
- * The key the front door shows a droid's proxy: derived from BERTH_SECRET_KEY, the same in every berth
- * process and across restarts, and another one for a server registered again under the same name (its
- * row's creation time), so a machine that held the old config does not know the new one's key. A berth
- * without BERTH_SECRET_KEY (which cannot hold droids' TLS material either) makes one per process.
+ * The key the front door shows a droid's proxy: the same in every berth process and across restarts,
+ * and another one for a server registered again under the same name (its row's creation time), so a
+ * machine that held the old config does not know the new one's key.
  */
-export function frontDoorKey(box: SecretBox | undefined, instance: string, server: Pick<Server, "name" | "created_at">): Sensitive {
-  return (box ?? processBox()).derive(`front-door:${instance}:${server.name}:${server.created_at.getTime()}`);
-}
-
-let ownBox: SecretBox | undefined;
-function processBox(): SecretBox {
-  ownBox ??= new SecretBox(new Sensitive(randomBytes(32).toString("hex")));
-  return ownBox;
+export function frontDoorKey(keys: SecretBox, instance: string, server: Pick<Server, "name" | "created_at">): Sensitive {
+  return keys.derive(`front-door:${instance}:${server.name}:${server.created_at.getTime()}`);
 }
 
 function checked(options: Docker.DockerOptions, endpoint: string): Promise<{ engine: Awaited<ReturnType<typeof checkEngine>> } | { error: string }> {
